@@ -1,0 +1,362 @@
+/**
+ * The `megaferry` command line (SPEC.md "Command line"): transfer, status, files, retry, resume.
+ * Exit codes: 0 all done; 1 any failed or cancelled; 2 bad input or configuration; 130 interrupted.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { FILE_STATUSES, type BatchStatus, type FerryEvent } from '../../shared/contract';
+import { InputError, redactSecrets } from '../engine/errors';
+import { configFromEnv, type FerryConfig } from '../service/config';
+import { FerryService, NotFoundError, VERSION } from '../service/ferry-service';
+import { startHost } from '../host/server';
+import { readKeysFile } from './keys-file';
+import { quietNodeVersionWarning } from '../node-warnings';
+import { fileURLToPath } from 'node:url';
+import { createProgressView, formatBytes } from './progress-view';
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_INPUT = 2;
+const EXIT_INTERRUPTED = 130;
+
+class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+function intOption(flag: string, min: number, max: number) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!/^\s*-?\d+\s*$/.test(raw) || !Number.isInteger(n) || n < min || n > max) {
+      throw new InputError(`${flag} must be an integer from ${min} to ${max} (got "${raw}")`);
+    }
+    return n;
+  };
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+async function withService<T>(
+  config: FerryConfig,
+  opts: { resume: boolean },
+  fn: (service: FerryService) => Promise<T>,
+): Promise<T> {
+  const service = await FerryService.open(config, opts);
+  try {
+    return await fn(service);
+  } finally {
+    await service.close();
+  }
+}
+
+/** Follows batches to the end with progress output; Ctrl-C cancels them cleanly. */
+async function follow(
+  service: FerryService,
+  batchIds: string[],
+  json: boolean,
+): Promise<{ interrupted: boolean }> {
+  const ids = new Set(batchIds);
+  const view = json ? null : createProgressView(process.stderr, ids);
+  const off = service.onEvent((e: FerryEvent) => view?.handle(e));
+  let interrupted = false;
+  const cancels: Promise<unknown>[] = [];
+  const onSignal = () => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write('\ninterrupted: cancelling…\n');
+    for (const id of ids) cancels.push(service.cancelBatch(id).catch(() => undefined));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    if (view) {
+      const files = [];
+      for (const id of ids) files.push(...(await service.getBatch(id)).files);
+      view.setFiles(files);
+    }
+    for (const id of ids) await service.manager.waitForBatch(id);
+    await Promise.all(cancels); // a cancel started by a signal finishes before we report
+  } finally {
+    off();
+    view?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return { interrupted };
+}
+
+function printSummary(status: BatchStatus): void {
+  const bytes = status.files.reduce((n, f) => n + (f.status === 'done' ? (f.total_bytes ?? 0) : 0), 0);
+  process.stdout.write(
+    `${status.batch_id}: ${status.overall_status} — ${status.completed} done, ${status.failed} failed, ` +
+      `${status.cancelled} cancelled, ${status.pending + status.transferring} unfinished of ${status.total_files} (${formatBytes(bytes)})\n`,
+  );
+  for (const f of status.files) {
+    if (f.status !== 'done') {
+      process.stdout.write(
+        `  ${f.status.padEnd(18)} ${f.remote_key}${f.error_message ? ` — ${f.error_message}` : ''}\n`,
+      );
+    }
+  }
+}
+
+function exitFor(statuses: BatchStatus[], interrupted: boolean): number {
+  if (interrupted) return EXIT_INTERRUPTED;
+  return statuses.every((s) => s.overall_status === 'completed') ? EXIT_OK : EXIT_FAILED;
+}
+
+function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('megaferry')
+    .description(
+      'Move files from S3 (or any S3-compatible store) into MEGA, with one MongoDB document per file.',
+    )
+    .version(VERSION)
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined });
+
+  program
+    .command('transfer')
+    .description(
+      'Copy objects from a bucket into a MEGA folder as one batch. Selection: the keys given, or a keys file ' +
+        '(one key per line, or CSV with a "key" column and optional "code"), else every object under the prefix.',
+    )
+    .requiredOption('--bucket <name>', 'source bucket')
+    .option('--prefix <prefix>', 'every object under this prefix (default: the whole bucket)')
+    .option('--key <key>', 'an object key (repeatable)', collect)
+    .option('--keys-file <file>', 'keys file: one key per line, or CSV with key[,code] columns')
+    .option('--target <folder>', 'MEGA folder, from the drive root', '/')
+    .option('--concurrency <n>', 'files at once, 1 to the concurrency limit (default 3)')
+    .option('--max-files <n>', 'cap on files per batch (default 50 or MEGAFERRY_MAX_FILES)')
+    .option('--force', 'transfer again files already done (the old copy goes to the Rubbish Bin)', false)
+    .option('--json', 'print only the final batch status as JSON on stdout', false)
+    .action(async (opts: Record<string, unknown>) => {
+      const config = configFromEnv();
+      const limit = config.engine.maxConcurrentLimit;
+      const concurrency =
+        opts.concurrency === undefined
+          ? config.defaultConcurrency
+          : intOption('--concurrency', 1, limit)(String(opts.concurrency));
+      if (opts.maxFiles !== undefined) {
+        config.engine.maxFilesPerBatch = intOption('--max-files', 1, 100_000)(String(opts.maxFiles));
+      }
+      const keys = (opts.key as string[] | undefined) ?? [];
+      const fileItems = opts.keysFile ? await readKeysFile(String(opts.keysFile)) : [];
+      if ((keys.length || fileItems.length) && opts.prefix !== undefined) {
+        throw new InputError('--prefix selects a whole folder: use it without --key or --keys-file');
+      }
+      const items = [...keys.map((key) => ({ key })), ...fileItems];
+      if (items.length > config.engine.maxFilesPerBatch) {
+        throw new InputError(
+          `too many files: ${items.length} selected, at most ${config.engine.maxFilesPerBatch} per batch (--max-files)`,
+        );
+      }
+      const request = {
+        bucket: String(opts.bucket),
+        ...(items.length ? { items } : { prefix: (opts.prefix as string | undefined) ?? '' }),
+        target: String(opts.target),
+        max_concurrent: concurrency,
+        force: Boolean(opts.force),
+      };
+      const json = Boolean(opts.json);
+      const code = await withService(config, { resume: true }, async (service) => {
+        const resumed = service.resumed;
+        const started = await service.startBatch(request);
+        if (!json) {
+          process.stderr.write(`${started.batch_id}: ${started.message}\n`);
+          if (started.already_done.length && !request.force) {
+            process.stderr.write('  files already done are not copied again; --force copies them anew\n');
+          }
+          for (const f of started.failed_to_start)
+            process.stderr.write(`  not started: ${f.remote_key} — ${f.reason}\n`);
+          if (resumed.length) process.stderr.write(`also resuming unfinished ${resumed.join(', ')}\n`);
+        }
+        const { interrupted } = await follow(service, [started.batch_id, ...resumed], json);
+        const status = await service.getBatch(started.batch_id);
+        if (json) process.stdout.write(JSON.stringify(status, null, 2) + '\n');
+        else printSummary(status);
+        return exitFor([status], interrupted);
+      });
+      throw new ExitCode(code);
+    });
+
+  program
+    .command('resume')
+    .description('Continue the batches a crash or kill left unfinished, and wait for them.')
+    .option('--json', 'print only the final batch statuses as JSON', false)
+    .action(async (opts: { json: boolean }) => {
+      const code = await withService(configFromEnv(), { resume: true }, async (service) => {
+        const ids = service.resumed;
+        const { interrupted } = await follow(service, ids, opts.json);
+        const statuses = await Promise.all(ids.map((id) => service.getBatch(id)));
+        if (opts.json) process.stdout.write(JSON.stringify(statuses, null, 2) + '\n');
+        else if (statuses.length === 0) process.stdout.write('nothing to resume\n');
+        else statuses.forEach(printSummary);
+        return exitFor(statuses, interrupted);
+      });
+      throw new ExitCode(code);
+    });
+
+  program
+    .command('serve')
+    .description(
+      'Run the headless host: the REST API, live events and the web UI (MEGAFERRY_HOST, MEGAFERRY_PORT, ' +
+        'MEGAFERRY_TOKEN). Unfinished batches continue; Ctrl-C stops it and leaves them resumable.',
+    )
+    .action(async () => {
+      const config = configFromEnv();
+      const service = await FerryService.open(config, { resume: true });
+      let host;
+      try {
+        host = await startHost(service, {
+          host: config.host.host,
+          port: config.host.port,
+          token: config.host.token ?? undefined,
+          uiDir: fileURLToPath(new URL('../renderer', import.meta.url)),
+          logLevel: process.env.MEGAFERRY_LOG_LEVEL,
+        });
+      } catch (err) {
+        await service.close();
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new InputError(
+          `cannot listen on ${config.host.host}:${config.host.port}${code ? ` (${code})` : ''}: set MEGAFERRY_HOST / MEGAFERRY_PORT (0 = any free port)`,
+        );
+      }
+      process.stdout.write(`listening on ${host.url}\nUI: ${host.uiUrl}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      process.stdout.write('stopping: unfinished transfers will resume at the next start\n');
+      await host.close();
+      await service.close();
+    });
+
+  program
+    .command('status')
+    .description('Show one batch (per-file status) or, without an id, the recent batches.')
+    .argument('[batch_id]', 'a batch id (batch_…)')
+    .option('--json', 'print JSON', false)
+    .action(async (batchId: string | undefined, opts: { json: boolean }) => {
+      await withService(configFromEnv(), { resume: false }, async (service) => {
+        if (batchId) {
+          const status = await service.getBatch(batchId);
+          if (opts.json) process.stdout.write(JSON.stringify(status, null, 2) + '\n');
+          else printSummary(status);
+        } else {
+          const batches = await service.listBatches();
+          if (opts.json) process.stdout.write(JSON.stringify(batches, null, 2) + '\n');
+          else if (batches.length === 0) process.stdout.write('no batches yet\n');
+          else
+            for (const b of batches) {
+              process.stdout.write(
+                `${b.batch_id}  ${b.created_at ?? ''}  ${b.overall_status.padEnd(11)} ${b.completed}/${b.total_files} done  ${b.bucket ?? ''} → ${b.target ?? ''}\n`,
+              );
+            }
+        }
+      });
+    });
+
+  program
+    .command('files')
+    .description('List the file documents.')
+    .addOption(new Option('--status <status>', 'only files with this status').choices([...FILE_STATUSES]))
+    .option('--q <text>', 'search code, key or destination path')
+    .option('--limit <n>', 'at most this many (1 to 1000)', '100')
+    .option('--json', 'print JSON', false)
+    .action(async (opts: { status?: string; q?: string; limit: string; json: boolean }) => {
+      const limit = intOption('--limit', 1, 1000)(opts.limit);
+      await withService(configFromEnv(), { resume: false }, async (service) => {
+        const page = await service.listFiles({ status: opts.status, q: opts.q, limit });
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(page, null, 2) + '\n');
+          return;
+        }
+        if (page.files.length === 0) process.stdout.write('no files\n');
+        for (const f of page.files) {
+          process.stdout.write(
+            `${f.status.padEnd(18)} ${f.bucket_name}/${f.remote_key} → ${f.s4_key}` +
+              `${f.retry_count ? ` (retries ${f.retry_count})` : ''}${f.error_message && f.status !== 'done' ? ` — ${f.error_message}` : ''}\n`,
+          );
+        }
+      });
+    });
+
+  program
+    .command('retry')
+    .description(
+      'Start again the failed and cancelled files of one batch (--batch) or of every batch (--failed).',
+    )
+    .option('--batch <batch_id>', 'the batch to retry')
+    .option('--failed', 'every batch with failed or cancelled files', false)
+    .option('--json', 'print only the final batch statuses as JSON', false)
+    .action(async (opts: { batch?: string; failed: boolean; json: boolean }) => {
+      if (Boolean(opts.batch) === opts.failed)
+        throw new InputError('retry needs exactly one of --batch <batch_id> or --failed');
+      const code = await withService(configFromEnv(), { resume: true }, async (service) => {
+        let ids: string[];
+        if (opts.batch) ids = [opts.batch];
+        else
+          ids = (await service.listBatches())
+            .filter((b) => b.failed + b.cancelled > 0 && b.overall_status !== 'in_progress')
+            .map((b) => b.batch_id);
+        for (const id of ids) {
+          const r = await service.retryBatch(id);
+          if (!opts.json) process.stderr.write(`${id}: ${r.message}\n`);
+        }
+        const { interrupted } = await follow(service, ids, opts.json);
+        const statuses = await Promise.all(ids.map((id) => service.getBatch(id)));
+        if (opts.json) process.stdout.write(JSON.stringify(statuses, null, 2) + '\n');
+        else if (ids.length === 0) process.stdout.write('nothing to retry\n');
+        else statuses.forEach(printSummary);
+        return exitFor(statuses, interrupted);
+      });
+      throw new ExitCode(code);
+    });
+
+  return program;
+}
+
+function oneLine(message: string): string {
+  return redactSecrets(message.replace(/^error:\s*/i, '').split('\n')[0] ?? message);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  quietNodeVersionWarning();
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof ExitCode) return err.code;
+    if (err instanceof CommanderError) {
+      if (
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+      ) {
+        return EXIT_OK;
+      }
+      process.stderr.write(`megaferry: ${oneLine(err.message)} (see megaferry --help)\n`);
+      return EXIT_INPUT;
+    }
+    if (err instanceof InputError) {
+      process.stderr.write(`megaferry: ${oneLine(err.message)}\n`);
+      return EXIT_INPUT;
+    }
+    if (err instanceof NotFoundError) {
+      process.stderr.write(`megaferry: ${oneLine(err.message)}\n`);
+      return EXIT_INPUT;
+    }
+    process.stderr.write(
+      `megaferry: unexpected failure: ${oneLine(err instanceof Error ? err.message : String(err))}\n`,
+    );
+    return EXIT_FAILED;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+// megajs and the SDK keep sockets alive; everything is closed, so leave now.
+process.exit(code);

@@ -1,0 +1,711 @@
+/**
+ * The fast upload of one file to a MEGA upload URL: the body is cut at MEGA's chunk boundaries,
+ * each chunk is MACed and CTR-encrypted by OpenSSL in one call (mega-crypto), and up to
+ * `connections` chunk POSTs run at once. Memory is bounded by (connections + 1) chunks whatever
+ * the size, since the body is read only as fast as chunks are sent.
+ *
+ * Resumable: an UploadSession (URL, key, nonce, MACs of the done chunks) is handed to
+ * `onCheckpoint` as the contiguous prefix of confirmed chunks grows; given back, the upload goes
+ * on from `next_offset` with a body that starts there.
+ */
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import type { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import http from 'node:http';
+import https from 'node:https';
+import { CancelledError, FerryError, ResumeRejectedError } from '../errors';
+import { sleep } from '../retry';
+import {
+  chunkBoundaries,
+  MAX_CHUNK_SIZE,
+  condenseMac,
+  fileChunkMacs,
+  foldMacs,
+  nodeKey,
+  type ChunkRange,
+} from './mega-crypto';
+
+/** What is needed to go on with an upload later. It holds the file key: store it encrypted. */
+export interface UploadSession {
+  upload_url: string;
+  /** base64 of the 16-byte AES key. */
+  key: string;
+  /** base64 of the 8-byte nonce. */
+  nonce: string;
+  size: number;
+  /** End of the last chunk of the done prefix (0 when none is done). */
+  next_offset: number;
+  /** Chunks [0, chunks_done) are confirmed by MEGA. */
+  chunks_done: number;
+  /** base64 of the running file MAC over those chunks' MACs (16 zero bytes when none). */
+  mac_state: string;
+  /**
+   * base64 of the completion token, once every chunk is at MEGA (only in the final checkpoint):
+   * resuming such a session reads no body and goes straight to making the node.
+   */
+  upload_handle?: string;
+}
+
+/** The part of megajs's API the uploader needs (`storage.api`). */
+export interface MegaApiLike {
+  request(json: Record<string, unknown>): Promise<unknown>;
+}
+
+export interface UploadChunksOptions {
+  api: MegaApiLike;
+  size: number;
+  /** Plaintext, starting at `session.next_offset` when resuming (else at 0). */
+  body: Readable;
+  signal: AbortSignal;
+  /** Chunk POSTs at once for this file (default 4). */
+  connections?: number;
+  /** Bytes of the file confirmed by MEGA so far, the resumed prefix included. */
+  onProgress?: (bytesConfirmed: number) => void;
+  session?: UploadSession | null;
+  /** Awaited, at most about once per `checkpointIntervalMs`, when the done prefix grew; and at the end. */
+  onCheckpoint?: (session: UploadSession) => void | Promise<void>;
+  checkpointIntervalMs?: number;
+  /** A checkpoint is also due each time the done prefix grew by this many bytes (default 8 MiB). */
+  checkpointBytes?: number;
+  retries: { max: number; baseDelayMs: number };
+
+  /** How a chunk is POSTed (default: node:http with keep-alive); tests wrap it to watch or hold POSTs. */
+  post?: ChunkPoster;
+  /** Where chunk crypto runs (default: the shared worker pool, `sharedChunkCryptoPool()`). */
+  crypto?: ChunkCrypto;
+}
+
+export interface UploadResult {
+  /** The completion token the last chunk POST answered with. */
+  uploadHandle: Buffer;
+  /** The 32-byte node key (key ⊕ nonce‖MAC, nonce, condensed MAC). */
+  key: Buffer;
+  session: UploadSession;
+}
+
+/**
+ * MEGA no longer takes a resumed session (its upload URL is refused, or the session does not fit
+ * the file): start the file over with a new session. A ResumeRejectedError, which the engine
+ * already handles that way.
+ */
+export class UploadUrlRejected extends ResumeRejectedError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message);
+    this.name = 'UploadUrlRejected';
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+/** An HTTP answer of a chunk POST that was not 200. */
+class ChunkHttpError extends Error {
+  constructor(readonly status: number) {
+    super(`MEGA returned a ${status} status code`);
+    this.name = 'ChunkHttpError';
+  }
+}
+
+/** A negative MEGA error number as the body of a chunk POST (megajs's message, for classifying). */
+class ChunkCodeError extends Error {
+  constructor(readonly code: number) {
+    super(`Server returned error ${code} while uploading`);
+    this.name = 'ChunkCodeError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chunk crypto: in this thread, or in a worker pool
+
+export interface EncryptedChunk {
+  mac: Buffer;
+  ciphertext: Buffer;
+}
+
+export interface ChunkCrypto {
+  /** MAC and CTR-encrypt one chunk. `plain` may be transferred (detached) to another thread. */
+  encrypt(key: Buffer, nonce: Buffer, offset: number, plain: Buffer): Promise<EncryptedChunk>;
+}
+
+/**
+ * The worker's code, evaluated from a string so it works alike from TS sources (vitest) and from
+ * the esbuild bundle: it needs only node:crypto. Same algorithm as mega-crypto's chunkMac/ctrEncrypt.
+ */
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createCipheriv } = require('node:crypto');
+// Works through the chunk in slices and writes the ciphertext over the plaintext, so a chunk
+// costs no new chunk-sized buffer here: the same ArrayBuffer goes back to the uploader.
+const SLICE = 64 * 1024;
+parentPort.on('message', ({ id, key, nonce, offset, plain }) => {
+  try {
+    key = Buffer.from(key); nonce = Buffer.from(nonce);
+    const data = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
+    const ivMac = Buffer.concat([nonce, nonce]);
+    let mac = ivMac;
+    if (data.length > 0) {
+      const cbc = createCipheriv('aes-128-cbc', key, ivMac).setAutoPadding(false);
+      const whole = data.length - (data.length % 16);
+      let last;
+      for (let at = 0; at < whole; at += SLICE) {
+        const out = cbc.update(data.subarray(at, Math.min(whole, at + SLICE)));
+        last = out.subarray(out.length - 16);
+      }
+      if (whole < data.length) { const tail = Buffer.alloc(16); tail.set(data.subarray(whole)); last = cbc.update(tail); }
+      mac = last;
+    }
+    mac = new Uint8Array(mac); // its own 16-byte buffer, not a view of a pool slab
+    const iv = Buffer.alloc(16); nonce.copy(iv, 0); iv.writeBigUInt64BE(BigInt(offset / 16), 8);
+    const ctr = createCipheriv('aes-128-ctr', key, iv);
+    for (let at = 0; at < data.length; at += SLICE) {
+      const end = Math.min(data.length, at + SLICE);
+      data.set(ctr.update(data.subarray(at, end)), at);
+    }
+    parentPort.postMessage({ id, mac, ciphertext: plain }, [plain.buffer]);
+  } catch (err) {
+    parentPort.postMessage({ id, error: String(err && err.message || err) });
+  }
+});
+`;
+
+interface PoolJob {
+  resolve: (chunk: EncryptedChunk) => void;
+  reject: (err: Error) => void;
+}
+
+/** A pool of crypto workers; jobs go round-robin. Workers are unref'd: they never hold the process. */
+export class ChunkCryptoPool implements ChunkCrypto {
+  private readonly workers: Worker[] = [];
+  private readonly jobs = new Map<number, PoolJob>();
+  private nextId = 0;
+  private turn = 0;
+
+  constructor(private readonly size: number) {}
+
+  encrypt(key: Buffer, nonce: Buffer, offset: number, plain: Buffer): Promise<EncryptedChunk> {
+    const worker = this.worker();
+    const id = this.nextId++;
+    // Only a buffer that owns its whole ArrayBuffer may be transferred; others are copied.
+    const owned = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength;
+    const data = owned ? plain : Uint8Array.prototype.slice.call(plain);
+    return new Promise<EncryptedChunk>((resolve, reject) => {
+      this.jobs.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ id, key, nonce, offset, plain: data }, [data.buffer as ArrayBuffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    const workers = this.workers.splice(0);
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+
+  private worker(): Worker {
+    if (this.workers.length < this.size) {
+      const worker = new Worker(WORKER_SOURCE, { eval: true });
+      worker.unref();
+      worker.on(
+        'message',
+        (msg: { id: number; mac?: Uint8Array; ciphertext?: Uint8Array; error?: string }) => {
+          const job = this.jobs.get(msg.id);
+          if (!job) return;
+          this.jobs.delete(msg.id);
+          if (this.jobs.size === 0) for (const w of this.workers) w.unref();
+          if (msg.error !== undefined || !msg.mac || !msg.ciphertext) {
+            job.reject(new Error(`chunk crypto failed: ${msg.error ?? 'no result'}`));
+          } else {
+            const { mac, ciphertext } = msg;
+            job.resolve({
+              mac: Buffer.from(mac.buffer, mac.byteOffset, mac.byteLength),
+              ciphertext: Buffer.from(ciphertext.buffer, ciphertext.byteOffset, ciphertext.byteLength),
+            });
+          }
+        },
+      );
+      worker.on('error', (err) => this.failAll(err));
+      worker.on('exit', () => {
+        const index = this.workers.indexOf(worker);
+        if (index >= 0) this.workers.splice(index, 1);
+      });
+      this.workers.push(worker);
+      return worker;
+    }
+    const worker = this.workers[this.turn++ % this.workers.length] as Worker;
+    return worker;
+  }
+
+  private failAll(err: Error): void {
+    for (const job of this.jobs.values()) job.reject(err);
+    this.jobs.clear();
+  }
+}
+
+let sharedPool: ChunkCryptoPool | null = null;
+
+/**
+ * The process's crypto pool: min(2, cores) workers, started on first use, shared by all uploads.
+ * Measured here (2 cores, 256 MiB into mega-mock): 141-156 MiB/s and ~220 MiB peak RSS, against
+ * 124-139 MiB/s and ~375 MiB (1.1 GiB for a 1 GiB file) with the crypto in this thread.
+ */
+export function sharedChunkCryptoPool(): ChunkCryptoPool {
+  sharedPool ??= new ChunkCryptoPool(Math.min(2, availableParallelism()));
+  return sharedPool;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The upload
+
+const DEFAULT_CONNECTIONS = 4;
+const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
+/** At most this much is sent again after a crash (plus the chunks in flight). */
+const DEFAULT_CHECKPOINT_BYTES = 8 * 1024 * 1024;
+
+/** Uploads one file's chunks to MEGA; resolves with the completion token and the node key. */
+export function uploadChunks(opts: UploadChunksOptions): Promise<UploadResult> {
+  const { signal, body } = opts;
+  if (signal.aborted) {
+    body.destroy();
+    return Promise.reject(new CancelledError());
+  }
+  // Aborts the POSTs in flight on cancel and on failure alike.
+  const stop = new AbortController();
+  return new Promise<UploadResult>((resolve, reject) => {
+    let settled = false;
+    const settle = (err: unknown, result?: UploadResult): void => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      stop.abort();
+      if (err !== null) {
+        body.destroy();
+        reject(signal.aborted ? new CancelledError() : err);
+      } else {
+        resolve(result as UploadResult);
+      }
+    };
+    function onAbort(): void {
+      settle(new CancelledError());
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    let upload: ChunkUpload;
+    try {
+      upload = new ChunkUpload(opts, stop.signal);
+    } catch (err) {
+      settle(err);
+      return;
+    }
+    upload
+      .run()
+      .then(
+        (result) => settle(null, result),
+        (err: unknown) => settle(err),
+      )
+      .finally(() => upload.dispose());
+  });
+}
+
+class ChunkUpload {
+  private readonly size: number;
+  private readonly chunks: ChunkRange[];
+  private readonly connections: number;
+  private readonly poster: ChunkPoster;
+  private readonly crypto: ChunkCrypto;
+  private readonly resumed: boolean;
+  private session!: UploadSession;
+  private key!: Buffer;
+  private nonce!: Buffer;
+  /** MAC of each chunk once MEGA confirmed it, until it is folded into `macState`. */
+  private readonly macs: (Buffer | undefined)[] = [];
+  /** Chunks [0, prefix) are confirmed. */
+  private prefix = 0;
+  /** Full-size chunk buffers whose POST was answered, ready for the next chunks. */
+  private readonly spare: ArrayBuffer[] = [];
+  private readonly fullChunk = MAX_CHUNK_SIZE;
+  /** The running file MAC over the MACs of chunks [0, prefix). */
+  private macState: Buffer = Buffer.alloc(16);
+  private confirmedBytes = 0;
+  private uploadHandle: Buffer | null = null;
+  private lastCheckpointAt = 0;
+  private checkpointing: Promise<void> = Promise.resolve();
+  private checkpointedPrefix = -1;
+  private checkpointTimer: NodeJS.Timeout | null = null;
+  /** Rejects when any chunk task fails: every wait races it. */
+  private readonly failed: Promise<never>;
+  private fail!: (err: unknown) => void;
+
+  constructor(
+    private readonly opts: UploadChunksOptions,
+    private readonly stop: AbortSignal,
+  ) {
+    this.size = opts.size;
+    if (!Number.isSafeInteger(this.size) || this.size < 0) {
+      throw new FerryError('unexpected', 'engine', `not a file size: ${this.size}`);
+    }
+    this.chunks = chunkBoundaries(this.size);
+    this.connections = Math.max(1, Math.floor(opts.connections ?? DEFAULT_CONNECTIONS));
+    this.poster = opts.post ?? httpPost;
+    this.crypto = opts.crypto ?? sharedChunkCryptoPool();
+    this.resumed = Boolean(opts.session);
+    this.failed = new Promise<never>((_resolve, reject) => {
+      this.fail = reject;
+    });
+    this.failed.catch(() => undefined);
+  }
+
+  async run(): Promise<UploadResult> {
+    if (this.opts.session) this.resume(this.opts.session);
+    else await this.begin();
+
+    if (this.session.upload_handle) {
+      // Every chunk reached MEGA before; only the node is missing.
+      this.opts.body.resume();
+      this.opts.onProgress?.(this.size);
+      return this.result(Buffer.from(this.session.upload_handle, 'base64'));
+    }
+    if (this.size === 0) {
+      // As megajs: one empty POST at offset 0 answers with the token.
+      this.recordAnswer(await this.race(this.post(0, Buffer.alloc(0))));
+      this.opts.body.resume();
+    } else {
+      await this.sendChunks();
+    }
+    if (!this.uploadHandle) {
+      // A resumed upload MEGA had already completed (the crash fell between its last answer and
+      // our checkpoint) gives no token again: the file starts over.
+      if (this.resumed) throw new UploadUrlRejected('MEGA did not complete the resumed upload');
+      throw new Error('MEGA gave no upload handle after the last chunk (Empty response)');
+    }
+    this.opts.onProgress?.(this.size);
+    this.dispose();
+    await this.race(this.checkpointing);
+    this.session = { ...this.snapshot(), upload_handle: this.uploadHandle.toString('base64') };
+    await this.race(Promise.resolve(this.opts.onCheckpoint?.(this.session)));
+    return this.result(this.uploadHandle);
+  }
+
+  private result(handle: Buffer): UploadResult {
+    // Every chunk is folded in by now; megajs's trailing empty MAC (if any) comes last.
+    const mac = foldMacs(this.key, this.macState, fileChunkMacs(this.nonce, this.size, []));
+    return {
+      uploadHandle: handle,
+      key: nodeKey(this.key, this.nonce, condenseMac(mac)),
+      session: this.session,
+    };
+  }
+
+  private async begin(): Promise<void> {
+    this.key = randomBytes(16);
+    this.nonce = randomBytes(8);
+    const answer = (await this.race(
+      this.opts.api.request({ a: 'u', ssl: 0, s: this.size, ms: 0, r: 0, e: 0, v: 2 }),
+    )) as { p?: unknown } | null;
+    if (!answer || typeof answer.p !== 'string') throw new Error('MEGA gave no upload URL (Empty response)');
+    this.session = {
+      upload_url: answer.p,
+      key: this.key.toString('base64'),
+      nonce: this.nonce.toString('base64'),
+      size: this.size,
+      next_offset: 0,
+      chunks_done: 0,
+      mac_state: this.macState.toString('base64'),
+    };
+  }
+
+  private resume(session: UploadSession): void {
+    const invalid = (why: string): never => {
+      throw new UploadUrlRejected(`the saved upload session cannot be used: ${why}`);
+    };
+    const key = Buffer.from(session.key, 'base64');
+    const nonce = Buffer.from(session.nonce, 'base64');
+    if (key.length !== 16 || nonce.length !== 8) invalid('bad key or nonce');
+    if (session.size !== this.size) invalid(`it is for ${session.size} bytes, not ${this.size}`);
+    const done = session.chunks_done;
+    if (!Number.isInteger(done) || done < 0 || done > this.chunks.length) invalid('chunks_done out of range');
+    const expectedOffset = done === 0 ? 0 : (this.chunks[done - 1]?.end ?? 0);
+    if (session.next_offset !== expectedOffset) invalid('next_offset does not end a chunk');
+    const macState = Buffer.from(session.mac_state ?? '', 'base64');
+    if (macState.length !== 16) invalid('bad MAC state');
+    if (session.upload_handle !== undefined && done !== this.chunks.length) {
+      invalid('an upload handle with chunks missing');
+    }
+    if (session.upload_handle === undefined && this.size > 0 && done === this.chunks.length) {
+      invalid('every chunk was sent but the upload handle was not kept');
+    }
+    this.key = key;
+    this.nonce = nonce;
+    this.macState = macState;
+    this.prefix = done;
+    this.confirmedBytes = session.next_offset;
+    this.checkpointedPrefix = done;
+    this.session = { ...session };
+  }
+
+  /** Reads chunk after chunk and sends it, never more than `connections` POSTs at once. */
+  private async sendChunks(): Promise<void> {
+    const reader = new ExactReader(this.opts.body, (length) => this.chunkBuffer(length));
+    const inFlight = new Set<Promise<void>>();
+    for (let index = this.prefix; index < this.chunks.length; index++) {
+      const chunk = this.chunks[index] as ChunkRange;
+      const plain = await this.race(reader.read(chunk.end - chunk.start));
+      while (inFlight.size >= this.connections) await this.race(Promise.race(inFlight));
+      const task = this.sendChunk(index, chunk, plain).then(
+        () => {
+          inFlight.delete(task);
+        },
+        (err: unknown) => this.fail(err),
+      );
+      inFlight.add(task);
+    }
+    await this.race(reader.end());
+    await this.race(Promise.all(inFlight));
+  }
+
+  /**
+   * A buffer for the next chunk: full-size chunk buffers are reused once their POST is answered, so
+   * a long upload allocates a handful of them instead of one per MiB (memory stays flat).
+   */
+  private chunkBuffer(length: number): Buffer {
+    const spare = length === this.fullChunk ? this.spare.pop() : undefined;
+    return Buffer.from(spare ?? new ArrayBuffer(length));
+  }
+
+  private async sendChunk(index: number, chunk: ChunkRange, plain: Buffer): Promise<void> {
+    const { mac, ciphertext } = await this.crypto.encrypt(this.key, this.nonce, chunk.start, plain);
+    const answer = await this.post(chunk.start, ciphertext);
+    const whole = ciphertext.byteOffset === 0 && ciphertext.byteLength === ciphertext.buffer.byteLength;
+    if (whole && ciphertext.byteLength === this.fullChunk && this.spare.length <= this.connections) {
+      this.spare.push(ciphertext.buffer as ArrayBuffer);
+    }
+    this.macs[index] = mac;
+    this.confirmedBytes += chunk.end - chunk.start;
+    this.recordAnswer(answer);
+    if (!this.stop.aborted) this.opts.onProgress?.(this.confirmedBytes);
+    this.advancePrefix();
+  }
+
+  /** A non-empty answer is the completion token, or a negative MEGA error number. */
+  private recordAnswer(answer: Buffer): void {
+    if (answer.length === 0) return;
+    const text = answer.toString('utf8').trim();
+    const code = Number(text);
+    if (text !== '' && Number.isFinite(code) && code < 0) {
+      const err = new ChunkCodeError(code);
+      throw this.resumed ? new UploadUrlRejected(`MEGA refused the saved upload URL (${err.message})`) : err;
+    }
+    this.uploadHandle = answer;
+  }
+
+  private advancePrefix(): void {
+    const from = this.prefix;
+    while (this.prefix < this.chunks.length && this.macs[this.prefix]) this.prefix++;
+    if (this.prefix > from) {
+      const folded = this.macs.slice(from, this.prefix) as Buffer[];
+      this.macState = foldMacs(this.key, this.macState, folded);
+      for (let i = from; i < this.prefix; i++) this.macs[i] = undefined; // kept only until folded
+    }
+    this.maybeCheckpoint();
+  }
+
+  /**
+   * Hands the grown prefix to `onCheckpoint`, at most once per interval: a growth inside the
+   * interval is handed on when it ends (a trailing checkpoint), even if no chunk completes then.
+   */
+  private maybeCheckpoint(): void {
+    const onCheckpoint = this.opts.onCheckpoint;
+    if (!onCheckpoint || this.stop.aborted || this.prefix === this.chunks.length) return; // the end has its own
+    if (this.prefix <= this.checkpointedPrefix) return;
+    const interval = this.opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+    const everyBytes = this.opts.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
+    const grown = this.offsetAfter(this.prefix) - this.offsetAfter(Math.max(0, this.checkpointedPrefix));
+    const wait = grown >= everyBytes ? 0 : this.lastCheckpointAt + interval - Date.now();
+    if (wait <= 0 && this.checkpointTimer) {
+      clearTimeout(this.checkpointTimer);
+      this.checkpointTimer = null;
+    }
+    if (this.checkpointTimer) return;
+    if (wait > 0) {
+      this.checkpointTimer = setTimeout(() => {
+        this.checkpointTimer = null;
+        this.maybeCheckpoint();
+      }, wait);
+      this.checkpointTimer.unref();
+      return;
+    }
+    this.lastCheckpointAt = Date.now();
+    this.checkpointedPrefix = this.prefix;
+    const session = this.snapshot();
+    this.session = session;
+    this.checkpointing = this.checkpointing.then(() => onCheckpoint(session));
+    this.checkpointing.catch((err: unknown) => this.fail(err));
+  }
+
+  /** Stops a pending trailing checkpoint (the upload ended). */
+  dispose(): void {
+    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
+    this.checkpointTimer = null;
+  }
+
+  /** Where chunks [0, count) end. */
+  private offsetAfter(count: number): number {
+    return count === 0 ? 0 : (this.chunks[count - 1] as ChunkRange).end;
+  }
+
+  /** The session as of the done prefix. */
+  private snapshot(): UploadSession {
+    return {
+      upload_url: this.session.upload_url,
+      key: this.session.key,
+      nonce: this.session.nonce,
+      size: this.size,
+      next_offset: this.offsetAfter(this.prefix),
+      chunks_done: this.prefix,
+      mac_state: this.macState.toString('base64'),
+    };
+  }
+
+  /** One chunk POST with retries and exponential backoff; the answer's body. */
+  private async post(offset: number, ciphertext: Buffer): Promise<Buffer> {
+    const { max, baseDelayMs } = this.opts.retries;
+    for (let tries = 1; ; tries++) {
+      if (this.stop.aborted) throw new CancelledError();
+      try {
+        return await this.postOnce(offset, ciphertext);
+      } catch (err) {
+        if (this.stop.aborted) throw new CancelledError();
+        if (this.resumed && isRefusal(err)) {
+          throw new UploadUrlRejected(`MEGA refused the saved upload URL (${(err as Error).message})`, {
+            cause: err,
+          });
+        }
+        if (tries > max) throw err;
+        await sleep(baseDelayMs * 2 ** (tries - 1), this.stop);
+      }
+    }
+  }
+
+  private async postOnce(offset: number, ciphertext: Buffer): Promise<Buffer> {
+    const response = await this.poster(`${this.session.upload_url}/${offset}`, ciphertext, this.stop);
+    if (response.status !== 200) throw new ChunkHttpError(response.status);
+    return response.body;
+  }
+
+  /** `promise`, unless a chunk task fails or the upload is stopped first. */
+  private race<T>(promise: Promise<T>): Promise<T> {
+    return Promise.race([promise, this.failed]);
+  }
+}
+
+/** POSTs one chunk; resolves with the answer's status and body. */
+export type ChunkPoster = (
+  url: string,
+  body: Buffer,
+  signal: AbortSignal,
+) => Promise<{ status: number; body: Buffer }>;
+
+const httpAgent = new http.Agent({ keepAlive: true });
+const httpsAgent = new https.Agent({ keepAlive: true });
+
+/**
+ * The default chunk POST: node:http with keep-alive. Measured here against fetch (undici) for 1 GiB
+ * of 1 MiB POSTs, four at once: 659 vs 366 MiB/s, 101 vs 158 MiB peak RSS.
+ */
+export const httpPost: ChunkPoster = (url, body, signal) =>
+  new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const client = target.protocol === 'https:' ? https : http;
+    const req = client.request(
+      target,
+      {
+        method: 'POST',
+        agent: target.protocol === 'https:' ? httpsAgent : httpAgent,
+        headers: { 'content-length': String(body.length) },
+        signal,
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (part: Buffer) => parts.push(part));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+
+/** 4xx answers (other than timeouts and rate limits) say the URL is gone; 5xx may pass. */
+function isRefusal(err: unknown): boolean {
+  if (err instanceof ChunkHttpError) {
+    return err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429;
+  }
+  return false;
+}
+
+/** Reads exact byte counts from a stream into buffers of their own (safe to transfer). */
+class ExactReader {
+  private readonly iterator: AsyncIterator<unknown>;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private done = false;
+
+  constructor(
+    private readonly body: Readable,
+    private readonly alloc: (length: number) => Buffer = (length) => Buffer.from(new ArrayBuffer(length)),
+  ) {
+    this.iterator = body[Symbol.asyncIterator]();
+  }
+
+  async read(length: number): Promise<Buffer> {
+    while (this.pendingBytes < length) {
+      const piece = await this.next();
+      if (piece === null) throw shortSource();
+      this.pending.push(piece);
+      this.pendingBytes += piece.length;
+    }
+    const out = this.alloc(length);
+    let filled = 0;
+    while (filled < length) {
+      const head = this.pending[0] as Buffer;
+      const take = Math.min(head.length, length - filled);
+      head.copy(out, filled, 0, take);
+      filled += take;
+      if (take === head.length) this.pending.shift();
+      else this.pending[0] = head.subarray(take);
+    }
+    this.pendingBytes -= length;
+    return out;
+  }
+
+  /** Checks that the body has no bytes beyond the announced size. */
+  async end(): Promise<void> {
+    while (this.pendingBytes === 0) {
+      const piece = await this.next();
+      if (piece === null) return;
+      this.pendingBytes += piece.length;
+    }
+    this.body.destroy();
+    throw new FerryError('transient', 'source', 'the source gave more bytes than its announced size');
+  }
+
+  private async next(): Promise<Buffer | null> {
+    if (this.done) return null;
+    let step: IteratorResult<unknown>;
+    try {
+      step = await this.iterator.next();
+    } catch (err) {
+      if (err instanceof FerryError) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      throw new FerryError('transient', 'source', `reading the source failed: ${message}`, { cause: err });
+    }
+    if (step.done) {
+      this.done = true;
+      return null;
+    }
+    const value = step.value;
+    if (typeof value === 'string') return Buffer.from(value);
+    if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    throw new FerryError('unexpected', 'source', 'the source gave something other than bytes');
+  }
+}
+
+function shortSource(): FerryError {
+  return new FerryError('transient', 'source', 'the source gave fewer bytes than its announced size');
+}

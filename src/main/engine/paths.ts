@@ -1,0 +1,16 @@
+/** Destination paths: the target folder plus the object key's own path. */
+
+/** Splits a MEGA path into its non-empty segments. */
+export function pathSegments(path: string): string[] {
+  return path.split('/').filter((s) => s.length > 0);
+}
+
+/** `s4Key('/Backup', 'photos/2024/a.jpg')` → `/Backup/photos/2024/a.jpg`. */
+export function s4Key(target: string, key: string): string {
+  return '/' + [...pathSegments(target), ...pathSegments(key)].join('/');
+}
+
+/** Keys that name a "folder" placeholder rather than an object (S3 consoles create them). */
+export function isFolderMarker(key: string, size: number): boolean {
+  return key.endsWith('/') && size === 0;
+}

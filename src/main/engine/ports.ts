@@ -1,0 +1,88 @@
+/**
+ * The engine's view of the outside world: a source it reads objects from and a destination it
+ * writes them to. The batch manager knows only these interfaces.
+ */
+import type { Readable } from 'node:stream';
+
+export interface SourceObject {
+  key: string;
+  size: number;
+  etag: string | null;
+  last_modified: Date | null;
+}
+
+export interface SourceListing {
+  /** Common prefixes ("folders"), each ending with the delimiter. */
+  folders: string[];
+  objects: SourceObject[];
+  next_token: string | null;
+}
+
+export interface Source {
+  /** Checks that the bucket is reachable with the configured credentials. */
+  checkBucket(bucket: string, signal?: AbortSignal): Promise<void>;
+  listBuckets(signal?: AbortSignal): Promise<string[]>;
+  /** One page of a listing; `delimiter` "/" gives folders. */
+  list(
+    bucket: string,
+    opts: { prefix?: string; delimiter?: string; token?: string; maxKeys?: number },
+    signal?: AbortSignal,
+  ): Promise<SourceListing>;
+  /** Every object under the prefix, all pages. */
+  listAll(bucket: string, prefix: string, signal?: AbortSignal): AsyncIterable<SourceObject>;
+  /** null when the object does not exist. */
+  head(bucket: string, key: string, signal?: AbortSignal): Promise<SourceObject | null>;
+  /** A stream of the object's bytes from `start` (inclusive) to the end. */
+  read(bucket: string, key: string, opts: { start?: number; signal: AbortSignal }): Promise<Readable>;
+}
+
+/** A file node at the destination. */
+export interface DestinationNode {
+  handle: string;
+  size: number;
+  /** The transfer_id the node was written with, when MegaFerry wrote it. */
+  transfer_id: string | null;
+}
+
+/**
+ * Where an interrupted upload stands. `state` is the destination's own record, sealed by it (no
+ * usable file key in clear); the engine stores it with the file's document and hands it back.
+ */
+export interface UploadCheckpoint {
+  /** Bytes confirmed at the destination, in order from 0: a resumed body starts here. */
+  next_offset: number;
+  state: Record<string, unknown>;
+}
+
+export interface UploadRequest {
+  /** Destination path from the drive root, starting with "/" (the document's s4_key). */
+  path: string;
+  size: number;
+  body: Readable;
+  /** Stored on the node so a crash-orphaned node can be recognised later. */
+  transfer_id: string;
+  signal: AbortSignal;
+  /**
+   * Called with the bytes of the file accepted by the destination so far (a resumed upload counts
+   * from 0, its earlier bytes included).
+   */
+  onProgress: (bytesUploaded: number) => void;
+  /** Continue this interrupted upload; `body` then starts at `resume.next_offset`. */
+  resume?: UploadCheckpoint | null;
+  /** Called (about once a second, awaited) as the confirmed prefix grows. */
+  onCheckpoint?: (checkpoint: UploadCheckpoint) => void | Promise<void>;
+}
+
+export interface Destination {
+  /** Logs in (once per process) and checks the account works. */
+  connect(): Promise<void>;
+  /** File nodes whose path equals `path` (a folder may hold several nodes of one name). */
+  find(path: string): Promise<DestinationNode[]>;
+  /** Uploads the body, creating missing folders; resolves with the new node. */
+  upload(req: UploadRequest): Promise<DestinationNode>;
+  /** Moves a node to the Rubbish Bin. Missing nodes are ignored. */
+  discard(handle: string): Promise<void>;
+  /** A public link to the node, when the destination can make one. */
+  link?(handle: string): Promise<string | null>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,60 @@
+/**
+ * The single place for retries and backoff (rclone's lib/pacer): bounded exponential backoff with
+ * jitter, for transient failures only, and abortable.
+ */
+import { CancelledError, isRetryable } from './errors';
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included (1 = no retry). */
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 1000, maxDelayMs: 30_000 };
+
+export function backoffDelay(policy: RetryPolicy, failedAttempts: number, random = Math.random): number {
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, failedAttempts - 1));
+  // "Equal jitter": half fixed, half random, so retries of many files spread out.
+  return Math.round(exp / 2 + (random() * exp) / 2);
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new CancelledError());
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new CancelledError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Runs `fn` until it succeeds, fails with a non-transient error, or the attempts run out.
+ * `onFailure` sees every failed attempt (to count it) before the next one.
+ */
+export async function withRetry<T>(
+  fn: (attempt: number) => Promise<T>,
+  policy: RetryPolicy,
+  opts: {
+    signal?: AbortSignal;
+    onFailure?: (err: unknown, attempt: number, willRetry: boolean) => void | Promise<void>;
+  } = {},
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (opts.signal?.aborted) throw new CancelledError();
+      const willRetry = isRetryable(err) && attempt < policy.attempts;
+      await opts.onFailure?.(err, attempt, willRetry);
+      if (!willRetry) throw err;
+      await sleep(backoffDelay(policy, attempt), opts.signal);
+    }
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Chooses and opens the metadata store: MongoDB when a URI is configured, else the embedded
+ * file-backed store in the data folder.
+ */
+import { EmbeddedStore } from './embedded';
+import { MongoStore, parseMongoUri, redactMongoUri } from './mongo';
+import type { MetadataStore } from './port';
+
+export interface OpenStoreOptions {
+  /** MongoDB connection string; empty or absent selects the embedded store. */
+  mongodbUri?: string;
+  /** Folder of the embedded store (`files.db`, `batches.db`). */
+  dataDir: string;
+  /** Fail-fast bound for an unreachable MongoDB (default 5000 ms). */
+  serverSelectionTimeoutMS?: number;
+}
+
+export async function openStore(opts: OpenStoreOptions): Promise<MetadataStore> {
+  const uri = opts.mongodbUri?.trim();
+  if (uri) {
+    let store: MongoStore;
+    try {
+      parseMongoUri(uri);
+      store = new MongoStore(uri, { serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS });
+    } catch (err) {
+      throw new Error(`MongoDB store: the MONGODB_URI is not valid: ${message(err, uri)}`, { cause: err });
+    }
+    try {
+      await store.init();
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw new Error(`MongoDB store could not be opened: ${message(err, uri)}`, { cause: err });
+    }
+    return store;
+  }
+  const store = new EmbeddedStore(opts.dataDir);
+  try {
+    await store.init();
+  } catch (err) {
+    throw new Error(`embedded store in ${opts.dataDir} could not be opened: ${message(err)}`, {
+      cause: err,
+    });
+  }
+  return store;
+}
+
+function message(err: unknown, uri?: string): string {
+  const text = err instanceof Error ? err.message : String(err);
+  if (!uri) return text;
+  // MongoStore already scrubs its messages; this guards anything that slipped through.
+  return redactMongoUri(text).split(uri).join(redactMongoUri(uri));
+}

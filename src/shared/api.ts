@@ -1,0 +1,51 @@
+/**
+ * The one declared API. The service implements it; IPC, HTTP and the CLI all speak it.
+ * Inputs arrive as `unknown` and are validated against the schemas in ./contract.
+ */
+import type {
+  BatchCancelled,
+  BatchStarted,
+  BatchStatus,
+  FerryEvent,
+  FileStatus,
+  S3ObjectsPage,
+} from './contract';
+
+export interface FileRecord {
+  code: string;
+  bucket_name: string;
+  remote_key: string;
+  s4_key: string;
+  status: FileStatus;
+  status_updated_at: string;
+  creation_date: string;
+  modified_date: string;
+  retry_count: number;
+  error_message: string | null;
+  size: number | null;
+  transferred_bytes: number;
+  last_batch_id: string | null;
+  mega_handle: string | null;
+  mega_link: string | null;
+}
+
+export interface Health {
+  ok: boolean;
+  store: 'mongodb' | 'embedded';
+  version: string;
+}
+
+export interface FerryApi {
+  startBatch(request: unknown): Promise<BatchStarted>;
+  getBatch(batchId: string): Promise<BatchStatus>;
+  listBatches(): Promise<BatchStatus[]>;
+  cancelBatch(batchId: string): Promise<BatchCancelled>;
+  retryBatch(
+    batchId: string,
+  ): Promise<{ batch_id: string; status: 'started'; message: string; restarted: string[] }>;
+  listFiles(query: unknown): Promise<{ files: FileRecord[]; next_cursor: string | null }>;
+  listBuckets(): Promise<{ buckets: string[] }>;
+  listObjects(query: unknown): Promise<S3ObjectsPage>;
+  health(): Promise<Health>;
+  onEvent(listener: (event: FerryEvent) => void): () => void;
+}

@@ -1,0 +1,208 @@
+/**
+ * The one contract of MegaFerry: schemas for statuses, batch requests and responses, settings and
+ * events. IPC, HTTP and the CLI all validate against these and speak the inferred types.
+ */
+import { z } from 'zod';
+
+export const FILE_STATUSES = [
+  'pending',
+  'processing',
+  'done',
+  's3_download_failed',
+  's4_upload_failed',
+  'error',
+  'cancelled',
+] as const;
+export const FileStatusSchema = z.enum(FILE_STATUSES);
+export type FileStatus = z.infer<typeof FileStatusSchema>;
+
+/** Statuses a retry may start again. */
+export const FAILED_STATUSES: readonly FileStatus[] = [
+  's3_download_failed',
+  's4_upload_failed',
+  'error',
+  'cancelled',
+];
+
+export const DEFAULT_MAX_CONCURRENT = 3;
+export const MAX_CONCURRENT_LIMIT = 5;
+export const DEFAULT_MAX_FILES = 50;
+
+export const BatchIdSchema = z
+  .string()
+  .regex(/^batch_[a-z0-9]+$/, 'batch_id must be "batch_" followed by lowercase letters or digits');
+
+const TargetSchema = z
+  .string()
+  .regex(/^\//, 'target must be a MEGA folder path starting with "/"')
+  .refine((s) => !s.split('/').some((p) => p === '.' || p === '..'), {
+    message: 'target must not contain "." or ".." segments',
+  });
+
+export const BatchItemSchema = z.strictObject({
+  key: z.string().min(1, 'items[].key must be a non-empty object key'),
+  code: z.string().min(1).optional(),
+});
+export type BatchItem = z.infer<typeof BatchItemSchema>;
+
+/** Builds the batch request schema for the configured limits (settings may raise them). */
+export function batchRequestSchema(limits: { maxConcurrent: number; maxFiles: number }) {
+  return z
+    .strictObject({
+      bucket: z.string().min(1, 'bucket is required (an S3 bucket name)'),
+      keys: z.array(z.string().min(1, 'keys[] must be non-empty object keys')).optional(),
+      prefix: z.string().optional(),
+      items: z.array(BatchItemSchema).optional(),
+      target: TargetSchema.default('/'),
+      max_concurrent: z
+        .number({ error: `max_concurrent must be an integer from 1 to ${limits.maxConcurrent}` })
+        .int(`max_concurrent must be an integer from 1 to ${limits.maxConcurrent}`)
+        .min(1, `max_concurrent must be an integer from 1 to ${limits.maxConcurrent}`)
+        .max(limits.maxConcurrent, `max_concurrent must be an integer from 1 to ${limits.maxConcurrent}`)
+        .default(DEFAULT_MAX_CONCURRENT),
+      force: z.boolean().default(false),
+    })
+    .refine((r) => !(r.keys && r.items), {
+      message: 'give either keys or items, not both',
+      path: ['keys'],
+    })
+    .refine((r) => !((r.keys || r.items) && r.prefix), {
+      message: 'prefix selects a whole folder: give it without keys or items',
+      path: ['prefix'],
+    });
+}
+export const BatchRequestSchema = batchRequestSchema({
+  maxConcurrent: MAX_CONCURRENT_LIMIT,
+  maxFiles: DEFAULT_MAX_FILES,
+});
+export type BatchRequestInput = z.input<typeof BatchRequestSchema>;
+export type BatchRequest = z.output<typeof BatchRequestSchema>;
+
+export const FailedToStartSchema = z.object({
+  code: z.string(),
+  remote_key: z.string(),
+  reason: z.string(),
+});
+export type FailedToStart = z.infer<typeof FailedToStartSchema>;
+
+export const BatchStartedSchema = z.object({
+  batch_id: z.string(),
+  status: z.literal('started'),
+  message: z.string(),
+  total_files: z.number().int(),
+  started: z.array(z.string()),
+  already_done: z.array(z.string()),
+  failed_to_start: z.array(FailedToStartSchema),
+});
+export type BatchStarted = z.infer<typeof BatchStartedSchema>;
+
+export const OVERALL_STATUSES = ['in_progress', 'completed', 'failed', 'partial', 'cancelled'] as const;
+export type OverallStatus = (typeof OVERALL_STATUSES)[number];
+
+export const FileProgressSchema = z.object({
+  code: z.string(),
+  bucket_name: z.string(),
+  remote_key: z.string(),
+  s4_key: z.string(),
+  status: FileStatusSchema,
+  progress: z.number(),
+  transferred_bytes: z.number(),
+  total_bytes: z.number().nullable(),
+  speed: z.number(),
+  eta_seconds: z.number().nullable(),
+  retry_count: z.number().int(),
+  error_message: z.string().nullable(),
+  mega_link: z.string().nullable().optional(),
+});
+export type FileProgress = z.infer<typeof FileProgressSchema>;
+
+export const BatchStatusSchema = z.object({
+  batch_id: z.string(),
+  total_files: z.number().int(),
+  completed: z.number().int(),
+  transferring: z.number().int(),
+  pending: z.number().int(),
+  failed: z.number().int(),
+  cancelled: z.number().int(),
+  overall_status: z.enum(OVERALL_STATUSES),
+  created_at: z.string().optional(),
+  target: z.string().optional(),
+  bucket: z.string().optional(),
+  files: z.array(FileProgressSchema),
+});
+export type BatchStatus = z.infer<typeof BatchStatusSchema>;
+
+export const BatchCancelledSchema = z.object({
+  status: z.literal('cancelled'),
+  message: z.string(),
+  batch_id: z.string(),
+  cancelled_transfers: z.number().int(),
+  total_files: z.number().int(),
+});
+export type BatchCancelled = z.infer<typeof BatchCancelledSchema>;
+
+export const FilesQuerySchema = z.strictObject({
+  status: FileStatusSchema.optional(),
+  q: z.string().optional(),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1, 'limit must be an integer from 1 to 1000')
+    .max(1000, 'limit must be an integer from 1 to 1000')
+    .default(100),
+  cursor: z.string().optional(),
+});
+export type FilesQuery = z.output<typeof FilesQuerySchema>;
+
+export const S3ObjectsQuerySchema = z.strictObject({
+  bucket: z.string().min(1, 'bucket is required (an S3 bucket name)'),
+  prefix: z.string().default(''),
+  token: z.string().optional(),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1, 'limit must be an integer from 1 to 1000')
+    .max(1000, 'limit must be an integer from 1 to 1000')
+    .default(1000),
+});
+export type S3ObjectsQuery = z.output<typeof S3ObjectsQuerySchema>;
+
+export interface S3ObjectEntry {
+  key: string;
+  size: number;
+  last_modified: string | null;
+}
+
+export interface S3ObjectsPage {
+  bucket: string;
+  prefix: string;
+  /** Common prefixes, each ending with "/". */
+  folders: string[];
+  objects: S3ObjectEntry[];
+  next_token: string | null;
+}
+
+/** Events the engine emits; the host forwards them as SSE and the desktop over IPC. */
+export type FerryEvent =
+  | { type: 'progress'; batch_id: string; file: FileProgress }
+  | { type: 'file'; batch_id: string; file: FileProgress }
+  | { type: 'batch'; batch_id: string; overall_status: OverallStatus; state: BatchState };
+
+export const BATCH_STATES = ['running', 'finished', 'cancelled'] as const;
+export type BatchState = (typeof BATCH_STATES)[number];
+
+/**
+ * Turns a zod error into one line that names the field and what is allowed, e.g.
+ * `max_concurrent: max_concurrent must be an integer from 1 to 5`.
+ */
+export function describeZodError(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid input';
+  const path = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}`;
+  }
+  const message = issue.message;
+  if (!path || message.startsWith(path)) return message;
+  return `${path}: ${message}`;
+}
