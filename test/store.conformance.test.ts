@@ -842,17 +842,22 @@ describe('MongoStore specifics', () => {
   it('two stores sharing one database never both claim a file', async () => {
     const other = (await mongo.reopen()) as MongoStore;
     try {
-      const keys = ['s1', 's2', 's3', 's4', 's5'];
-      for (const k of keys) await store.queueFile(seed(k), Q);
-      const results = await Promise.all(
-        keys.flatMap((k) => [store.claim(ref(k), 'proc-A', 60_000), other.claim(ref(k), 'proc-B', 60_000)]),
-      );
-      for (let i = 0; i < keys.length; i++) {
-        const pair = [results[2 * i], results[2 * i + 1]].filter((r) => r !== null);
-        expect(pair, keys[i]).toHaveLength(1);
+      // Rounds of simultaneous claims from two connections: a server that ran the conditional
+      // writes without isolation would hand some file to both.
+      for (let round = 0; round < 8; round++) {
+        const keys = Array.from({ length: 10 }, (_, i) => `r${round}-s${i}`);
+        for (const k of keys) await store.queueFile(seed(k), Q);
+        const results = await Promise.all(
+          keys.flatMap((k) => [store.claim(ref(k), 'proc-A', 60_000), other.claim(ref(k), 'proc-B', 60_000)]),
+        );
+        for (let i = 0; i < keys.length; i++) {
+          const pair = [results[2 * i], results[2 * i + 1]].filter((r) => r !== null);
+          expect(pair, keys[i]).toHaveLength(1);
+          expect((await store.getFile(ref(keys[i])))?.lease_owner).toBe(pair[0]?.lease_owner);
+        }
       }
       // what one process queues the other sees as in flight
-      expect(await other.queueFile(seed('s1'), Q)).toBeNull();
+      expect(await other.queueFile(seed('r0-s0'), Q)).toBeNull();
     } finally {
       await other.close();
     }

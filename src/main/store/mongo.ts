@@ -7,6 +7,12 @@
  * cannot express without aggregation-pipeline updates (which jongodb does not support), the
  * adapter reads the document and writes with a compare-and-set filter on what it read, retrying
  * when another writer got there first.
+ *
+ * Conditional writes go through `updateOne` and its matched count, then read the document back,
+ * rather than `findOneAndUpdate`: both are atomic on MongoDB, but jongodb (the test peer) runs
+ * concurrent findAndModify commands from two connections without isolation, so two processes
+ * could both see their filter match (measured: about one double claim in seven). `updateOne` is
+ * isolated there as well.
  */
 import {
   MongoClient,
@@ -307,11 +313,7 @@ export class MongoStore implements MetadataStore {
       : // Matches no existing document: the upsert inserts, or fails on the unique index.
         { ...ref, creation_date: { $exists: false } };
     try {
-      const doc = await this.files.findOneAndUpdate(filter, update, {
-        upsert: true,
-        returnDocument: 'after',
-      });
-      return doc ? stripId(doc) : 'conflict';
+      return (await this.updateThenRead(ref, filter, update, { upsert: true })) ?? 'conflict';
     } catch (err) {
       if (isDuplicateKey(err)) return 'conflict';
       throw err;
@@ -322,7 +324,8 @@ export class MongoStore implements MetadataStore {
     const key = refOf(ref);
     const now = new Date();
     const expires = new Date(now.getTime() + leaseMs);
-    const fresh = await this.files.findOneAndUpdate(
+    const fresh = await this.updateThenRead(
+      key,
       { ...key, status: 'pending' },
       {
         $set: {
@@ -333,20 +336,34 @@ export class MongoStore implements MetadataStore {
           lease_expires_at: expires,
         },
       },
-      { returnDocument: 'after' },
     );
-    if (fresh) return stripId(fresh);
+    if (fresh) return fresh;
     // Take over a transfer whose owner stopped renewing: the status does not change.
-    const takenOver = await this.files.findOneAndUpdate(
+    return this.updateThenRead(
+      key,
       {
         ...key,
         status: 'processing',
         $or: [{ lease_expires_at: { $lte: now } }, { lease_expires_at: null }],
       },
       { $set: { modified_date: now, lease_owner: owner, lease_expires_at: expires } },
-      { returnDocument: 'after' },
     );
-    return takenOver ? stripId(takenOver) : null;
+  }
+
+  /**
+   * Applies `update` to the file `filter` matches (or upserts it) in one atomic write, and returns
+   * the document as read right after; null when the filter matched nothing and nothing was
+   * inserted.
+   */
+  private async updateThenRead(
+    ref: FileRef,
+    filter: Filter<StoredFile>,
+    update: UpdateFilter<StoredFile>,
+    opts: { upsert?: boolean } = {},
+  ): Promise<FileDoc | null> {
+    const res = await this.files.updateOne(filter, update, { upsert: opts.upsert ?? false });
+    if (res.matchedCount === 0 && res.upsertedCount === 0) return null;
+    return this.getFile(ref);
   }
 
   private heldBy(ref: FileRef, owner: string): Filter<StoredFile> {
