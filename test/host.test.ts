@@ -122,10 +122,13 @@ describe('authentication', () => {
       ['GET', '/api/s3/buckets'],
       ['GET', `/api/s3/objects?bucket=${BUCKET}`],
       ['GET', '/api/events'],
+      ['GET', '/api/settings'],
+      ['PUT', '/api/settings'],
+      ['POST', '/api/settings/test'],
     ];
     for (const [method, path] of routes) {
       for (const token of [null, 'wrong-token']) {
-        const r = await api<{ error: string }>(method, path, method === 'POST' ? {} : undefined, { token });
+        const r = await api<{ error: string }>(method, path, method === 'GET' ? undefined : {}, { token });
         expect(r.status, `${method} ${path} with ${token}`).toBe(401);
         expect(r.body.error).toMatch(/token/);
         expect(JSON.stringify(r.body)).not.toContain(TOKEN);
@@ -275,6 +278,8 @@ describe('a batch over HTTP', () => {
     });
     for (const f of status.files) {
       expect(f).toMatchObject({ status: 'done', progress: 100, error_message: null, retry_count: 0 });
+      // The MEGA web app's address of the folder holding the file (private, not a public link).
+      expect(f.mega_link).toMatch(/^https:\/\/mega\.nz\/fm\/[\w-]+$/);
       expect((await downloadSha256(mega, f.s4_key)).sha256).toBe(shas.get(f.remote_key));
     }
 
@@ -300,11 +305,14 @@ describe('a batch over HTTP', () => {
 
     const list = await api<BatchStatus[]>('GET', '/api/batches');
     expect(list.body[0]?.batch_id).toBe(batchId); // newest first
-    const files = await api<{ files: { remote_key: string; status: string }[]; next_cursor: string | null }>(
-      'GET',
-      '/api/files?status=done&q=ALBUMS/2023&limit=1',
-    );
+    const files = await api<{
+      files: { remote_key: string; status: string; mega_link: string | null }[];
+      next_cursor: string | null;
+    }>('GET', '/api/files?status=done&q=ALBUMS/2023&limit=1');
     expect(files.body.files).toHaveLength(1);
+    expect(files.body.files[0]?.mega_link).toBe(
+      status.files.find((f) => f.remote_key === files.body.files[0]?.remote_key)?.mega_link,
+    );
     expect(files.body.next_cursor).toBeTruthy();
     const rest = await api<{ files: { remote_key: string }[]; next_cursor: string | null }>(
       'GET',

@@ -850,10 +850,10 @@ describe('MongoStore specifics', () => {
         const results = await Promise.all(
           keys.flatMap((k) => [store.claim(ref(k), 'proc-A', 60_000), other.claim(ref(k), 'proc-B', 60_000)]),
         );
-        for (let i = 0; i < keys.length; i++) {
+        for (const [i, key] of keys.entries()) {
           const pair = [results[2 * i], results[2 * i + 1]].filter((r) => r !== null);
-          expect(pair, keys[i]).toHaveLength(1);
-          expect((await store.getFile(ref(keys[i])))?.lease_owner).toBe(pair[0]?.lease_owner);
+          expect(pair, key).toHaveLength(1);
+          expect((await store.getFile(ref(key)))?.lease_owner).toBe(pair[0]?.lease_owner);
         }
       }
       // what one process queues the other sees as in flight

@@ -6,9 +6,11 @@ import type {
   BatchCancelled,
   BatchStarted,
   BatchStatus,
+  ConnectionTestResult,
   FerryEvent,
   FileStatus,
   S3ObjectsPage,
+  SettingsView,
 } from './contract';
 
 export interface FileRecord {
@@ -47,5 +49,32 @@ export interface FerryApi {
   listBuckets(): Promise<{ buckets: string[] }>;
   listObjects(query: unknown): Promise<S3ObjectsPage>;
   health(): Promise<Health>;
+  /** Settings without secrets (SettingsView). */
+  getSettings(): Promise<SettingsView>;
+  /** Validates a SettingsPatch, saves it, applies it to new work, and returns the new view. */
+  saveSettings(patch: unknown): Promise<SettingsView>;
+  /** Tries one connection (ConnectionTest: target + optional unsaved draft). */
+  testConnection(request: unknown): Promise<ConnectionTestResult>;
   onEvent(listener: (event: FerryEvent) => void): () => void;
 }
+
+/** The request/response methods of FerryApi: IPC binds exactly these, generically. */
+export const FERRY_API_METHODS = [
+  'startBatch',
+  'getBatch',
+  'listBatches',
+  'cancelBatch',
+  'retryBatch',
+  'listFiles',
+  'listBuckets',
+  'listObjects',
+  'health',
+  'getSettings',
+  'saveSettings',
+  'testConnection',
+] as const satisfies readonly Exclude<keyof FerryApi, 'onEvent'>[];
+export type FerryApiMethod = (typeof FERRY_API_METHODS)[number];
+
+/** Fails to compile when a FerryApi method is missing from FERRY_API_METHODS. */
+type MissingMethods = Exclude<Exclude<keyof FerryApi, 'onEvent'>, FerryApiMethod>;
+export const API_METHODS_COMPLETE: MissingMethods extends never ? true : never = true;

@@ -206,3 +206,127 @@ export function describeZodError(error: z.ZodError): string {
   if (!path || message.startsWith(path)) return message;
   return `${path}: ${message}`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Settings (SPEC.md "Configuration" and "Desktop application"). The desktop Settings screen and
+// the headless host's read the same shape. Secrets (S3 secret key, MEGA password, a MongoDB URI
+// with credentials) are write-only: the view tells whether one is set, never what it is.
+// ---------------------------------------------------------------------------------------------
+
+const optionalText = (field: string, what: string) =>
+  z
+    .string({ error: `${field} must be ${what}` })
+    .trim()
+    .optional();
+
+/** Builds the settings patch schema for the configured concurrency bound (settings may raise it). */
+export function settingsPatchSchema(limits: { maxConcurrent: number }) {
+  const concurrency = `transfers.max_concurrent must be an integer from 1 to ${limits.maxConcurrent}`;
+  return z.strictObject({
+    s3: z
+      .strictObject({
+        endpoint: optionalText('s3.endpoint', 'an http(s) URL, or empty for AWS').refine(
+          (v) => v === undefined || v === '' || /^https?:\/\/[^\s]+$/.test(v),
+          { message: 's3.endpoint must be an http(s) URL, or empty for AWS' },
+        ),
+        region: optionalText('s3.region', 'an AWS region name such as us-east-1'),
+        profile: optionalText('s3.profile', 'an AWS profile name, or empty'),
+        access_key_id: optionalText('s3.access_key_id', 'an access key id, or empty for the SDK chain'),
+        /** Write-only; empty string clears it. */
+        secret_access_key: optionalText('s3.secret_access_key', 'a secret access key, or empty'),
+        force_path_style: z.boolean({ error: 's3.force_path_style must be true or false' }).optional(),
+        default_bucket: optionalText('s3.default_bucket', 'a bucket name, or empty'),
+      })
+      .optional(),
+    mega: z
+      .strictObject({
+        email: optionalText('mega.email', 'the MEGA account e-mail'),
+        /** Write-only; empty string clears it. */
+        password: optionalText('mega.password', 'the MEGA account password'),
+        /** Never stored: used for the next login only (a Test or the first transfer). */
+        mfa_code: z
+          .string()
+          .regex(/^(\d{6})?$/, 'mega.mfa_code must be the 6-digit code of the authenticator app, or empty')
+          .optional(),
+        default_target: z
+          .string()
+          .regex(/^\//, 'mega.default_target must be a MEGA folder path starting with "/"')
+          .optional(),
+      })
+      .optional(),
+    mongodb: z
+      .strictObject({
+        /** Write-only when it holds credentials; empty string selects the embedded store. */
+        uri: z
+          .string()
+          .trim()
+          .regex(
+            /^((mongodb|mongodb\+srv):\/\/.+)?$/,
+            'mongodb.uri must start with "mongodb://" or "mongodb+srv://", or be empty for the embedded store',
+          )
+          .optional(),
+      })
+      .optional(),
+    transfers: z
+      .strictObject({
+        max_concurrent: z
+          .number({ error: concurrency })
+          .int(concurrency)
+          .min(1, concurrency)
+          .max(limits.maxConcurrent, concurrency)
+          .optional(),
+        connections_per_file: z
+          .number({ error: 'transfers.connections_per_file must be an integer from 1 to 16' })
+          .int('transfers.connections_per_file must be an integer from 1 to 16')
+          .min(1, 'transfers.connections_per_file must be an integer from 1 to 16')
+          .max(16, 'transfers.connections_per_file must be an integer from 1 to 16')
+          .optional(),
+      })
+      .optional(),
+  });
+}
+export const SettingsPatchSchema = settingsPatchSchema({ maxConcurrent: MAX_CONCURRENT_LIMIT });
+export type SettingsPatch = z.infer<typeof SettingsPatchSchema>;
+
+/** What getSettings returns: every setting but the secrets, which are only said to be set. */
+export interface SettingsView {
+  s3: {
+    endpoint: string;
+    region: string;
+    profile: string;
+    access_key_id: string;
+    has_secret_access_key: boolean;
+    force_path_style: boolean;
+    default_bucket: string;
+  };
+  mega: { email: string; has_password: boolean; default_target: string };
+  /** `uri_redacted`: the URI with any password replaced by `***`; empty for the embedded store. */
+  mongodb: { uri_redacted: string; store: 'mongodb' | 'embedded' };
+  transfers: { max_concurrent: number; max_concurrent_limit: number; connections_per_file: number };
+  /** Dotted names of settings fixed by environment variables (shown read-only). */
+  locked: string[];
+  /** Where saved secrets go: the OS keychain (desktop), or nowhere (headless: environment only). */
+  secret_storage: 'keychain' | 'environment';
+}
+
+export const CONNECTION_TARGETS = ['s3', 'mega', 'mongodb'] as const;
+export const ConnectionTestSchema = z.strictObject({
+  target: z.enum(CONNECTION_TARGETS, { error: 'target must be one of s3, mega, mongodb' }),
+  /** Unsaved edits to try instead of the saved settings. */
+  draft: SettingsPatchSchema.optional(),
+});
+export type ConnectionTest = z.infer<typeof ConnectionTestSchema>;
+
+export interface ConnectionTestResult {
+  target: (typeof CONNECTION_TARGETS)[number];
+  ok: boolean;
+  /** e.g. "3 buckets visible", "logged in as a@b.c", or the reason it failed (never a secret). */
+  message: string;
+}
+
+/**
+ * Local files dropped on the desktop window are transferred like S3 objects of a pseudo-bucket
+ * whose name is `local:` + the absolute folder they were dropped from; keys are paths relative to
+ * that folder (forward slashes), so the MEGA path is target + the relative path.
+ */
+export const LOCAL_BUCKET_PREFIX = 'local:';

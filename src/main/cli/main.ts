@@ -38,11 +38,12 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 async function withService<T>(
   config: FerryConfig,
-  opts: { resume: boolean },
+  opts: { resume: boolean; needsMega?: boolean },
   fn: (service: FerryService) => Promise<T>,
 ): Promise<T> {
   const service = await FerryService.open(config, opts);
   try {
+    if (opts.needsMega) service.requireMega();
     return await fn(service);
   } finally {
     await service.close();
@@ -127,8 +128,11 @@ function buildProgram(): Command {
     .option('--prefix <prefix>', 'every object under this prefix (default: the whole bucket)')
     .option('--key <key>', 'an object key (repeatable)', collect)
     .option('--keys-file <file>', 'keys file: one key per line, or CSV with key[,code] columns')
-    .option('--target <folder>', 'MEGA folder, from the drive root', '/')
-    .option('--concurrency <n>', 'files at once, 1 to the concurrency limit (default 3)')
+    .option('--target <folder>', 'MEGA folder, from the drive root (default: the saved default target, or /)')
+    .option(
+      '--concurrency <n>',
+      'files at once, 1 to the concurrency limit (default: the saved setting, or 3)',
+    )
     .option('--max-files <n>', 'cap on files per batch (default 50 or MEGAFERRY_MAX_FILES)')
     .option('--force', 'transfer again files already done (the old copy goes to the Rubbish Bin)', false)
     .option('--json', 'print only the final batch status as JSON on stdout', false)
@@ -137,7 +141,7 @@ function buildProgram(): Command {
       const limit = config.engine.maxConcurrentLimit;
       const concurrency =
         opts.concurrency === undefined
-          ? config.defaultConcurrency
+          ? undefined
           : intOption('--concurrency', 1, limit)(String(opts.concurrency));
       if (opts.maxFiles !== undefined) {
         config.engine.maxFilesPerBatch = intOption('--max-files', 1, 100_000)(String(opts.maxFiles));
@@ -156,12 +160,12 @@ function buildProgram(): Command {
       const request = {
         bucket: String(opts.bucket),
         ...(items.length ? { items } : { prefix: (opts.prefix as string | undefined) ?? '' }),
-        target: String(opts.target),
-        max_concurrent: concurrency,
+        ...(opts.target === undefined ? {} : { target: String(opts.target) }),
+        ...(concurrency === undefined ? {} : { max_concurrent: concurrency }),
         force: Boolean(opts.force),
       };
       const json = Boolean(opts.json);
-      const code = await withService(config, { resume: true }, async (service) => {
+      const code = await withService(config, { resume: true, needsMega: true }, async (service) => {
         const resumed = service.resumed;
         const started = await service.startBatch(request);
         if (!json) {
@@ -187,7 +191,7 @@ function buildProgram(): Command {
     .description('Continue the batches a crash or kill left unfinished, and wait for them.')
     .option('--json', 'print only the final batch statuses as JSON', false)
     .action(async (opts: { json: boolean }) => {
-      const code = await withService(configFromEnv(), { resume: true }, async (service) => {
+      const code = await withService(configFromEnv(), { resume: true, needsMega: true }, async (service) => {
         const ids = service.resumed;
         const { interrupted } = await follow(service, ids, opts.json);
         const statuses = await Promise.all(ids.map((id) => service.getBatch(id)));
@@ -208,6 +212,12 @@ function buildProgram(): Command {
     .action(async () => {
       const config = configFromEnv();
       const service = await FerryService.open(config, { resume: true });
+      try {
+        service.requireMega();
+      } catch (err) {
+        await service.close();
+        throw err;
+      }
       let host;
       try {
         host = await startHost(service, {
@@ -295,7 +305,7 @@ function buildProgram(): Command {
     .action(async (opts: { batch?: string; failed: boolean; json: boolean }) => {
       if (Boolean(opts.batch) === opts.failed)
         throw new InputError('retry needs exactly one of --batch <batch_id> or --failed');
-      const code = await withService(configFromEnv(), { resume: true }, async (service) => {
+      const code = await withService(configFromEnv(), { resume: true, needsMega: true }, async (service) => {
         let ids: string[];
         if (opts.batch) ids = [opts.batch];
         else

@@ -77,9 +77,16 @@ export interface BatchManagerDeps {
   config?: Partial<EngineConfig>;
 }
 
+/** The source and destination a batch run works with (settings may replace them for new runs). */
+export interface TransferPeers {
+  source: Source;
+  destination: Destination;
+}
+
 interface ActiveFile {
   batchId: string;
   ref: FileRef;
+  peers: TransferPeers;
   account: TransferAccount;
   abort: AbortController;
   lastEmit: number;
@@ -87,6 +94,8 @@ interface ActiveFile {
 
 interface RunningBatch {
   batchId: string;
+  /** A run keeps the peers it started with to its end. */
+  peers: TransferPeers;
   cancelled: boolean;
   active: Map<string, ActiveFile>;
   /** Settles when every queued file of this run has been handled. */
@@ -105,18 +114,27 @@ export class BatchManager {
   readonly owner = newOwnerId();
   readonly config: EngineConfig;
   private readonly store: MetadataStore;
-  private readonly source: Source;
-  private readonly destination: Destination;
+  private peers: TransferPeers;
   private readonly events = new EventEmitter();
   private readonly running = new Map<string, RunningBatch>();
   private closed = false;
 
   constructor(deps: BatchManagerDeps) {
     this.store = deps.store;
-    this.source = deps.source;
-    this.destination = deps.destination;
+    this.peers = { source: deps.source, destination: deps.destination };
     this.config = { ...DEFAULT_ENGINE_CONFIG, ...deps.config };
     this.events.setMaxListeners(0);
+  }
+
+  /**
+   * New batch runs (starts, retries, resumes) use `next`; runs already going keep theirs. Resolves
+   * when no run uses the previous peers any more, so their owner may close them then.
+   */
+  replacePeers(next: TransferPeers): Promise<void> {
+    const previous = this.peers;
+    this.peers = next;
+    const users = [...this.running.values()].filter((r) => r.peers === previous);
+    return Promise.all(users.map((r) => r.done)).then(() => undefined);
   }
 
   onEvent(listener: (event: FerryEvent) => void): () => void {
@@ -139,9 +157,10 @@ export class BatchManager {
     if (request.max_concurrent > this.config.maxConcurrentLimit) {
       throw new InputError(`max_concurrent must be an integer from 1 to ${this.config.maxConcurrentLimit}`);
     }
-    await this.checkSource(request.bucket);
-    const selection = await this.select(request);
-    await this.checkDestination();
+    const peers = this.peers;
+    await this.checkSource(peers.source, request.bucket);
+    const selection = await this.select(peers.source, request);
+    await this.checkDestination(peers.destination);
 
     const batchId = newBatchId();
     const now = new Date();
@@ -216,7 +235,7 @@ export class BatchManager {
     if (entries.some((e) => e.start_result === 'in_flight'))
       await this.store.updateBatch(batchId, { files: entries });
 
-    this.runBatch(batchId, request, entries);
+    this.runBatch(batchId, request, entries, peers);
     this.emit({ type: 'batch', batch_id: batchId, overall_status: 'in_progress', state: 'running' });
 
     return {
@@ -230,24 +249,24 @@ export class BatchManager {
     };
   }
 
-  private async checkSource(bucket: string): Promise<void> {
+  private async checkSource(source: Source, bucket: string): Promise<void> {
     try {
-      await this.source.checkBucket(bucket);
+      await source.checkBucket(bucket);
     } catch (err) {
       throw asInputError(err, `S3 bucket ${bucket}`);
     }
   }
 
-  private async checkDestination(): Promise<void> {
+  private async checkDestination(destination: Destination): Promise<void> {
     try {
-      await this.destination.connect();
+      await destination.connect();
     } catch (err) {
       throw asInputError(err, 'MEGA');
     }
   }
 
   /** Resolves the request's selection: the keys or items given, else every object under the prefix. */
-  private async select(request: BatchRequest): Promise<Selection> {
+  private async select(source: Source, request: BatchRequest): Promise<Selection> {
     const cap = this.config.maxFilesPerBatch;
     const overCap = (n: number) =>
       new InputError(`too many files: ${n} selected, at most ${cap} per batch (the max files setting)`);
@@ -260,7 +279,7 @@ export class BatchManager {
       if (unique.length > cap) throw overCap(unique.length);
       const heads = await mapLimit(unique, 8, async (i) => {
         try {
-          return await this.source.head(request.bucket, i.key);
+          return await source.head(request.bucket, i.key);
         } catch (err) {
           throw asInputError(err, `S3 object ${request.bucket}/${i.key}`);
         }
@@ -271,7 +290,7 @@ export class BatchManager {
     const selection: Selection = [];
     const prefix = request.prefix ?? '';
     try {
-      for await (const object of this.source.listAll(request.bucket, prefix)) {
+      for await (const object of source.listAll(request.bucket, prefix)) {
         if (isFolderMarker(object.key, object.size)) continue;
         selection.push({ key: object.key, code: object.key, object });
         if (selection.length > cap) throw overCap(selection.length);
@@ -301,11 +320,22 @@ export class BatchManager {
   // ---------------------------------------------------------------- run
 
   /** Runs the batch's startable files in the background, at most max_concurrent at once. */
-  private runBatch(batchId: string, request: BatchRequest, entries: BatchFileEntry[]): RunningBatch {
+  private runBatch(
+    batchId: string,
+    request: BatchRequest,
+    entries: BatchFileEntry[],
+    peers: TransferPeers = this.peers,
+  ): RunningBatch {
     const existing = this.running.get(batchId);
     if (existing) return existing;
     const limit = pLimit(request.max_concurrent);
-    const run: RunningBatch = { batchId, cancelled: false, active: new Map(), done: Promise.resolve() };
+    const run: RunningBatch = {
+      batchId,
+      peers,
+      cancelled: false,
+      active: new Map(),
+      done: Promise.resolve(),
+    };
     this.running.set(batchId, run);
     const refs = entries.filter((e) => e.start_result === 'started');
     run.done = Promise.all(refs.map((e) => limit(() => this.transferFile(run, e))))
@@ -343,6 +373,7 @@ export class BatchManager {
     const active: ActiveFile = {
       batchId: run.batchId,
       ref,
+      peers: run.peers,
       account: new TransferAccount(doc.size ?? null),
       abort,
       lastEmit: 0,
@@ -366,7 +397,7 @@ export class BatchManager {
     }, this.config.progressWriteMs);
 
     try {
-      const node = await withRetry(() => this.attempt(doc, active), this.config.retry, {
+      const { node, location } = await withRetry(() => this.attempt(doc, active), this.config.retry, {
         signal: abort.signal,
         onFailure: async (err, _attempt, willRetry) => {
           if (willRetry) {
@@ -381,6 +412,7 @@ export class BatchManager {
         error_message: null,
         transferred_bytes: node.size,
         mega_handle: node.handle,
+        mega_link: location,
         size: node.size,
       });
     } catch (err) {
@@ -406,15 +438,19 @@ export class BatchManager {
   }
 
   /** One attempt: adopt a node a crash left behind, or upload; then keep one copy at the path. */
-  private async attempt(doc: FileDoc, active: ActiveFile): Promise<DestinationNode> {
+  private async attempt(
+    doc: FileDoc,
+    active: ActiveFile,
+  ): Promise<{ node: DestinationNode; location: string | null }> {
     const { bucket_name: bucket, remote_key: key } = doc;
     const signal = active.abort.signal;
-    const object = await this.source.head(bucket, key, signal);
+    const { source, destination } = active.peers;
+    const object = await source.head(bucket, key, signal);
     if (!object) throw new FerryError('not_found', 'source', `S3 object not found: ${bucket}/${key}`);
     const transferId = doc.transfer_id ?? randomUUID();
     active.account = new TransferAccount(object.size);
 
-    const existing = await this.destination.find(doc.s4_key);
+    const existing = await destination.find(doc.s4_key);
     let node = existing.find((n) => n.transfer_id === transferId && n.size === object.size);
     if (!node) {
       const saved = doc.upload_session;
@@ -434,7 +470,7 @@ export class BatchManager {
     await this.saveCheckpoint(doc, null);
     active.account.update(node.size);
     if (node.size !== object.size) {
-      await this.destination.discard(node.handle);
+      await destination.discard(node.handle);
       throw new FerryError(
         'transient',
         'destination',
@@ -444,15 +480,16 @@ export class BatchManager {
     // One copy per path: every other node there (an earlier copy, a forced transfer's old node,
     // a duplicate a crash left) goes to the Rubbish Bin.
     const kept = node.handle;
-    for (const other of await this.destination.find(doc.s4_key)) {
-      if (other.handle !== kept) await this.destination.discard(other.handle);
+    for (const other of await destination.find(doc.s4_key)) {
+      if (other.handle !== kept) await destination.discard(other.handle);
     }
     // A forced copy replaces the earlier one wherever it was (an earlier target folder too).
     if (doc.replaces_handle && doc.replaces_handle !== kept) {
-      await this.destination.discard(doc.replaces_handle);
+      await destination.discard(doc.replaces_handle);
       await this.store.patchHeld(doc, this.owner, { replaces_handle: null });
     }
-    return node;
+    const location = destination.locate ? await destination.locate(kept).catch(() => null) : null;
+    return { node, location };
   }
 
   /** Uploads the object, from the checkpoint's offset when resuming. */
@@ -466,8 +503,8 @@ export class BatchManager {
     const signal = active.abort.signal;
     const start = resume?.next_offset ?? 0;
     active.account = new TransferAccount(object.size, Date.now, start);
-    const body = await this.source.read(doc.bucket_name, doc.remote_key, { start, signal });
-    return this.destination.upload({
+    const body = await active.peers.source.read(doc.bucket_name, doc.remote_key, { start, signal });
+    return active.peers.destination.upload({
       path: doc.s4_key,
       size: object.size,
       body,
@@ -628,7 +665,8 @@ export class BatchManager {
     const batch = await this.store.getBatch(batchId);
     if (!batch) return null;
     await this.waitForBatch(batchId);
-    await this.checkDestination();
+    const peers = this.peers;
+    await this.checkDestination(peers.destination);
     const docs = await this.store.getFiles(batch.files);
     const failed = docs.filter((d) => FAILED_STATUSES.includes(d.status));
     const failedKeys = new Set(failed.map(refKey));
@@ -642,6 +680,7 @@ export class BatchManager {
       batchId,
       batch.options,
       entries.filter((e) => failedKeys.has(refKey(e))),
+      peers,
     );
     this.emit({ type: 'batch', batch_id: batchId, overall_status: 'in_progress', state: 'running' });
     return { batch_id: batchId, restarted };

@@ -84,5 +84,10 @@ export interface Destination {
   discard(handle: string): Promise<void>;
   /** A public link to the node, when the destination can make one. */
   link?(handle: string): Promise<string | null>;
+  /**
+   * Where the account owner finds the node: for MEGA the web app address of the folder that holds
+   * it (private to the owner, not a public link). Recorded as the file's `mega_link`.
+   */
+  locate?(handle: string): Promise<string | null>;
   close(): Promise<void>;
 }

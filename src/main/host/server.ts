@@ -140,6 +140,9 @@ export async function startHost(api: FerryApi, options: HostOptions): Promise<Ru
   app.get('/api/files', (req) => api.listFiles(req.query));
   app.get('/api/s3/buckets', () => api.listBuckets());
   app.get('/api/s3/objects', (req) => api.listObjects(req.query));
+  app.get('/api/settings', () => api.getSettings());
+  app.put('/api/settings', (req) => api.saveSettings(req.body ?? {}));
+  app.post('/api/settings/test', (req) => api.testConnection(req.body ?? {}));
 
   const heartbeatMs = (options.heartbeatSeconds ?? 15) * 1000;
   app.get('/api/events', (req, reply) => {

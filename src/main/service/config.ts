@@ -10,6 +10,7 @@ import type { EngineConfig } from '../engine/batch-manager';
 import { DEFAULT_ENGINE_CONFIG } from '../engine/batch-manager';
 import { type S3Config, s3ConfigFromEnv } from '../engine/sources/s3';
 import type { MegaConfig } from '../engine/destinations/mega';
+import { type SettingsLayer, settingsFromEnv } from './settings';
 
 export interface HostConfig {
   host: string;
@@ -25,6 +26,11 @@ export interface FerryConfig {
   dataDir: string;
   engine: EngineConfig;
   defaultConcurrency: number;
+  /**
+   * What the environment says, for the service to lay over the saved settings: the settings it
+   * fixes (locked), and the environment-only parts of the peers' configuration.
+   */
+  fromEnv: { settings: SettingsLayer; megaGateway?: string; awsSessionToken?: string };
 }
 
 /** The OS's app-data folder for MegaFerry. */
@@ -72,6 +78,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): FerryConfig
       3_600_000,
     ),
   };
+  const connections = intSetting(env, 'MEGAFERRY_CONNECTIONS_PER_FILE', 4, 1, 16);
   return {
     host: {
       host: env.MEGAFERRY_HOST || '127.0.0.1',
@@ -88,7 +95,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): FerryConfig
             // A failing chunk is retried in place (the rest of the file keeps its progress) with
             // the same policy before the whole attempt counts as failed.
             chunkRetries: { max: retry.attempts - 1, baseDelayMs: retry.baseDelayMs },
-            connections: intSetting(env, 'MEGAFERRY_CONNECTIONS_PER_FILE', 4, 1, 16),
+            connections,
           }
         : null,
     mongodbUri: env.MONGODB_URI || null,
@@ -99,6 +106,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): FerryConfig
       maxConcurrentLimit,
       maxFilesPerBatch: intSetting(env, 'MEGAFERRY_MAX_FILES', DEFAULT_MAX_FILES, 1, 100_000),
       retry,
+    },
+    fromEnv: {
+      settings: settingsFromEnv(env, env.MEGAFERRY_CONNECTIONS_PER_FILE ? connections : null),
+      megaGateway: env.MEGAFERRY_MEGA_GATEWAY || undefined,
+      awsSessionToken: env.AWS_SESSION_TOKEN || undefined,
     },
   };
 }

@@ -2,28 +2,62 @@
  * The service: implements the one API (src/shared/api.ts) over the engine, the store, the S3
  * source and the MEGA destination. The CLI, the headless host and the desktop shell all use it.
  */
+import { z } from 'zod';
 import type { FerryApi, FileRecord, Health } from '../../shared/api';
 import {
   BatchIdSchema,
   type BatchCancelled,
   type BatchStarted,
   type BatchStatus,
+  CONNECTION_TARGETS,
+  type ConnectionTestResult,
   type FerryEvent,
   FilesQuerySchema,
+  LOCAL_BUCKET_PREFIX,
   S3ObjectsQuerySchema,
   type S3ObjectsPage,
+  type SettingsView,
   batchRequestSchema,
   describeZodError,
+  settingsPatchSchema,
 } from '../../shared/contract';
-import { BatchManager } from '../engine/batch-manager';
-import { MegaDestination } from '../engine/destinations/mega';
+import { BatchManager, type TransferPeers } from '../engine/batch-manager';
+import { MegaDestination, type MegaConfig } from '../engine/destinations/mega';
 import { InputError } from '../engine/errors';
 import type { Destination, Source } from '../engine/ports';
-import { S3Source } from '../engine/sources/s3';
+import { isLocalBucket } from '../engine/sources/local';
+import { RoutedSource } from '../engine/sources/routed';
+import { S3Source, type S3Config } from '../engine/sources/s3';
 import { openStore } from '../store/open';
 import type { FileDoc, MetadataStore } from '../store/port';
 import type { FerryConfig } from './config';
+import { UnconfiguredDestination, megaConfigOf, s3ConfigOf, testMega, testMongo, testS3 } from './peers';
+import {
+  type SecretBox,
+  SettingsFile,
+  type SettingsValues,
+  checkChange,
+  flattenPatch,
+  resolveSettings,
+  settingsView,
+} from './settings';
 import pkg from '../../../package.json';
+
+export type { SecretBox } from './settings';
+
+export interface FerryServiceOptions {
+  /** Unfinished batches continue (once a MEGA account is configured). */
+  resume?: boolean;
+  /**
+   * Seals secrets saved in the settings (the desktop passes one backed by the OS keychain).
+   * Without it secrets come from environment variables only.
+   */
+  secretBox?: SecretBox;
+  /** Buckets named `local:<folder>` read local files (the desktop's drag and drop). */
+  allowLocalFiles?: boolean;
+}
+
+type ClosableSource = Source & { close?(): void };
 
 /** A request that contradicts the current state (e.g. retrying a running batch): 409 over HTTP. */
 export class ConflictError extends Error {
@@ -45,37 +79,197 @@ export const VERSION: string = pkg.version;
 
 export class FerryService implements FerryApi {
   readonly manager: BatchManager;
-  /** The unfinished batches this service took up when it opened (with `resume`). */
+  /** The unfinished batches this service took up (with `resume`, once MEGA is configured). */
   resumed: string[] = [];
+  private values: SettingsValues;
+  private current: { source: ClosableSource; destination: Destination; s3: string; mega: string };
+  private resumePending = false;
+  /** A second-factor code for the next MEGA login only (never stored). */
+  private mfaCode: string | null = null;
+  /** Old peers, closed once the batches that use them end. */
+  private readonly retiring = new Set<Promise<void>>();
+  private saving: Promise<unknown> = Promise.resolve();
+  private readonly box: SecretBox | null;
 
-  constructor(
+  private constructor(
     readonly config: FerryConfig,
     readonly store: MetadataStore,
-    readonly source: Source & { close?(): void },
-    readonly destination: Destination,
+    private readonly settings: SettingsFile,
+    private readonly options: FerryServiceOptions,
   ) {
-    this.manager = new BatchManager({ store, source, destination, config: config.engine });
+    this.box = options.secretBox ?? null;
+    this.values = this.resolve();
+    this.current = this.buildPeers(this.values, null);
+    this.manager = new BatchManager({
+      store,
+      source: this.current.source,
+      destination: this.current.destination,
+      config: config.engine,
+    });
   }
 
-  /** Opens the store and connects the peers; with `resume`, unfinished batches continue. */
-  static async open(config: FerryConfig, opts: { resume?: boolean } = {}): Promise<FerryService> {
-    if (!config.mega) {
-      throw new InputError('MEGA account not configured: set MEGA_EMAIL and MEGA_PASSWORD');
-    }
+  /**
+   * Opens the store and prepares the peers (MEGA logs in when first needed, so this works with no
+   * account configured); with `resume`, unfinished batches continue.
+   */
+  static async open(config: FerryConfig, opts: FerryServiceOptions = {}): Promise<FerryService> {
+    const settings = new SettingsFile(config.dataDir, opts.secretBox ?? null);
+    await settings.load();
+    const values = resolveSettings([config.fromEnv.settings, settings.layer()], {
+      maxConcurrentLimit: config.engine.maxConcurrentLimit,
+    });
     let store: MetadataStore;
     try {
-      store = await openStore({ mongodbUri: config.mongodbUri ?? undefined, dataDir: config.dataDir });
+      store = await openStore({ mongodbUri: values.mongodb.uri || undefined, dataDir: config.dataDir });
     } catch (err) {
       throw new InputError(err instanceof Error ? err.message : String(err));
     }
-    const service = new FerryService(
-      config,
-      store,
-      new S3Source(config.s3),
-      new MegaDestination(config.mega),
-    );
-    if (opts.resume) service.resumed = await service.manager.resumeUnfinished();
+    const service = new FerryService(config, store, settings, opts);
+    if (opts.resume) {
+      if (service.megaConfigured) service.resumed = await service.manager.resumeUnfinished();
+      else service.resumePending = true;
+    }
     return service;
+  }
+
+  /** The source in use for new work (S3, or S3 and local folders on the desktop). */
+  get source(): Source {
+    return this.current.source;
+  }
+
+  /** The destination in use for new work. */
+  get destination(): Destination {
+    return this.current.destination;
+  }
+
+  /** True when a MEGA e-mail and password are configured (environment or settings). */
+  get megaConfigured(): boolean {
+    return Boolean(this.values.mega.email && this.values.mega.password);
+  }
+
+  /** Throws the clear InputError of a missing MEGA account (the CLI checks this first). */
+  requireMega(): void {
+    if (!this.megaConfigured) throw new InputError(this.megaMissingMessage());
+  }
+
+  private megaMissingMessage(): string {
+    return this.box
+      ? 'MEGA account not configured: enter the MEGA e-mail and password in Settings'
+      : 'MEGA account not configured: set MEGA_EMAIL and MEGA_PASSWORD';
+  }
+
+  private resolve(): SettingsValues {
+    return resolveSettings([this.config.fromEnv.settings, this.settings.layer()], {
+      maxConcurrentLimit: this.config.engine.maxConcurrentLimit,
+    });
+  }
+
+  /** Builds the peers for `values`, keeping those of `previous` whose configuration is the same. */
+  private buildPeers(
+    values: SettingsValues,
+    previous: FerryService['current'] | null,
+  ): FerryService['current'] {
+    const s3Config = s3ConfigOf(values, this.config);
+    const megaConfig = megaConfigOf(values, this.config, this.mfaCode);
+    const s3Key = JSON.stringify(s3Config);
+    const megaKey = JSON.stringify(megaConfig, (k, v: unknown) => (k === 'secondFactorCode' ? undefined : v));
+    const newS3 = (config: S3Config): ClosableSource => {
+      const s3 = new S3Source(config);
+      return this.options.allowLocalFiles ? new RoutedSource(s3) : s3;
+    };
+    const newMega = (config: MegaConfig | null): Destination =>
+      config ? new MegaDestination(config) : new UnconfiguredDestination(this.megaMissingMessage());
+    const keepS3 = previous?.s3 === s3Key;
+    const keepMega = previous?.mega === megaKey && !this.mfaCode;
+    this.mfaCode = null; // used by the destination just built, for its login only
+    return {
+      source: keepS3 && previous ? previous.source : newS3(s3Config),
+      destination: keepMega && previous ? previous.destination : newMega(megaConfig),
+      s3: s3Key,
+      mega: megaKey,
+    };
+  }
+
+  /** New settings apply to new work; the old peers close when the batches using them end. */
+  private async applySettings(values: SettingsValues): Promise<void> {
+    const previous = this.current;
+    this.values = values;
+    const next = this.buildPeers(values, previous);
+    this.current = next;
+    if (next.source !== previous.source || next.destination !== previous.destination) {
+      const peers: TransferPeers = { source: next.source, destination: next.destination };
+      const retired = this.manager
+        .replacePeers(peers)
+        .then(async () => {
+          if (next.destination !== previous.destination) await previous.destination.close();
+          if (next.source !== previous.source) previous.source.close?.();
+        })
+        .catch(() => undefined);
+      this.retiring.add(retired);
+      void retired.finally(() => this.retiring.delete(retired));
+    }
+    if (this.resumePending && this.megaConfigured) {
+      this.resumePending = false;
+      this.resumed = await this.manager.resumeUnfinished();
+    }
+  }
+
+  async getSettings(): Promise<SettingsView> {
+    return settingsView(this.values, {
+      env: this.config.fromEnv.settings,
+      maxConcurrentLimit: this.config.engine.maxConcurrentLimit,
+      storeInUse: this.store.kind,
+      box: this.box,
+    });
+  }
+
+  saveSettings(patch: unknown): Promise<SettingsView> {
+    const run = this.saving.then(() => this.save(patch));
+    this.saving = run.catch(() => undefined);
+    return run;
+  }
+
+  private async save(patch: unknown): Promise<SettingsView> {
+    const schema = settingsPatchSchema({ maxConcurrent: this.config.engine.maxConcurrentLimit });
+    const parsed = schema.safeParse(patch ?? {});
+    if (!parsed.success) throw new InputError(describeZodError(parsed.error));
+    const { layer, mfaCode } = flattenPatch(parsed.data);
+    const env = this.config.fromEnv.settings;
+    checkChange(layer, { env, current: this.values, box: this.box });
+    // Values the environment fixes (given unchanged) are not saved.
+    for (const name of Object.keys(layer) as (keyof typeof layer)[]) {
+      if (env[name] !== undefined) delete layer[name];
+    }
+    if (Object.keys(layer).length > 0) await this.settings.save(layer);
+    if (mfaCode) this.mfaCode = mfaCode;
+    await this.applySettings(this.resolve());
+    return this.getSettings();
+  }
+
+  async testConnection(request: unknown): Promise<ConnectionTestResult> {
+    const schema = z.strictObject({
+      target: z.enum(CONNECTION_TARGETS, { error: 'target must be one of s3, mega, mongodb' }),
+      draft: settingsPatchSchema({ maxConcurrent: this.config.engine.maxConcurrentLimit }).optional(),
+    });
+    const parsed = schema.safeParse(request ?? {});
+    if (!parsed.success) throw new InputError(describeZodError(parsed.error));
+    const { target, draft } = parsed.data;
+    const { layer, mfaCode } = flattenPatch(draft ?? {});
+    const values = resolveSettings([this.config.fromEnv.settings, layer, this.settings.layer()], {
+      maxConcurrentLimit: this.config.engine.maxConcurrentLimit,
+    });
+    if (target === 's3') return testS3(s3ConfigOf(values, this.config));
+    if (target === 'mega') return testMega(megaConfigOf(values, this.config, mfaCode));
+    return testMongo(values.mongodb.uri, this.config.dataDir);
+  }
+
+  /** A `local:` bucket outside the desktop app is refused before anything else is done. */
+  private checkBucketKind(bucket: string): void {
+    if (isLocalBucket(bucket) && !this.options.allowLocalFiles) {
+      throw new InputError(
+        `bucket "${bucket}": local files (buckets starting with "${LOCAL_BUCKET_PREFIX}") can only be sent from the desktop app`,
+      );
+    }
   }
 
   async startBatch(request: unknown): Promise<BatchStarted> {
@@ -83,8 +277,18 @@ export class FerryService implements FerryApi {
       maxConcurrent: this.config.engine.maxConcurrentLimit,
       maxFiles: this.config.engine.maxFilesPerBatch,
     });
-    const parsed = schema.safeParse(request);
+    // The settings' defaults for what the request leaves out.
+    const withDefaults =
+      request && typeof request === 'object' && !Array.isArray(request)
+        ? {
+            max_concurrent: this.values.transfers.max_concurrent,
+            target: this.values.mega.default_target,
+            ...request,
+          }
+        : request;
+    const parsed = schema.safeParse(withDefaults);
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
+    this.checkBucketKind(parsed.data.bucket);
     return this.manager.start(parsed.data);
   }
 
@@ -142,6 +346,7 @@ export class FerryService implements FerryApi {
     const parsed = S3ObjectsQuerySchema.safeParse(query ?? {});
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
     const { bucket, prefix, token, limit } = parsed.data;
+    this.checkBucketKind(bucket);
     const page = await this.source.list(bucket, { prefix, delimiter: '/', token, maxKeys: limit });
     return {
       bucket,
@@ -165,8 +370,9 @@ export class FerryService implements FerryApi {
   /** Graceful stop: in-flight files go back to pending for the next start. */
   async close(): Promise<void> {
     await this.manager.shutdown();
-    await this.destination.close();
-    this.source.close?.();
+    await Promise.all(this.retiring);
+    await this.current.destination.close();
+    this.current.source.close?.();
     await this.store.close();
   }
 }

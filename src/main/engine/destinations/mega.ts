@@ -35,6 +35,9 @@ const TRANSFER_ID_ATTRIBUTE = 'mfid';
 
 const DEFAULT_CONNECTIONS = 4;
 
+/** The MEGA web app; `/fm/<folder handle>` opens a folder of the logged-in account. */
+const MEGA_WEB_APP = 'https://mega.nz';
+
 export class MegaDestination implements Destination {
   private readonly config: MegaConfig;
   private readonly retries: { max: number; baseDelayMs: number };
@@ -112,6 +115,13 @@ export class MegaDestination implements Destination {
     } catch {
       return null;
     }
+  }
+
+  /** The MEGA web app address of the folder holding the node (`https://mega.nz/fm/<handle>`). */
+  async locate(handle: string): Promise<string | null> {
+    const storage = await this.storage();
+    const parent = storage.files[handle]?.parent;
+    return parent?.nodeId ? `${MEGA_WEB_APP}/fm/${parent.nodeId}` : null;
   }
 
   async close(): Promise<void> {

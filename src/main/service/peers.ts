@@ -1,0 +1,144 @@
+/**
+ * The S3 source and the MEGA destination built from the effective settings, and the Test button
+ * behind each (SPEC.md "Desktop application": a Test button for S3, MEGA and MongoDB).
+ */
+import { MongoClient } from 'mongodb';
+import type { ConnectionTestResult } from '../../shared/contract';
+import { MegaDestination, type MegaConfig } from '../engine/destinations/mega';
+import { InputError, shortReason } from '../engine/errors';
+import type { Destination, DestinationNode } from '../engine/ports';
+import { S3Source, type S3Config } from '../engine/sources/s3';
+import { parseMongoUri, redactMongoUri } from '../store/mongo';
+import type { FerryConfig } from './config';
+import type { SettingsValues } from './settings';
+
+export function s3ConfigOf(values: SettingsValues, config: FerryConfig): S3Config {
+  const { s3 } = values;
+  const envKeys = config.fromEnv.settings['s3.access_key_id'] !== undefined;
+  return {
+    region: s3.region,
+    endpoint: s3.endpoint || undefined,
+    forcePathStyle: s3.force_path_style,
+    profile: s3.profile || undefined,
+    credentials:
+      s3.access_key_id && s3.secret_access_key
+        ? {
+            accessKeyId: s3.access_key_id,
+            secretAccessKey: s3.secret_access_key,
+            sessionToken: envKeys ? config.fromEnv.awsSessionToken : undefined,
+          }
+        : undefined,
+  };
+}
+
+/** The MEGA account's configuration, or null when the e-mail or the password is missing. */
+export function megaConfigOf(
+  values: SettingsValues,
+  config: FerryConfig,
+  secondFactorCode: string | null,
+): MegaConfig | null {
+  const { email, password } = values.mega;
+  if (!email || !password) return null;
+  const retry = config.engine.retry;
+  return {
+    email,
+    password,
+    gateway: config.fromEnv.megaGateway,
+    secondFactorCode: secondFactorCode ?? undefined,
+    // A failing chunk is retried in place with the same policy before the attempt counts as failed.
+    chunkRetries: { max: retry.attempts - 1, baseDelayMs: retry.baseDelayMs },
+    connections: values.transfers.connections_per_file,
+  };
+}
+
+/** The destination while no MEGA account is configured: every use says how to configure one. */
+export class UnconfiguredDestination implements Destination {
+  constructor(private readonly message: string) {}
+  connect(): Promise<void> {
+    return Promise.reject(new InputError(this.message));
+  }
+  find(): Promise<DestinationNode[]> {
+    return Promise.reject(new InputError(this.message));
+  }
+  upload(): Promise<DestinationNode> {
+    return Promise.reject(new InputError(this.message));
+  }
+  discard(): Promise<void> {
+    return Promise.reject(new InputError(this.message));
+  }
+  async close(): Promise<void> {}
+}
+
+const TEST_TIMEOUT_MS = 15_000;
+
+export async function testS3(config: S3Config): Promise<ConnectionTestResult> {
+  const source = new S3Source({ ...config, maxAttempts: 1 });
+  try {
+    const buckets = await source.listBuckets(AbortSignal.timeout(TEST_TIMEOUT_MS));
+    return {
+      target: 's3',
+      ok: true,
+      message: `${buckets.length} bucket${buckets.length === 1 ? '' : 's'} visible`,
+    };
+  } catch (err) {
+    return { target: 's3', ok: false, message: shortReason(err) };
+  } finally {
+    source.close();
+  }
+}
+
+export async function testMega(config: MegaConfig | null): Promise<ConnectionTestResult> {
+  if (!config) {
+    return { target: 'mega', ok: false, message: 'MEGA e-mail and password are not set' };
+  }
+  const destination = new MegaDestination(config);
+  try {
+    await destination.connect();
+    return { target: 'mega', ok: true, message: `logged in as ${config.email}` };
+  } catch (err) {
+    return { target: 'mega', ok: false, message: scrub(shortReason(err), [config.password]) };
+  } finally {
+    await destination.close();
+  }
+}
+
+export async function testMongo(uri: string, dataDir: string): Promise<ConnectionTestResult> {
+  if (!uri) {
+    return { target: 'mongodb', ok: true, message: `embedded store in ${dataDir} (no server needed)` };
+  }
+  let parts: { password: string | null; hosts: string };
+  try {
+    parts = parseMongoUri(uri);
+  } catch (err) {
+    return { target: 'mongodb', ok: false, message: shortReason(err) };
+  }
+  const { password, hosts } = parts;
+  const client = new MongoClient(uri, {
+    serverSelectionTimeoutMS: 5000,
+    connectTimeoutMS: 5000,
+  });
+  try {
+    await client.connect();
+    await client.db('admin').command({ ping: 1 });
+    return { target: 'mongodb', ok: true, message: `connected to ${hosts}: ping ok` };
+  } catch (err) {
+    const text = redactMongoUri(err instanceof Error ? err.message : String(err));
+    return {
+      target: 'mongodb',
+      ok: false,
+      message: scrub(shortReason(new Error(`MongoDB at ${hosts}: ${text}`)), [password, uri]),
+    };
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+/** Removes every occurrence of the given secrets (and their URL encodings) from a message. */
+function scrub(message: string, secrets: (string | null | undefined)[]): string {
+  let out = message;
+  for (const secret of secrets) {
+    if (!secret || secret.length < 3) continue;
+    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join('***');
+  }
+  return out;
+}

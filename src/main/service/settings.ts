@@ -1,0 +1,325 @@
+/**
+ * Saved settings (the desktop Settings screen; SPEC.md "Configuration"): `<dataDir>/settings.json`,
+ * written atomically. The effective value of a setting is its environment variable, else the
+ * saved value, else the default; settings fixed by the environment are `locked`.
+ *
+ * Secrets (S3 secret key, MEGA password, MongoDB URI) are stored only sealed by a SecretBox (the
+ * desktop shell's, backed by the OS keychain). Without one (headless host, CLI) they come from the
+ * environment only. A secret is never written in clear, returned, logged or put in a message.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DEFAULT_MAX_CONCURRENT, type SettingsPatch, type SettingsView } from '../../shared/contract';
+import { InputError } from '../engine/errors';
+import { parseMongoUri, redactMongoUri } from '../store/mongo';
+
+/**
+ * Seals secrets for storage at rest, e.g. with Electron's safeStorage (the OS keychain). `seal`
+ * returns printable text; `open` throws when the text was not sealed by this box.
+ */
+export interface SecretBox {
+  seal(plain: string): string;
+  open(sealed: string): string;
+}
+
+export const SETTING_NAMES = [
+  's3.endpoint',
+  's3.region',
+  's3.profile',
+  's3.access_key_id',
+  's3.secret_access_key',
+  's3.force_path_style',
+  's3.default_bucket',
+  'mega.email',
+  'mega.password',
+  'mega.default_target',
+  'mongodb.uri',
+  'transfers.max_concurrent',
+  'transfers.connections_per_file',
+] as const;
+export type SettingName = (typeof SETTING_NAMES)[number];
+export type SettingValue = string | number | boolean;
+/** Settings by dotted name; absent means "not given by this layer". */
+export type SettingsLayer = Partial<Record<SettingName, SettingValue>>;
+
+export const SECRET_SETTINGS: ReadonlySet<SettingName> = new Set([
+  's3.secret_access_key',
+  'mega.password',
+  'mongodb.uri',
+]);
+
+/** The environment variables that fix each setting (SPEC.md "Configuration"). */
+export const SETTING_ENV: Partial<Record<SettingName, string[]>> = {
+  's3.endpoint': ['AWS_ENDPOINT_URL_S3', 'MEGAFERRY_S3_ENDPOINT'],
+  's3.region': ['AWS_REGION', 'AWS_DEFAULT_REGION'],
+  's3.profile': ['AWS_PROFILE'],
+  's3.access_key_id': ['AWS_ACCESS_KEY_ID'],
+  's3.secret_access_key': ['AWS_SECRET_ACCESS_KEY'],
+  's3.force_path_style': ['MEGAFERRY_S3_FORCE_PATH_STYLE'],
+  'mega.email': ['MEGA_EMAIL'],
+  'mega.password': ['MEGA_PASSWORD'],
+  'mongodb.uri': ['MONGODB_URI'],
+  'transfers.connections_per_file': ['MEGAFERRY_CONNECTIONS_PER_FILE'],
+};
+
+/** The settings the environment gives (`connectionsPerFile` already validated by configFromEnv). */
+export function settingsFromEnv(env: NodeJS.ProcessEnv, connectionsPerFile: number | null): SettingsLayer {
+  const layer: SettingsLayer = {};
+  for (const name of SETTING_NAMES) {
+    const variable = SETTING_ENV[name]?.find((v) => env[v]);
+    const raw = variable ? env[variable] : undefined;
+    if (raw === undefined) continue;
+    if (name === 's3.force_path_style') layer[name] = raw === 'true';
+    else if (name === 'transfers.connections_per_file') {
+      if (connectionsPerFile !== null) layer[name] = connectionsPerFile;
+    } else layer[name] = raw;
+  }
+  return layer;
+}
+
+/** Every setting with its effective value (secrets included: in memory only). */
+export interface SettingsValues {
+  s3: {
+    endpoint: string;
+    region: string;
+    profile: string;
+    access_key_id: string;
+    secret_access_key: string;
+    force_path_style: boolean;
+    default_bucket: string;
+  };
+  mega: { email: string; password: string; default_target: string };
+  mongodb: { uri: string };
+  transfers: { max_concurrent: number; connections_per_file: number };
+}
+
+/** Env over saved over defaults. */
+export function resolveSettings(
+  layers: SettingsLayer[],
+  limits: { maxConcurrentLimit: number },
+): SettingsValues {
+  const get = (name: SettingName): SettingValue | undefined => {
+    for (const layer of layers) if (layer[name] !== undefined) return layer[name];
+    return undefined;
+  };
+  const text = (name: SettingName, fallback = ''): string => {
+    const v = get(name);
+    return typeof v === 'string' && v !== '' ? v : fallback;
+  };
+  const int = (name: SettingName, fallback: number): number => {
+    const v = get(name);
+    return typeof v === 'number' ? v : fallback;
+  };
+  const endpoint = text('s3.endpoint');
+  const pathStyle = get('s3.force_path_style');
+  return {
+    s3: {
+      endpoint,
+      region: text('s3.region', 'us-east-1'),
+      profile: text('s3.profile'),
+      access_key_id: text('s3.access_key_id'),
+      secret_access_key: text('s3.secret_access_key'),
+      force_path_style: typeof pathStyle === 'boolean' ? pathStyle : Boolean(endpoint),
+      default_bucket: text('s3.default_bucket'),
+    },
+    mega: {
+      email: text('mega.email'),
+      password: text('mega.password'),
+      default_target: text('mega.default_target', '/'),
+    },
+    mongodb: { uri: text('mongodb.uri') },
+    transfers: {
+      max_concurrent: Math.min(
+        int('transfers.max_concurrent', DEFAULT_MAX_CONCURRENT),
+        limits.maxConcurrentLimit,
+      ),
+      connections_per_file: int('transfers.connections_per_file', 4),
+    },
+  };
+}
+
+/** A patch as dotted names (mfa_code apart: it is never stored). */
+export function flattenPatch(patch: SettingsPatch): { layer: SettingsLayer; mfaCode: string | null } {
+  const layer: SettingsLayer = {};
+  let mfaCode: string | null = null;
+  for (const [group, fields] of Object.entries(patch)) {
+    for (const [field, value] of Object.entries((fields ?? {}) as Record<string, unknown>)) {
+      if (value === undefined) continue;
+      if (group === 'mega' && field === 'mfa_code') {
+        mfaCode = (value as string) || null;
+        continue;
+      }
+      layer[`${group}.${field}` as SettingName] = value as SettingValue;
+    }
+  }
+  return { layer, mfaCode };
+}
+
+/** The saved settings of a data folder: plain values, and secrets sealed by a SecretBox. */
+export class SettingsFile {
+  readonly path: string;
+  private plain: SettingsLayer = {};
+  private sealed: Partial<Record<SettingName, string>> = {};
+
+  constructor(
+    readonly dataDir: string,
+    private readonly box: SecretBox | null,
+  ) {
+    this.path = join(dataDir, 'settings.json');
+  }
+
+  /** Reads the file; a missing or unreadable one counts as no saved settings. */
+  async load(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch {
+      return;
+    }
+    try {
+      const data = JSON.parse(text) as { settings?: unknown; sealed?: unknown };
+      this.plain = pick(data.settings, (v) => ['string', 'number', 'boolean'].includes(typeof v));
+      this.sealed = pick(data.sealed, (v) => typeof v === 'string') as Partial<Record<SettingName, string>>;
+    } catch {
+      // The message of a JSON error may quote the file: say only where it is.
+      console.warn(`megaferry: ignoring ${this.path}: not valid JSON`);
+    }
+  }
+
+  /** The saved settings, secrets opened (a secret that no longer opens counts as not set). */
+  layer(): SettingsLayer {
+    const layer: SettingsLayer = { ...this.plain };
+    if (!this.box) return layer;
+    for (const [name, sealed] of Object.entries(this.sealed) as [SettingName, string][]) {
+      try {
+        layer[name] = this.box.open(sealed);
+      } catch {
+        // Sealed on another machine or account: the user enters it again.
+      }
+    }
+    return layer;
+  }
+
+  /** Applies a validated change (an empty string clears a setting) and writes the file atomically. */
+  async save(change: SettingsLayer): Promise<void> {
+    const plain = { ...this.plain };
+    const sealed = { ...this.sealed };
+    for (const [name, value] of Object.entries(change) as [SettingName, SettingValue][]) {
+      delete plain[name];
+      delete sealed[name];
+      if (value === '') continue;
+      if (isSecret(name, value)) {
+        if (!this.box) throw new Error(`${name} cannot be stored without a SecretBox`);
+        sealed[name] = this.box.seal(String(value));
+      } else plain[name] = value;
+    }
+    await mkdir(this.dataDir, { recursive: true });
+    const temp = `${this.path}.${randomBytes(6).toString('hex')}.tmp`;
+    const body = JSON.stringify({ version: 1, settings: plain, sealed }, null, 2) + '\n';
+    try {
+      await writeFile(temp, body, { mode: 0o600 });
+      await rename(temp, this.path);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+    this.plain = plain;
+    this.sealed = sealed;
+  }
+}
+
+/**
+ * Whether a value is a secret. A MongoDB URI is one when it holds credentials; one without may be
+ * saved in clear (so the headless host can keep it too).
+ */
+export function isSecret(name: SettingName, value: SettingValue): boolean {
+  if (!SECRET_SETTINGS.has(name)) return false;
+  if (name !== 'mongodb.uri') return true;
+  try {
+    const { username, password } = parseMongoUri(String(value));
+    return username !== null || password !== null;
+  } catch {
+    return true;
+  }
+}
+
+function pick(source: unknown, keep: (v: unknown) => boolean): SettingsLayer {
+  const out: SettingsLayer = {};
+  if (!source || typeof source !== 'object') return out;
+  for (const [key, value] of Object.entries(source as Record<string, unknown>)) {
+    if ((SETTING_NAMES as readonly string[]).includes(key) && keep(value)) {
+      out[key as SettingName] = value as SettingValue;
+    }
+  }
+  return out;
+}
+
+/**
+ * Checks a change against the locks and the secret storage. Throws an InputError naming the
+ * setting (never its value).
+ */
+export function checkChange(
+  change: SettingsLayer,
+  opts: { env: SettingsLayer; current: SettingsValues; box: SecretBox | null },
+): void {
+  for (const [name, value] of Object.entries(change) as [SettingName, SettingValue][]) {
+    if (opts.env[name] !== undefined) {
+      const same = !SECRET_SETTINGS.has(name) && valueOf(opts.current, name) === value;
+      if (!same) {
+        const variables = (SETTING_ENV[name] ?? []).join(' or ');
+        throw new InputError(
+          `${name} is set by the environment variable ${variables} and cannot be changed here`,
+        );
+      }
+    }
+    if (!opts.box && value !== '' && isSecret(name, value)) {
+      const variable = SETTING_ENV[name]?.[0] ?? 'its environment variable';
+      throw new InputError(
+        `${name} cannot be saved here (no keychain to seal it): secrets are set by environment variables on the headless host (${variable})`,
+      );
+    }
+  }
+}
+
+function valueOf(values: SettingsValues, name: SettingName): SettingValue {
+  const [group, field] = name.split('.') as [keyof SettingsValues, string];
+  return (values[group] as Record<string, SettingValue>)[field] as SettingValue;
+}
+
+/** The view of the settings: no secret, only whether one is set. */
+export function settingsView(
+  values: SettingsValues,
+  opts: {
+    env: SettingsLayer;
+    maxConcurrentLimit: number;
+    storeInUse: 'mongodb' | 'embedded';
+    box: SecretBox | null;
+  },
+): SettingsView {
+  return {
+    s3: {
+      endpoint: values.s3.endpoint,
+      region: values.s3.region,
+      profile: values.s3.profile,
+      access_key_id: values.s3.access_key_id,
+      has_secret_access_key: values.s3.secret_access_key !== '',
+      force_path_style: values.s3.force_path_style,
+      default_bucket: values.s3.default_bucket,
+    },
+    mega: {
+      email: values.mega.email,
+      has_password: values.mega.password !== '',
+      default_target: values.mega.default_target,
+    },
+    // `uri_redacted` is the configured store (used from the next start); `store` the one in use.
+    mongodb: { uri_redacted: redactMongoUri(values.mongodb.uri), store: opts.storeInUse },
+    transfers: {
+      max_concurrent: values.transfers.max_concurrent,
+      max_concurrent_limit: opts.maxConcurrentLimit,
+      connections_per_file: values.transfers.connections_per_file,
+    },
+    locked: SETTING_NAMES.filter((name) => opts.env[name] !== undefined),
+    secret_storage: opts.box ? 'keychain' : 'environment',
+  };
+}
