@@ -1,0 +1,143 @@
+/**
+ * Short texts about batches for the desktop shell: the tray tooltip and the notification shown
+ * when a batch ends. Pure: no electron, no Node.
+ */
+import { LOCAL_BUCKET_PREFIX, type BatchStatus, type FileProgress } from './contract';
+
+const APP = 'MegaFerry';
+const FINISHED: ReadonlySet<FileProgress['status']> = new Set([
+  'done',
+  's3_download_failed',
+  's4_upload_failed',
+  'error',
+  'cancelled',
+]);
+
+export interface BatchTotals {
+  batches: number;
+  files: number;
+  done: number;
+  failed: number;
+  cancelled: number;
+  transferring: number;
+  pending: number;
+  /** How far the batches are through, 0–100: by bytes when every size is known, else by files. */
+  percent: number;
+}
+
+/** Adds up batches; finished files (done, failed, cancelled) count as fully through. */
+export function batchTotals(batches: readonly BatchStatus[]): BatchTotals {
+  const t: BatchTotals = {
+    batches: batches.length,
+    files: 0,
+    done: 0,
+    failed: 0,
+    cancelled: 0,
+    transferring: 0,
+    pending: 0,
+    percent: 0,
+  };
+  let allSized = true;
+  let bytesTotal = 0;
+  let bytesThrough = 0;
+  let filesThrough = 0;
+  for (const b of batches) {
+    t.files += b.total_files;
+    t.done += b.completed;
+    t.failed += b.failed;
+    t.cancelled += b.cancelled;
+    t.transferring += b.transferring;
+    t.pending += b.pending;
+    for (const f of b.files) {
+      const finished = FINISHED.has(f.status);
+      const fraction = finished ? 1 : clamp(f.progress / 100, 0, 1);
+      filesThrough += fraction;
+      if (f.total_bytes === null) allSized = false;
+      else {
+        bytesTotal += f.total_bytes;
+        bytesThrough += finished ? f.total_bytes : Math.min(f.transferred_bytes, f.total_bytes);
+      }
+    }
+  }
+  const fileCount = batches.reduce((n, b) => n + b.files.length, 0);
+  const ratio =
+    allSized && bytesTotal > 0 ? bytesThrough / bytesTotal : fileCount > 0 ? filesThrough / fileCount : 0;
+  // Never show 100% while something is still moving.
+  const percent = Math.floor(ratio * 100);
+  t.percent = t.transferring + t.pending > 0 ? Math.min(percent, 99) : percent;
+  return t;
+}
+
+/**
+ * The tray tooltip: "MegaFerry — 3 transferring, 12 of 40 done, 45%" over the batches in progress,
+ * or "MegaFerry — idle".
+ */
+export function trayTooltip(batches: readonly BatchStatus[]): string {
+  const active = batches.filter((b) => b.overall_status === 'in_progress');
+  if (active.length === 0) return `${APP} — idle`;
+  const t = batchTotals(active);
+  const parts: string[] = [];
+  if (t.transferring > 0) parts.push(`${t.transferring} transferring`);
+  else if (t.pending > 0) parts.push(`${t.pending} waiting`);
+  parts.push(`${t.done} of ${t.files} done`);
+  if (t.failed > 0) parts.push(`${t.failed} failed`);
+  parts.push(`${t.percent}%`);
+  return `${APP} — ${parts.join(', ')}`;
+}
+
+export interface NotificationText {
+  title: string;
+  body: string;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** "38 done, 2 failed, 1 cancelled" (only the non-zero parts; "no files" when empty). */
+export function outcomeText(t: Pick<BatchTotals, 'done' | 'failed' | 'cancelled' | 'files'>): string {
+  const parts: string[] = [];
+  if (t.done > 0) parts.push(`${t.done} done`);
+  if (t.failed > 0) parts.push(`${t.failed} failed`);
+  if (t.cancelled > 0) parts.push(`${t.cancelled} cancelled`);
+  if (parts.length === 0) return t.files === 0 ? 'no files' : `0 of ${plural(t.files, 'file')} done`;
+  return parts.join(', ');
+}
+
+/**
+ * The notification when a batch ends (or when several end together): the title says how it went
+ * ("Batch finished", "Batch finished with failures", "Batch failed", "Batch cancelled"), the body
+ * how many files ("38 done, 2 failed"), then where they went when known.
+ */
+export function batchEndNotification(ended: BatchStatus | readonly BatchStatus[]): NotificationText {
+  const batches: readonly BatchStatus[] = Array.isArray(ended) ? ended : [ended as BatchStatus];
+  const t = batchTotals(batches);
+  const outcome = outcomeText(t);
+  if (batches.length === 1) {
+    const b = batches[0]!;
+    const title = {
+      in_progress: 'Batch running',
+      completed: 'Batch finished',
+      partial: 'Batch finished with failures',
+      failed: 'Batch failed',
+      cancelled: 'Batch cancelled',
+    }[b.overall_status];
+    const where = b.bucket && b.target ? `\n${sourceLabel(b.bucket)} → MEGA ${b.target}` : '';
+    return { title, body: `${outcome}${where}` };
+  }
+  const allCancelled = batches.every((b) => b.overall_status === 'cancelled');
+  const anyFailed = t.failed > 0;
+  const title = allCancelled
+    ? `${batches.length} batches cancelled`
+    : `${batches.length} batches finished${anyFailed ? ' with failures' : ''}`;
+  return { title, body: outcome };
+}
+
+function sourceLabel(bucket: string): string {
+  if (!bucket.startsWith(LOCAL_BUCKET_PREFIX)) return `s3://${bucket}`;
+  return bucket.slice(LOCAL_BUCKET_PREFIX.length) || 'local files';
+}
+
+function clamp(n: number, lo: number, hi: number): number {
+  return Number.isFinite(n) ? Math.min(hi, Math.max(lo, n)) : lo;
+}
