@@ -1,0 +1,95 @@
+/** The application shell: sidebar, the current screen, notices and the drop overlay. */
+import { useEffect } from 'react';
+import { client, errorText } from './api';
+import { DropZone } from './components/DropZone';
+import { Notices } from './components/Notices';
+import { Sidebar } from './components/Sidebar';
+import { BrowseScreen } from './screens/Browse';
+import { HistoryScreen } from './screens/History';
+import { SettingsScreen } from './screens/Settings';
+import { TransfersScreen } from './screens/Transfers';
+import { useApp } from './stores/app';
+import { useBrowse } from './stores/browse';
+import { useSettings } from './stores/settings';
+import { useTransfers } from './stores/transfers';
+
+function useTheme() {
+  const theme = useApp((s) => s.theme);
+  useEffect(() => {
+    const root = document.documentElement;
+    if (theme === 'system') delete root.dataset.theme;
+    else root.dataset.theme = theme;
+  }, [theme]);
+}
+
+/** Live events, catch-up on every (re)connect, health, and the defaults from settings. */
+function useConnection() {
+  useEffect(() => {
+    if (!client) return;
+    const offEvents = client.onEvent((e) => useTransfers.getState().applyEvent(e));
+    const offConn = client.onConnection((state) => {
+      useApp.getState().setConnection(state);
+      if (state === 'connected') void useTransfers.getState().refreshAll();
+    });
+    const checkHealth = async () => {
+      try {
+        useApp.getState().setHealth(await client!.health());
+      } catch (err) {
+        useApp.getState().setHealth(null, errorText(err));
+      }
+    };
+    void checkHealth();
+    const timer = setInterval(checkHealth, 10_000);
+
+    void (async () => {
+      const view = await useSettings.getState().load();
+      const browse = useBrowse.getState();
+      if (view) {
+        if (!browse.targetTouched && view.mega.default_target)
+          browse.setTarget(view.mega.default_target, false);
+        browse.setConcurrency(Math.min(view.transfers.max_concurrent, view.transfers.max_concurrent_limit));
+      }
+      await browse.loadBuckets(view?.s3.default_bucket || undefined);
+    })();
+    return () => {
+      offEvents();
+      offConn();
+      clearInterval(timer);
+    };
+  }, []);
+}
+
+function NoToken() {
+  return (
+    <main className="no-token">
+      <div className="no-token__card">
+        <img src="./favicon.svg" alt="" width={48} height={48} />
+        <h1>Open MegaFerry from its address</h1>
+        <p>
+          This page needs the access token of the MegaFerry host. Open the address printed by{' '}
+          <code>megaferry serve</code> — it ends with <code>#token=…</code>.
+        </p>
+      </div>
+    </main>
+  );
+}
+
+export function App() {
+  useTheme();
+  useConnection();
+  const screen = useApp((s) => s.screen);
+  if (!client) return <NoToken />;
+  return (
+    <div className="shell">
+      <Sidebar />
+      <main className="content" id="content">
+        {screen === 'browse' && <BrowseScreen />}
+        {screen === 'transfers' && <TransfersScreen />}
+        {screen === 'history' && <HistoryScreen />}
+        {screen === 'settings' && <SettingsScreen />}
+      </main>
+      <Notices />
+      <DropZone />
+    </div>
+  );
+}

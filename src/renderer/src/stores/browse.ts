@@ -1,0 +1,194 @@
+/**
+ * The S3 browser: bucket, folder, its listing (loaded page by page), search, the selection and
+ * the transfer options. Rows subscribe to `selected.has(key)`, so a click re-renders two rows.
+ */
+import { create } from 'zustand';
+import type { S3ObjectEntry } from '../../../shared/contract';
+import { api, errorText } from '../api';
+
+export const PAGE_SIZE = 1000;
+
+export interface Row {
+  /** The object key, or the folder prefix (ending with "/"). */
+  key: string;
+  folder: boolean;
+  size: number | null;
+  lastModified: string | null;
+}
+
+export interface Selected {
+  folder: boolean;
+  size: number | null;
+  code?: string;
+}
+
+interface BrowseState {
+  buckets: string[];
+  bucketsLoaded: boolean;
+  bucketsError: string | null;
+  bucket: string;
+  prefix: string;
+  folders: string[];
+  objects: S3ObjectEntry[];
+  loading: boolean;
+  complete: boolean;
+  error: string | null;
+  search: string;
+  selected: Map<string, Selected>;
+  anchor: string | null;
+  target: string;
+  targetTouched: boolean;
+  concurrency: number;
+  force: boolean;
+  loadBuckets(preferred?: string): Promise<void>;
+  openBucket(bucket: string): void;
+  openPrefix(prefix: string): void;
+  reload(): void;
+  setSearch(search: string): void;
+  /** Plain click: only this row. Toggle (ctrl/cmd, checkbox, space): flip it. Range (shift). */
+  selectOnly(row: Row): void;
+  toggle(row: Row): void;
+  /** Selects from the anchor (or `from` when there is none) to `toKey`. */
+  selectRange(rows: Row[], toKey: string, additive: boolean, from?: string): void;
+  setAll(rows: Row[], on: boolean): void;
+  clearSelection(): void;
+  selectEntries(entries: { key: string; size: number; code?: string }[]): void;
+  setTarget(target: string, touched?: boolean): void;
+  setConcurrency(n: number): void;
+  setForce(force: boolean): void;
+}
+
+let generation = 0;
+
+const selEntry = (row: Row): Selected => ({ folder: row.folder, size: row.size });
+
+export const useBrowse = create<BrowseState>()((set, get) => {
+  /** Loads the current folder page after page; a newer navigation stops an older load. */
+  async function loadListing() {
+    const gen = ++generation;
+    const { bucket, prefix } = get();
+    set({ folders: [], objects: [], loading: !!bucket, complete: false, error: null });
+    if (!bucket) return;
+    let token: string | undefined;
+    try {
+      do {
+        const page = await api().listObjects({ bucket, prefix, token, limit: PAGE_SIZE });
+        if (gen !== generation) return;
+        set((s) => ({
+          folders: page.folders.length ? [...s.folders, ...page.folders] : s.folders,
+          objects: page.objects.length ? s.objects.concat(page.objects) : s.objects,
+        }));
+        token = page.next_token ?? undefined;
+      } while (token);
+      set({ loading: false, complete: true });
+    } catch (err) {
+      if (gen === generation) set({ loading: false, error: errorText(err) });
+    }
+  }
+
+  return {
+    buckets: [],
+    bucketsLoaded: false,
+    bucketsError: null,
+    bucket: '',
+    prefix: '',
+    folders: [],
+    objects: [],
+    loading: false,
+    complete: false,
+    error: null,
+    search: '',
+    selected: new Map(),
+    anchor: null,
+    target: '/',
+    targetTouched: false,
+    concurrency: 3,
+    force: false,
+
+    async loadBuckets(preferred) {
+      try {
+        const { buckets } = await api().listBuckets();
+        set({ buckets, bucketsLoaded: true, bucketsError: null });
+        const current = get().bucket;
+        const pick =
+          current && buckets.includes(current)
+            ? current
+            : preferred && buckets.includes(preferred)
+              ? preferred
+              : buckets[0];
+        if (pick && pick !== current) get().openBucket(pick);
+      } catch (err) {
+        set({ bucketsLoaded: true, bucketsError: errorText(err) });
+      }
+    },
+    openBucket(bucket) {
+      set({ bucket, prefix: '', search: '', selected: new Map(), anchor: null });
+      void loadListing();
+    },
+    openPrefix(prefix) {
+      set({ prefix, search: '', anchor: null });
+      void loadListing();
+    },
+    reload() {
+      void loadListing();
+    },
+    setSearch: (search) => set({ search }),
+
+    selectOnly(row) {
+      set({ selected: new Map([[row.key, selEntry(row)]]), anchor: row.key });
+    },
+    toggle(row) {
+      const selected = new Map(get().selected);
+      if (selected.has(row.key)) selected.delete(row.key);
+      else selected.set(row.key, selEntry(row));
+      set({ selected, anchor: row.key });
+    },
+    selectRange(rows, toKey, additive, fromKey) {
+      const anchor = get().anchor ?? fromKey ?? null;
+      const to = rows.findIndex((r) => r.key === toKey);
+      let from = anchor ? rows.findIndex((r) => r.key === anchor) : -1;
+      if (from === -1) from = to;
+      if (to === -1) return;
+      const selected = additive ? new Map(get().selected) : new Map<string, Selected>();
+      const [a, b] = from <= to ? [from, to] : [to, from];
+      for (let i = a; i <= b; i++) selected.set(rows[i]!.key, selEntry(rows[i]!));
+      set({ selected, anchor: anchor ?? toKey });
+    },
+    setAll(rows, on) {
+      const selected = new Map(get().selected);
+      for (const r of rows) {
+        if (on) selected.set(r.key, selEntry(r));
+        else selected.delete(r.key);
+      }
+      set({ selected });
+    },
+    clearSelection: () => set({ selected: new Map(), anchor: null }),
+    selectEntries(entries) {
+      const selected = new Map(get().selected);
+      for (const e of entries)
+        selected.set(e.key, { folder: false, size: e.size, ...(e.code ? { code: e.code } : {}) });
+      set({ selected });
+    },
+    setTarget: (target, touched = true) => set({ target, targetTouched: touched || get().targetTouched }),
+    setConcurrency: (concurrency) => set({ concurrency }),
+    setForce: (force) => set({ force }),
+  };
+});
+
+/** The rows of the current folder: folders first, then objects, each filtered by the search. */
+export function buildRows(
+  prefix: string,
+  folders: string[],
+  objects: S3ObjectEntry[],
+  search: string,
+): Row[] {
+  const q = search.trim().toLowerCase();
+  const match = (key: string) => !q || key.slice(prefix.length).toLowerCase().includes(q);
+  const rows: Row[] = [];
+  for (const f of folders) if (match(f)) rows.push({ key: f, folder: true, size: null, lastModified: null });
+  for (const o of objects) {
+    if (o.key === prefix) continue; // a "folder marker" object
+    if (match(o.key)) rows.push({ key: o.key, folder: false, size: o.size, lastModified: o.last_modified });
+  }
+  return rows;
+}

@@ -1,0 +1,227 @@
+/**
+ * Batches and their files, kept live from events. Files live in one flat record keyed by
+ * batch + source, so a progress tick replaces one entry and only that row's selector changes.
+ */
+import { create } from 'zustand';
+import {
+  FAILED_STATUSES,
+  type BatchStarted,
+  type BatchStatus,
+  type FerryEvent,
+  type FileProgress,
+} from '../../../shared/contract';
+import { api, errorText } from '../api';
+
+export type BatchSummary = Omit<BatchStatus, 'files'> & { fileIds: string[] };
+
+/** What one Start did: a started batch, or a request that failed as a whole. */
+export type StartOutcome =
+  { ok: true; label: string; result: BatchStarted } | { ok: false; label: string; error: string };
+
+interface TransfersState {
+  order: string[];
+  batches: Record<string, BatchSummary>;
+  files: Record<string, FileProgress>;
+  loaded: boolean;
+  error: string | null;
+  expanded: Record<string, boolean>;
+  lastStart: StartOutcome[] | null;
+  /** Busy cancel/retry actions by batch id. */
+  busy: Record<string, boolean>;
+  refreshAll(): Promise<void>;
+  refreshBatch(batchId: string): Promise<void>;
+  applyEvent(event: FerryEvent): void;
+  toggleExpanded(batchId: string): void;
+  setLastStart(outcomes: StartOutcome[] | null): void;
+  cancel(batchId: string): Promise<void>;
+  retry(batchId: string): Promise<void>;
+}
+
+export const fileId = (batchId: string, f: Pick<FileProgress, 'bucket_name' | 'remote_key'>) =>
+  `${batchId}\u0000${f.bucket_name}\u0000${f.remote_key}`;
+
+function isFailed(status: FileProgress['status']): boolean {
+  return status !== 'cancelled' && FAILED_STATUSES.includes(status);
+}
+
+/** Recounts a batch from its files (events carry files; counts are derived from them). */
+function recount(batch: BatchSummary, files: Record<string, FileProgress>): BatchSummary {
+  let completed = 0;
+  let transferring = 0;
+  let pending = 0;
+  let failed = 0;
+  let cancelled = 0;
+  for (const id of batch.fileIds) {
+    const f = files[id];
+    if (!f) continue;
+    if (f.status === 'done') completed++;
+    else if (f.status === 'processing') transferring++;
+    else if (f.status === 'pending') pending++;
+    else if (f.status === 'cancelled') cancelled++;
+    else if (isFailed(f.status)) failed++;
+  }
+  return { ...batch, completed, transferring, pending, failed, cancelled };
+}
+
+function split(b: BatchStatus): { summary: BatchSummary; files: Record<string, FileProgress> } {
+  const { files, ...rest } = b;
+  const map: Record<string, FileProgress> = {};
+  const fileIds = files.map((f) => {
+    const id = fileId(b.batch_id, f);
+    map[id] = f;
+    return id;
+  });
+  return { summary: { ...rest, fileIds }, files: map };
+}
+
+const inFlight = new Set<string>();
+
+export const useTransfers = create<TransfersState>()((set, get) => ({
+  order: [],
+  batches: {},
+  files: {},
+  loaded: false,
+  error: null,
+  expanded: {},
+  lastStart: null,
+  busy: {},
+
+  async refreshAll() {
+    try {
+      const list = await api().listBatches();
+      const batches: Record<string, BatchSummary> = {};
+      let files: Record<string, FileProgress> = {};
+      for (const b of list) {
+        const s = split(b);
+        batches[b.batch_id] = s.summary;
+        files = Object.assign(files, s.files);
+      }
+      set({ order: list.map((b) => b.batch_id), batches, files, loaded: true, error: null });
+    } catch (err) {
+      set({ loaded: true, error: errorText(err) });
+    }
+  },
+
+  async refreshBatch(batchId) {
+    if (inFlight.has(batchId)) return;
+    inFlight.add(batchId);
+    try {
+      const b = await api().getBatch(batchId);
+      const s = split(b);
+      set((st) => {
+        const files = { ...st.files };
+        for (const id of st.batches[batchId]?.fileIds ?? []) delete files[id];
+        Object.assign(files, s.files);
+        const known = st.order.includes(batchId);
+        return {
+          batches: { ...st.batches, [batchId]: s.summary },
+          files,
+          order: known ? st.order : [batchId, ...st.order],
+        };
+      });
+    } catch {
+      // a batch that vanished or a dropped connection: the next catch-up settles it
+    } finally {
+      inFlight.delete(batchId);
+    }
+  },
+
+  applyEvent(event) {
+    const st = get();
+    const batch = st.batches[event.batch_id];
+    if (!batch) {
+      void st.refreshBatch(event.batch_id);
+      return;
+    }
+    if (event.type === 'batch') {
+      set({
+        batches: { ...st.batches, [event.batch_id]: { ...batch, overall_status: event.overall_status } },
+      });
+      // The ending of a batch settles every file: take the service's final word.
+      if (event.state !== 'running') void st.refreshBatch(event.batch_id);
+      return;
+    }
+    const id = fileId(event.batch_id, event.file);
+    const before = st.files[id];
+    const files = { ...st.files, [id]: event.file };
+    if (!before) {
+      void st.refreshBatch(event.batch_id);
+      set({ files });
+      return;
+    }
+    if (before.status === event.file.status) {
+      set({ files });
+      return;
+    }
+    const recounted = recount(batch, files);
+    if (
+      recounted.overall_status !== 'in_progress' &&
+      (event.file.status === 'pending' || event.file.status === 'processing')
+    ) {
+      recounted.overall_status = 'in_progress';
+    }
+    set({ files, batches: { ...st.batches, [event.batch_id]: recounted } });
+  },
+
+  toggleExpanded(batchId) {
+    set((s) => ({ expanded: { ...s.expanded, [batchId]: !s.expanded[batchId] } }));
+  },
+
+  setLastStart(outcomes) {
+    set({ lastStart: outcomes });
+  },
+
+  async cancel(batchId) {
+    set((s) => ({ busy: { ...s.busy, [batchId]: true } }));
+    try {
+      await api().cancelBatch(batchId);
+      await get().refreshBatch(batchId);
+    } finally {
+      set((s) => ({ busy: { ...s.busy, [batchId]: false } }));
+    }
+  },
+
+  async retry(batchId) {
+    set((s) => ({ busy: { ...s.busy, [batchId]: true } }));
+    try {
+      await api().retryBatch(batchId);
+      await get().refreshBatch(batchId);
+    } finally {
+      set((s) => ({ busy: { ...s.busy, [batchId]: false } }));
+    }
+  },
+}));
+
+/** Overall progress of a batch in percent (bytes when every size is known, else by files). */
+export function batchPercent(batch: BatchSummary, files: Record<string, FileProgress>): number {
+  if (batch.fileIds.length === 0) return batch.overall_status === 'in_progress' ? 0 : 100;
+  let total = 0;
+  let moved = 0;
+  let sizesKnown = true;
+  let byFiles = 0;
+  for (const id of batch.fileIds) {
+    const f = files[id];
+    if (!f) continue;
+    // Done files count whole; the others (failed and cancelled too) count what they moved.
+    const done = f.status === 'done';
+    byFiles += done ? 100 : Math.max(0, Math.min(100, f.progress));
+    if (f.total_bytes === null) sizesKnown = false;
+    else {
+      total += f.total_bytes;
+      moved += done ? f.total_bytes : Math.min(f.transferred_bytes, f.total_bytes);
+    }
+  }
+  const pct = sizesKnown && total > 0 ? (moved / total) * 100 : byFiles / batch.fileIds.length;
+  return Math.round(pct * 10) / 10;
+}
+
+/** Adds the batches a Start created, expands them and remembers the outcome for the banner. */
+export async function recordStart(outcomes: StartOutcome[]): Promise<void> {
+  const st = useTransfers.getState();
+  st.setLastStart(outcomes);
+  const ids = outcomes.flatMap((o) => (o.ok ? [o.result.batch_id] : []));
+  useTransfers.setState((s) => ({
+    expanded: { ...s.expanded, ...Object.fromEntries(ids.map((id) => [id, true])) },
+  }));
+  await Promise.all(ids.map((id) => st.refreshBatch(id)));
+}

@@ -1,0 +1,192 @@
+/**
+ * Starting transfers from the UI: the Browse selection, a dropped manifest (which selects keys)
+ * and local files dropped on the desktop window. Each ends by showing what happened.
+ */
+import { DEFAULT_MAX_FILES, LOCAL_BUCKET_PREFIX, type BatchRequestInput } from '../../shared/contract';
+import { api, errorText } from './api';
+import { formatCount } from './format';
+import { groupByPrefix, parseManifest, type ManifestEntry } from './manifest';
+import { useApp } from './stores/app';
+import { useBrowse } from './stores/browse';
+import { recordStart, type StartOutcome } from './stores/transfers';
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+async function runRequests(requests: { label: string; body: BatchRequestInput }[]): Promise<StartOutcome[]> {
+  const outcomes: StartOutcome[] = [];
+  for (const { label, body } of requests) {
+    try {
+      outcomes.push({ ok: true, label, result: await api().startBatch(body) });
+    } catch (err) {
+      outcomes.push({ ok: false, label, error: errorText(err) });
+    }
+  }
+  return outcomes;
+}
+
+async function finish(outcomes: StartOutcome[]): Promise<void> {
+  useApp.getState().setScreen('transfers');
+  await recordStart(outcomes);
+}
+
+/** Starts the Browse selection: a batch per selected folder, the objects in batches of 50. */
+export async function startSelection(): Promise<void> {
+  const { bucket, selected, target, concurrency, force } = useBrowse.getState();
+  if (!bucket || selected.size === 0) return;
+  const options = { target: target.trim() || '/', max_concurrent: concurrency, force };
+  const requests: { label: string; body: BatchRequestInput }[] = [];
+  const objects: { key: string; code?: string }[] = [];
+  for (const [key, s] of selected) {
+    if (s.folder) requests.push({ label: `${bucket}/${key}`, body: { bucket, prefix: key, ...options } });
+    else objects.push(s.code ? { key, code: s.code } : { key });
+  }
+  const groups = chunks(objects, DEFAULT_MAX_FILES);
+  groups.forEach((group, i) => {
+    const label =
+      groups.length === 1
+        ? `${formatCount(group.length)} object${group.length === 1 ? '' : 's'} from ${bucket}`
+        : `objects ${formatCount(i * DEFAULT_MAX_FILES + 1)}–${formatCount(i * DEFAULT_MAX_FILES + group.length)} from ${bucket}`;
+    const body: BatchRequestInput = group.some((o) => o.code)
+      ? { bucket, items: group, ...options }
+      : { bucket, keys: group.map((o) => o.key), ...options };
+    requests.push({ label, body });
+  });
+  const outcomes = await runRequests(requests);
+  if (outcomes.every((o) => o.ok)) useBrowse.getState().clearSelection();
+  await finish(outcomes);
+}
+
+/** Looks keys up in a bucket; returns those that exist (with sizes) and those that do not. */
+async function lookUpKeys(
+  bucket: string,
+  entries: ManifestEntry[],
+): Promise<{ found: { key: string; size: number; code?: string }[]; missing: string[] }> {
+  const sizes = new Map<string, number>();
+  const groups = [...groupByPrefix(entries.map((e) => e.key))];
+  const queue = [...groups];
+  const worker = async () => {
+    for (let g = queue.shift(); g; g = queue.shift()) {
+      const [prefix, keys] = g;
+      if (keys.length <= 20) {
+        // A few keys: ask for each one (its own prefix lists it first).
+        for (const key of keys) {
+          const page = await api().listObjects({ bucket, prefix: key, limit: 100 });
+          const hit = page.objects.find((o) => o.key === key);
+          if (hit) sizes.set(key, hit.size);
+        }
+      } else {
+        const wanted = new Set(keys);
+        let token: string | undefined;
+        do {
+          const page = await api().listObjects({ bucket, prefix, token, limit: 1000 });
+          for (const o of page.objects) if (wanted.has(o.key)) sizes.set(o.key, o.size);
+          token = page.next_token ?? undefined;
+        } while (token);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(4, groups.length) }, worker));
+  const found: { key: string; size: number; code?: string }[] = [];
+  const missing: string[] = [];
+  for (const e of entries) {
+    const size = sizes.get(e.key);
+    if (size === undefined) missing.push(e.key);
+    else found.push({ key: e.key, size, ...(e.code ? { code: e.code } : {}) });
+  }
+  return { found, missing };
+}
+
+/** A dropped manifest selects its keys in the current bucket and says which it could not find. */
+export async function selectFromManifest(file: File): Promise<void> {
+  const { notify, setScreen } = useApp.getState();
+  const { bucket } = useBrowse.getState();
+  setScreen('browse');
+  if (!bucket) {
+    notify('warn', `Pick a bucket first, then drop ${file.name} again.`);
+    return;
+  }
+  let entries: ManifestEntry[];
+  try {
+    entries = parseManifest(file.name, await file.text());
+  } catch (err) {
+    notify('error', `Could not read ${file.name}`, errorText(err));
+    return;
+  }
+  if (entries.length === 0) {
+    notify('warn', `${file.name} lists no keys.`);
+    return;
+  }
+  const pending = notify(
+    'info',
+    `Looking up ${formatCount(entries.length)} keys from ${file.name} in ${bucket}…`,
+  );
+  try {
+    const { found, missing } = await lookUpKeys(bucket, entries);
+    useBrowse.getState().selectEntries(found);
+    const title = `Selected ${formatCount(found.length)} of ${formatCount(entries.length)} keys from ${file.name}.`;
+    if (missing.length === 0) notify('ok', title);
+    else {
+      const shown = missing.slice(0, 10).join(', ');
+      const more = missing.length > 10 ? ` and ${formatCount(missing.length - 10)} more` : '';
+      notify('warn', title, `Not found in ${bucket}: ${shown}${more}`);
+    }
+  } catch (err) {
+    notify('error', `Could not look up the keys of ${file.name}`, errorText(err));
+  } finally {
+    useApp.getState().dismiss(pending);
+  }
+}
+
+/** A dropped local file or folder, with its absolute path. */
+export interface LocalDrop {
+  path: string;
+  folder: boolean;
+}
+
+function splitPath(path: string): { parent: string; name: string } {
+  const trimmed = path.replace(/[\\/]+$/, '');
+  const i = Math.max(trimmed.lastIndexOf('/'), trimmed.lastIndexOf('\\'));
+  if (i === -1) return { parent: '', name: trimmed };
+  // Keep the root's separator ("/" or "C:\").
+  const parent =
+    i === 0 || /^[A-Za-z]:$/.test(trimmed.slice(0, i)) ? trimmed.slice(0, i + 1) : trimmed.slice(0, i);
+  return { parent, name: trimmed.slice(i + 1) };
+}
+
+/** Groups dropped paths by parent folder: files as keys, folders as prefixes (pure). */
+export function planLocalDrop(drops: LocalDrop[]): { parent: string; keys: string[]; prefixes: string[] }[] {
+  const byParent = new Map<string, { parent: string; keys: string[]; prefixes: string[] }>();
+  for (const d of drops) {
+    const { parent, name } = splitPath(d.path);
+    if (!name) continue;
+    let g = byParent.get(parent);
+    if (!g) byParent.set(parent, (g = { parent, keys: [], prefixes: [] }));
+    if (d.folder) g.prefixes.push(`${name}/`);
+    else g.keys.push(name);
+  }
+  return [...byParent.values()];
+}
+
+/** Local files and folders dropped on the desktop window go to the Browse screen's target. */
+export async function startLocalDrop(drops: LocalDrop[]): Promise<void> {
+  const { target, concurrency, force } = useBrowse.getState();
+  const options = { target: target.trim() || '/', max_concurrent: concurrency, force };
+  const requests: { label: string; body: BatchRequestInput }[] = [];
+  for (const g of planLocalDrop(drops)) {
+    const bucket = LOCAL_BUCKET_PREFIX + g.parent;
+    for (const prefix of g.prefixes)
+      requests.push({ label: `${g.parent}/${prefix}`, body: { bucket, prefix, ...options } });
+    chunks(g.keys, DEFAULT_MAX_FILES).forEach((keys) =>
+      requests.push({
+        label: `${formatCount(keys.length)} file${keys.length === 1 ? '' : 's'} from ${g.parent}`,
+        body: { bucket, keys, ...options },
+      }),
+    );
+  }
+  if (requests.length === 0) return;
+  await finish(await runRequests(requests));
+}
