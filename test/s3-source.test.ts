@@ -19,6 +19,7 @@ beforeAll(async () => {
   await s3.put('src', 'a/b/c.bin', testBytes(100_000, 1));
   await s3.put('src', 'a/top.txt', 'hello');
   await s3.put('src', 'a/', '');
+  await s3.put('src', 'deep/er/file.txt', 'deep');
   const keys = Array.from({ length: 1005 }, (_, i) => `k/${String(i).padStart(4, '0')}`);
   for (let i = 0; i < keys.length; i += 50) {
     await Promise.all(keys.slice(i, i + 50).map((k) => s3.put('many', k, 'x')));
@@ -44,6 +45,10 @@ describe('S3Source', () => {
     expect(page.folders).toEqual(['a/b/']);
     expect(page.objects.map((o) => o.key)).toEqual(['a/', 'a/top.txt']);
     expect(page.next_token).toBeNull();
+    // A folder that holds only folders is a common prefix too, as on S3.
+    const top = await source.list('src', { prefix: '', delimiter: '/' });
+    expect(top.folders).toEqual(['a/', 'deep/']);
+    expect(top.objects).toEqual([]);
   });
 
   it('heads objects (null when missing) and reads from an offset', async () => {

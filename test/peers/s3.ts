@@ -8,6 +8,58 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
+import { createRequire } from 'node:module';
+
+interface ListedObject {
+  key: string;
+}
+interface ListResult {
+  objects: ListedObject[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+}
+interface ListOptions {
+  delimiter?: string;
+  prefix?: string;
+  startAfter?: string;
+  maxKeys?: number;
+}
+type ListObjects = (this: unknown, bucket: string, options: ListOptions) => Promise<ListResult>;
+
+/**
+ * s3rver's filesystem store, listing with a delimiter, never descends into a folder below the
+ * prefix, so a folder holding only folders (photos/ with only photos/2023/…) is missing from
+ * CommonPrefixes, where S3 lists it. This lists the whole subtree and groups it as S3 does: keys
+ * with the delimiter after the prefix become common prefixes, the others objects, and max-keys
+ * counts objects as s3rver's own paging (its continuation token is the last object's key) needs.
+ */
+function listFoldersAsS3Does(): void {
+  const store = createRequire(import.meta.url)('s3rver/lib/stores/filesystem') as {
+    prototype: { listObjects: ListObjects; __megaferryFolders?: true };
+  };
+  if (store.prototype.__megaferryFolders) return;
+  const original = store.prototype.listObjects;
+  store.prototype.listObjects = async function (bucket, options) {
+    const { delimiter = '', prefix = '', maxKeys = Infinity } = options;
+    if (!delimiter) return original.call(this, bucket, options);
+    const all = await original.call(this, bucket, { ...options, delimiter: '', maxKeys: Infinity });
+    const commonPrefixes = new Set<string>();
+    const objects: ListedObject[] = [];
+    let isTruncated = false;
+    for (const object of all.objects) {
+      const at = object.key.indexOf(delimiter, prefix.length);
+      if (at !== -1) commonPrefixes.add(object.key.slice(0, at + delimiter.length));
+      else if (objects.length < maxKeys) objects.push(object);
+      else {
+        isTruncated = true;
+        break;
+      }
+    }
+    return { objects, commonPrefixes: [...commonPrefixes].sort(), isTruncated };
+  };
+  store.prototype.__megaferryFolders = true;
+}
+listFoldersAsS3Does();
 
 export interface S3Peer {
   endpoint: string;
