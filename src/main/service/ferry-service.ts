@@ -353,7 +353,8 @@ export class FerryService implements FerryApi {
       prefix,
       folders: page.folders,
       objects: page.objects
-        .filter((o) => o.key !== prefix) // the folder's own placeholder object
+        // The folder's own placeholder object ("photos/" listed under prefix "photos/").
+        .filter((o) => !(o.key === prefix && prefix.endsWith('/')))
         .map((o) => ({ key: o.key, size: o.size, last_modified: o.last_modified?.toISOString() ?? null })),
       next_token: page.next_token,
     };

@@ -309,7 +309,7 @@ function SettingsForm({ view }: { view: SettingsView }) {
       <Section
         id="mongodb"
         title="MongoDB"
-        description={`Where the file documents are kept. Now: ${view.mongodb.store === 'mongodb' ? 'a MongoDB server' : 'the embedded store'}.`}
+        description={`Where the file documents are kept. Now: ${view.mongodb.store === 'mongodb' ? 'a MongoDB server' : 'the embedded store'}. A change applies at the next start.`}
         testTarget="mongodb"
         draftPatch={patch}
         error={errorSection === 'mongodb' ? error : null}

@@ -1,0 +1,341 @@
+/**
+ * The UI in Debian's Chromium (Playwright) against the headless host with the real peers: s3rver,
+ * mega-mock and the embedded store. A newcomer's path (open, pick the bucket, open folders, select
+ * files, start, watch the bars move, see them done, open History), cancel, a failed file shown
+ * with its reason and retried, a dropped manifest, and Settings. Bytes are proven by downloading
+ * back from MEGA; statuses are read back from the store. Screenshots of each screen go to
+ * test-results/ui/.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { configFromEnv } from '../src/main/service/config';
+import { FerryService } from '../src/main/service/ferry-service';
+import { startHost, type RunningHost } from '../src/main/host/server';
+import { startS3Peer, type S3Peer } from '../test/peers/s3';
+import { downloadSha256, startMegaPeer, type MegaPeer } from '../test/peers/mega';
+import { ferryEnv } from '../test/peers/env';
+import { MiB, sha256, testBytes, waitFor } from '../test/peers/fixtures';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const UI_DIR = resolve(__dirname, '..', 'out', 'renderer');
+const SHOTS = resolve(__dirname, '..', 'test-results', 'ui');
+const BUCKET = 'media';
+const BIG = 160 * MiB;
+
+const SMALL: Record<string, Buffer> = {
+  'README.txt': testBytes(2048, 1),
+  'photos/2024/a.jpg': testBytes(3 * MiB + 5, 2),
+  'photos/2024/b.jpg': testBytes(2 * MiB + 7, 3),
+  'photos/2024/c.jpg': testBytes(MiB + 11, 4),
+  'docs/notes.txt': testBytes(300, 5),
+};
+
+/** A large object streamed into s3rver without holding it in memory. */
+function bigBody(size: number): Readable {
+  const block = testBytes(MiB, 9);
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent >= size) return this.push(null);
+      const n = Math.min(MiB, size - sent);
+      sent += n;
+      this.push(block.subarray(0, n));
+    },
+  });
+}
+
+let s3: S3Peer;
+let mega: MegaPeer;
+let work: string;
+let service: FerryService;
+let host: RunningHost;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
+  if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('the renderer is not built: npm run prepare');
+  [s3, mega] = await Promise.all([startS3Peer([BUCKET]), startMegaPeer()]);
+  work = await mkdtemp(join(tmpdir(), 'megaferry-ui-'));
+  for (const [key, body] of Object.entries(SMALL)) await s3.put(BUCKET, key, body);
+  for (const key of ['video/big-1.mp4', 'video/big-2.mp4']) await s3.put(BUCKET, key, bigBody(BIG), BIG);
+  service = await FerryService.open(configFromEnv(ferryEnv({ s3, mega }, join(work, 'data'))), {
+    resume: false,
+  });
+  host = await startHost(service, { host: '127.0.0.1', port: 0, uiDir: UI_DIR });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  await mkdir(SHOTS, { recursive: true });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await host?.close();
+  await service?.close();
+  await Promise.all([s3?.stop(), mega?.stop()]);
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+/** A page that records every console error or warning, page error and failed request. */
+async function openUi(): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${String(e)}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
+  });
+  await page.goto(host.uiUrl);
+  await page.getByRole('heading', { name: 'Browse', level: 1 }).waitFor();
+  return { page, problems };
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+/** Opens the bucket's root in Browse (the only bucket is picked by itself; pick it otherwise). */
+async function openBucket(page: Page): Promise<void> {
+  const picker = page.getByRole('combobox', { name: 'Bucket' });
+  if ((await picker.inputValue()) !== BUCKET) await picker.selectOption(BUCKET);
+  await page.getByRole('grid', { name: 'Folder contents' }).waitFor();
+}
+
+async function batchIdOnScreen(page: Page): Promise<string> {
+  const item = page.getByRole('listitem', { name: /^Batch batch_/ }).first();
+  await item.waitFor();
+  return ((await item.getAttribute('aria-label')) ?? '').replace(/^Batch /, '');
+}
+
+async function progressOf(page: Page, label: string): Promise<number> {
+  return Number(
+    await page.getByRole('progressbar', { name: label, exact: true }).getAttribute('aria-valuenow'),
+  );
+}
+
+describe('the web UI against the headless host and real peers', () => {
+  it("a newcomer's path: browse folders, select a range, start, see every file done, then History", async () => {
+    const { page, problems } = await openUi();
+    // The token came from #token= and left the address bar.
+    expect(page.url()).toBe(`${host.url}/`);
+    await openBucket(page);
+    // A folder that holds only folders is listed (photos/ holds 2024/ only).
+    await page.getByRole('button', { name: 'Open folder photos' }).click();
+    await page.getByRole('button', { name: 'Open folder 2024' }).click();
+    await expect
+      .poll(() => page.getByRole('navigation', { name: 'Folder path' }).innerText())
+      .toMatch(/media.*photos.*2024/s);
+    await page.getByRole('checkbox', { name: 'photos/2024/a.jpg', exact: true }).click();
+    await page
+      .getByRole('checkbox', { name: 'photos/2024/c.jpg', exact: true })
+      .click({ modifiers: ['Shift'] });
+    for (const key of ['a', 'b', 'c'])
+      expect(
+        await page.getByRole('checkbox', { name: `photos/2024/${key}.jpg`, exact: true }).isChecked(),
+      ).toBe(true);
+    await expect.poll(() => page.locator('body').innerText()).toMatch(/3 objects · 6\.00 MiB/);
+    await page.getByRole('textbox', { name: 'MEGA folder' }).fill('/Newcomer');
+    await shot(page, 'browse');
+    await page.getByRole('button', { name: 'Start transfer' }).click();
+
+    await page.getByRole('heading', { name: 'Transfers', level: 1 }).waitFor();
+    const batchId = await batchIdOnScreen(page);
+    await waitFor(
+      'the batch bar at 100',
+      async () => (await progressOf(page, `Batch ${batchId}`)) === 100,
+      60_000,
+    );
+    for (const key of ['a', 'b', 'c']) {
+      expect(await progressOf(page, `photos/2024/${key}.jpg`)).toBe(100);
+      await page.getByRole('link', { name: `Open in MEGA: photos/2024/${key}.jpg` }).waitFor();
+    }
+    await expect
+      .poll(() => page.getByRole('listitem', { name: `Batch ${batchId}` }).innerText())
+      .toMatch(/Completed/);
+    await shot(page, 'transfers');
+
+    for (const key of ['a', 'b', 'c']) {
+      const data = SMALL[`photos/2024/${key}.jpg`] as Buffer;
+      expect(await downloadSha256(mega, `/Newcomer/photos/2024/${key}.jpg`)).toEqual({
+        sha256: sha256(data),
+        size: data.length,
+      });
+      const doc = await service.store.getFile({ bucket_name: BUCKET, remote_key: `photos/2024/${key}.jpg` });
+      expect(doc?.status).toBe('done');
+      expect(doc?.s4_key).toBe(`/Newcomer/photos/2024/${key}.jpg`);
+    }
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'History' }).click();
+    await page.getByRole('heading', { name: 'History', level: 1 }).waitFor();
+    for (const key of ['a', 'b', 'c'])
+      await page.getByText(`/Newcomer/photos/2024/${key}.jpg`).first().waitFor();
+    await page.getByRole('combobox', { name: 'Status' }).selectOption('done');
+    await page.getByRole('searchbox', { name: 'Search files' }).fill('b.jpg');
+    await expect.poll(() => page.getByText('/Newcomer/photos/2024/a.jpg').count()).toBe(0);
+    await page.getByText('/Newcomer/photos/2024/b.jpg').first().waitFor();
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export CSV' }).click(),
+    ]);
+    const csvPath = join(work, 'history.csv');
+    await download.saveAs(csvPath);
+    const csv = await readFile(csvPath, 'utf8');
+    expect(csv).toContain('photos/2024/b.jpg');
+    expect(csv).not.toContain('photos/2024/a.jpg');
+    await shot(page, 'history');
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  it('shows the bars move, and cancel stops the batch with nothing left transferring', async () => {
+    const { page, problems } = await openUi();
+    await openBucket(page);
+    await page.getByRole('button', { name: 'Open folder video' }).click();
+    await page.getByRole('checkbox', { name: 'Select all in folder' }).click();
+    await page.getByRole('spinbutton', { name: 'Concurrent' }).fill('1');
+    await page.getByRole('textbox', { name: 'MEGA folder' }).fill('/Cancelled');
+    await page.getByRole('button', { name: 'Start transfer' }).click();
+    await page.getByRole('heading', { name: 'Transfers', level: 1 }).waitFor();
+    const batchId = await batchIdOnScreen(page);
+
+    // The first file's bar moves: a value strictly between 0 and 100 is seen.
+    const seen = new Set<number>();
+    await waitFor(
+      'a bar part-way',
+      async () => {
+        const v = await progressOf(page, 'video/big-1.mp4').catch(() => 0);
+        seen.add(v);
+        return v > 0 && v < 100;
+      },
+      60_000,
+      20,
+    );
+    await shot(page, 'transfers-moving');
+    await page
+      .getByRole('listitem', { name: `Batch ${batchId}` })
+      .getByRole('button', { name: 'Cancel batch' })
+      .click();
+    await expect
+      .poll(() => page.getByRole('listitem', { name: `Batch ${batchId}` }).innerText(), { timeout: 10_000 })
+      .toMatch(/Cancelled/);
+    await page
+      .getByRole('listitem', { name: `Batch ${batchId}` })
+      .getByRole('button', { name: 'Retry failed' })
+      .waitFor();
+    const status = await service.getBatch(batchId);
+    expect(status.overall_status).toBe('cancelled');
+    expect(status.transferring).toBe(0);
+    for (const key of ['video/big-1.mp4', 'video/big-2.mp4']) {
+      expect((await service.store.getFile({ bucket_name: BUCKET, remote_key: key }))?.status).toBe(
+        'cancelled',
+      );
+    }
+    await shot(page, 'transfers-cancelled');
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  it('shows a failed file with its reason, and Retry failed brings it to done', async () => {
+    const { page, problems } = await openUi();
+    await openBucket(page);
+    mega.setUploadError(() => new Error('simulated MEGA upload failure'));
+    try {
+      await page.getByRole('checkbox', { name: 'README.txt', exact: true }).click();
+      await page.getByRole('textbox', { name: 'MEGA folder' }).fill('/Retried');
+      await page.getByRole('button', { name: 'Start transfer' }).click();
+      await page.getByRole('heading', { name: 'Transfers', level: 1 }).waitFor();
+      const batchId = await batchIdOnScreen(page);
+      const card = page.getByRole('listitem', { name: `Batch ${batchId}` });
+      await card.getByRole('button', { name: 'Retry failed' }).waitFor({ timeout: 60_000 });
+      const doc = await service.store.getFile({ bucket_name: BUCKET, remote_key: 'README.txt' });
+      expect(doc?.status).toBe('s4_upload_failed');
+      expect(doc?.error_message).toBeTruthy();
+      // The row shows the status and the reason the store holds.
+      await expect.poll(() => card.innerText()).toContain(doc?.error_message ?? '');
+      await expect.poll(() => card.innerText()).toMatch(/Upload failed|MEGA/);
+      await shot(page, 'transfers-failed');
+
+      mega.setUploadError(null);
+      await card.getByRole('button', { name: 'Retry failed' }).click();
+      await waitFor(
+        'the retried batch at 100',
+        async () => (await progressOf(page, `Batch ${batchId}`)) === 100,
+        60_000,
+      );
+      await expect.poll(() => card.innerText()).toMatch(/Completed/);
+      const data = SMALL['README.txt'] as Buffer;
+      expect(await downloadSha256(mega, '/Retried/README.txt')).toEqual({
+        sha256: sha256(data),
+        size: data.length,
+      });
+      expect((await service.store.getFile({ bucket_name: BUCKET, remote_key: 'README.txt' }))?.status).toBe(
+        'done',
+      );
+    } finally {
+      mega.setUploadError(null);
+    }
+    // The failed attempt answered 4xx/5xx on the MEGA side only; the UI itself made no bad request.
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  it('a dropped manifest selects the keys it names and says which it could not find', async () => {
+    const { page, problems } = await openUi();
+    await openBucket(page);
+    const csv = 'key,code\nphotos/2024/a.jpg,A-1\ndocs/notes.txt,N-1\nmissing/nothing.bin,X-9\n';
+    // A DataTransfer made in the page, as the browser makes one for a file dragged in.
+    const transfer = await page.evaluateHandle(
+      `(() => { const dt = new DataTransfer(); dt.items.add(new File([${JSON.stringify(csv)}], 'manifest.csv', { type: 'text/csv' })); return dt; })()`,
+    );
+    await page.dispatchEvent('body', 'dragenter', { dataTransfer: transfer });
+    await page.getByRole('dialog', { name: 'Drop files' }).waitFor();
+    await shot(page, 'drop-overlay');
+    await page.dispatchEvent('body', 'drop', { dataTransfer: transfer });
+    await expect
+      .poll(() => page.locator('body').innerText(), { timeout: 15_000 })
+      .toContain('missing/nothing.bin');
+    await expect.poll(() => page.locator('body').innerText()).toMatch(/2 objects/);
+    expect(await page.getByRole('dialog', { name: 'Drop files' }).count()).toBe(0);
+    await shot(page, 'browse-manifest');
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('Settings shows the configuration without secrets and tests the S3 and MEGA connections', async () => {
+    const { page, problems } = await openUi();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+    const s3Section = page.getByRole('region', { name: 'S3' });
+    await s3Section.getByRole('button', { name: 'Test' }).click();
+    await expect.poll(() => s3Section.innerText()).toMatch(/1 bucket visible/);
+    const megaSection = page.getByRole('region', { name: 'MEGA' });
+    await megaSection.getByRole('button', { name: 'Test' }).click();
+    await expect.poll(() => megaSection.innerText()).toMatch(/logged in as mock@test/);
+    // Secrets are write-only: their fields are empty, the page only says they are set.
+    expect(await megaSection.getByLabel('Password', { exact: true }).inputValue()).toBe('');
+    expect(await s3Section.getByLabel('Secret access key').inputValue()).toBe('');
+    await shot(page, 'settings');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shot(page, 'settings-dark');
+    expect(problems).toEqual([]);
+
+    // Without the token the API refuses and the page says what to do.
+    const fresh = await browser.newPage();
+    await fresh.goto(`${host.url}/`);
+    await fresh
+      .getByText(/megaferry serve/)
+      .first()
+      .waitFor();
+    await fresh.close();
+    await page.close();
+  }, 60_000);
+});
