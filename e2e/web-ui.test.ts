@@ -11,7 +11,6 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { configFromEnv } from '../src/main/service/config';
 import { FerryService } from '../src/main/service/ferry-service';
@@ -19,7 +18,7 @@ import { startHost, type RunningHost } from '../src/main/host/server';
 import { startS3Peer, type S3Peer } from '../test/peers/s3';
 import { downloadSha256, startMegaPeer, type MegaPeer } from '../test/peers/mega';
 import { ferryEnv } from '../test/peers/env';
-import { MiB, sha256, testBytes, waitFor } from '../test/peers/fixtures';
+import { MiB, repeatingStream, sha256, testBytes, waitFor } from '../test/peers/fixtures';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const UI_DIR = resolve(__dirname, '..', 'out', 'renderer');
@@ -36,18 +35,7 @@ const SMALL: Record<string, Buffer> = {
 };
 
 /** A large object streamed into s3rver without holding it in memory. */
-function bigBody(size: number): Readable {
-  const block = testBytes(MiB, 9);
-  let sent = 0;
-  return new Readable({
-    read() {
-      if (sent >= size) return this.push(null);
-      const n = Math.min(MiB, size - sent);
-      sent += n;
-      this.push(block.subarray(0, n));
-    },
-  });
-}
+const bigBody = (size: number) => repeatingStream(testBytes(MiB, 9), size);
 
 let s3: S3Peer;
 let mega: MegaPeer;

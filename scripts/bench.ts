@@ -26,6 +26,7 @@ import { startS3Peer } from '../test/peers/s3';
 import { downloadSha256, startMegaPeer } from '../test/peers/mega';
 import { startMongo } from '../test/peers/mongo';
 import { ferryEnv } from '../test/peers/env';
+import { repeatingStream } from '../test/peers/fixtures';
 
 const MiB = 1024 * 1024;
 const quick = process.argv.includes('--quick');
@@ -36,17 +37,7 @@ const CLI = join(process.cwd(), 'bin', 'megaferry.mjs');
 
 /** A repeating pseudo-random pattern: cheap to make, not compressible, never held whole. */
 const PATTERN = randomBytes(MiB);
-function patterned(size: number): Readable {
-  let sent = 0;
-  return new Readable({
-    read() {
-      if (sent >= size) return this.push(null);
-      const n = Math.min(MiB, size - sent);
-      sent += n;
-      this.push(n === MiB ? PATTERN : PATTERN.subarray(0, n));
-    },
-  });
-}
+const patterned = (size: number): Readable => repeatingStream(PATTERN, size);
 
 /** Samples a process's resident set size (from /proc) until stopped; returns the peak in MiB. */
 function rssSampler(pid: number = process.pid): { stop(): Promise<number> } {

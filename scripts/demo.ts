@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { configFromEnv } from '../src/main/service/config';
 import { FerryService } from '../src/main/service/ferry-service';
@@ -14,7 +14,7 @@ import { startHost } from '../src/main/host/server';
 import { quietNodeVersionWarning } from '../src/main/node-warnings';
 import { startS3Peer } from '../test/peers/s3';
 import { startMegaPeer } from '../test/peers/mega';
-import { testBytes } from '../test/peers/fixtures';
+import { repeatingStream, testBytes } from '../test/peers/fixtures';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -58,18 +58,7 @@ const SAMPLE: [string, number][] = [
 ];
 
 /** A stream of zeros (the 1 GiB object of seed B's test advice, never held in memory). */
-function zeros(size: number): Readable {
-  const block = Buffer.alloc(MiB);
-  let left = size;
-  return new Readable({
-    read() {
-      if (left === 0) return this.push(null);
-      const n = Math.min(left, block.length);
-      left -= n;
-      this.push(n === block.length ? block : block.subarray(0, n));
-    },
-  });
-}
+const zeros = (size: number): Readable => repeatingStream(Buffer.alloc(MiB), size);
 
 async function main(): Promise<void> {
   quietNodeVersionWarning();

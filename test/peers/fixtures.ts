@@ -1,5 +1,6 @@
 /** Test data: deterministic pseudo-random bytes and their SHA-256, for objects put into s3rver. */
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 
 /** Bytes that differ per seed and per position (so chunk mix-ups would show). */
 export function testBytes(size: number, seed: number): Buffer {
@@ -23,6 +24,19 @@ export function sha256(data: Buffer): string {
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
+
+/** `size` bytes of `block` repeated, streamed: a large object that is never held in memory. */
+export function repeatingStream(block: Buffer, size: number): Readable {
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent >= size) return this.push(null);
+      const n = Math.min(block.length, size - sent);
+      sent += n;
+      this.push(n === block.length ? block : block.subarray(0, n));
+    },
+  });
+}
 
 /** Sizes that straddle the AES block (16 B) and MEGA's chunk boundaries (128 KiB, +256 KiB, …, 1 MiB). */
 export const BOUNDARY_SIZES = [
