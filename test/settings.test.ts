@@ -106,7 +106,12 @@ describe('the desktop: settings saved with a SecretBox', () => {
         },
         mega: { email: '', has_password: false, default_target: '/' },
         mongodb: { uri_redacted: '', store: 'embedded' },
-        transfers: { max_concurrent: 3, max_concurrent_limit: 5, connections_per_file: 4 },
+        transfers: {
+          max_concurrent: 3,
+          max_concurrent_limit: 5,
+          connections_per_file: 4,
+          max_files_per_batch: 50,
+        },
         locked: [],
         secret_storage: 'keychain',
       } satisfies SettingsView);
@@ -240,11 +245,12 @@ describe('without a SecretBox (headless host, CLI)', () => {
 describe('locked settings and bad input', () => {
   it('lists the settings the environment fixes and refuses to change them', async () => {
     const dataDir = await newDataDir();
-    const service = await FerryService.open(configFromEnv(ferryEnv({ s3, mega }, dataDir)), {
-      secretBox: aesBox(),
-    });
+    const env = { ...ferryEnv({ s3, mega }, dataDir), MEGAFERRY_MAX_FILES: '7' };
+    const service = await FerryService.open(configFromEnv(env), { secretBox: aesBox() });
     try {
       const view = await service.getSettings();
+      // The UI splits a selection by the host's cap.
+      expect(view.transfers.max_files_per_batch).toBe(7);
       expect(view.locked.sort()).toEqual(
         [
           'mega.email',

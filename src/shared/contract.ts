@@ -302,7 +302,13 @@ export interface SettingsView {
   mega: { email: string; has_password: boolean; default_target: string };
   /** `uri_redacted`: the URI with any password replaced by `***`; empty for the embedded store. */
   mongodb: { uri_redacted: string; store: 'mongodb' | 'embedded' };
-  transfers: { max_concurrent: number; max_concurrent_limit: number; connections_per_file: number };
+  transfers: {
+    max_concurrent: number;
+    max_concurrent_limit: number;
+    connections_per_file: number;
+    /** Files one batch may hold (MEGAFERRY_MAX_FILES): a larger selection is split into batches. */
+    max_files_per_batch: number;
+  };
   /** Dotted names of settings fixed by environment variables (shown read-only). */
   locked: string[];
   /** Where saved secrets go: the OS keychain (desktop), or nowhere (headless: environment only). */

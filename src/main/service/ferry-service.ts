@@ -218,6 +218,7 @@ export class FerryService implements FerryApi {
     return settingsView(this.values, {
       env: this.config.fromEnv.settings,
       maxConcurrentLimit: this.config.engine.maxConcurrentLimit,
+      maxFilesPerBatch: this.config.engine.maxFilesPerBatch,
       storeInUse: this.store.kind,
       box: this.box,
     });

@@ -293,6 +293,7 @@ export function settingsView(
   opts: {
     env: SettingsLayer;
     maxConcurrentLimit: number;
+    maxFilesPerBatch: number;
     storeInUse: 'mongodb' | 'embedded';
     box: SecretBox | null;
   },
@@ -318,6 +319,7 @@ export function settingsView(
       max_concurrent: values.transfers.max_concurrent,
       max_concurrent_limit: opts.maxConcurrentLimit,
       connections_per_file: values.transfers.connections_per_file,
+      max_files_per_batch: opts.maxFilesPerBatch,
     },
     locked: SETTING_NAMES.filter((name) => opts.env[name] !== undefined),
     secret_storage: opts.box ? 'keychain' : 'environment',

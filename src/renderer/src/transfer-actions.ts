@@ -8,7 +8,13 @@ import { formatCount } from './format';
 import { groupByPrefix, parseManifest, type ManifestEntry } from './manifest';
 import { useApp } from './stores/app';
 import { useBrowse } from './stores/browse';
+import { useSettings } from './stores/settings';
 import { recordStart, type StartOutcome } from './stores/transfers';
+
+/** Files one batch may hold on this host (its MEGAFERRY_MAX_FILES), as its settings say. */
+function batchCap(): number {
+  return useSettings.getState().view?.transfers.max_files_per_batch ?? DEFAULT_MAX_FILES;
+}
 
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -33,7 +39,7 @@ async function finish(outcomes: StartOutcome[]): Promise<void> {
   await recordStart(outcomes);
 }
 
-/** Starts the Browse selection: a batch per selected folder, the objects in batches of 50. */
+/** Starts the Browse selection: a batch per selected folder, the objects in batches of the cap. */
 export async function startSelection(): Promise<void> {
   const { bucket, selected, target, concurrency, force } = useBrowse.getState();
   if (!bucket || selected.size === 0) return;
@@ -44,12 +50,13 @@ export async function startSelection(): Promise<void> {
     if (s.folder) requests.push({ label: `${bucket}/${key}`, body: { bucket, prefix: key, ...options } });
     else objects.push(s.code ? { key, code: s.code } : { key });
   }
-  const groups = chunks(objects, DEFAULT_MAX_FILES);
+  const cap = batchCap();
+  const groups = chunks(objects, cap);
   groups.forEach((group, i) => {
     const label =
       groups.length === 1
         ? `${formatCount(group.length)} object${group.length === 1 ? '' : 's'} from ${bucket}`
-        : `objects ${formatCount(i * DEFAULT_MAX_FILES + 1)}–${formatCount(i * DEFAULT_MAX_FILES + group.length)} from ${bucket}`;
+        : `objects ${formatCount(i * cap + 1)}–${formatCount(i * cap + group.length)} from ${bucket}`;
     const body: BatchRequestInput = group.some((o) => o.code)
       ? { bucket, items: group, ...options }
       : { bucket, keys: group.map((o) => o.key), ...options };
@@ -180,7 +187,7 @@ export async function startLocalDrop(drops: LocalDrop[]): Promise<void> {
     const bucket = LOCAL_BUCKET_PREFIX + g.parent;
     for (const prefix of g.prefixes)
       requests.push({ label: `${g.parent}/${prefix}`, body: { bucket, prefix, ...options } });
-    chunks(g.keys, DEFAULT_MAX_FILES).forEach((keys) =>
+    chunks(g.keys, batchCap()).forEach((keys) =>
       requests.push({
         label: `${formatCount(keys.length)} file${keys.length === 1 ? '' : 's'} from ${g.parent}`,
         body: { bucket, keys, ...options },
