@@ -351,7 +351,10 @@ describe('the web UI against the headless host and real peers', () => {
     expect(await megaSection.getByLabel('Password', { exact: true }).inputValue()).toBe('');
     expect(await s3Section.getByLabel('Secret access key').inputValue()).toBe('');
     await shot(page, 'settings');
+    // The system theme is followed live (colour transitions settle before the picture).
     await page.emulateMedia({ colorScheme: 'dark' });
+    await expect.poll(() => page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
+    await page.waitForTimeout(400);
     await shot(page, 'settings-dark');
     expect(problems).toEqual([]);
 

@@ -1,5 +1,5 @@
 /** The application shell: sidebar, the current screen, notices and the drop overlay. */
-import { useEffect } from 'react';
+import { useEffect, useLayoutEffect } from 'react';
 import { client, errorText } from './api';
 import { DropZone } from './components/DropZone';
 import { Notices } from './components/Notices';
@@ -13,12 +13,20 @@ import { useBrowse } from './stores/browse';
 import { useSettings } from './stores/settings';
 import { useTransfers } from './stores/transfers';
 
+/** Sets `data-theme` to light or dark: the chosen theme, or the system's (followed live). */
 function useTheme() {
   const theme = useApp((s) => s.theme);
-  useEffect(() => {
+  // Before the first paint, so a dark system never flashes the light theme.
+  useLayoutEffect(() => {
     const root = document.documentElement;
-    if (theme === 'system') delete root.dataset.theme;
-    else root.dataset.theme = theme;
+    const system = window.matchMedia('(prefers-color-scheme: dark)');
+    const apply = () => {
+      root.dataset.theme = theme === 'system' ? (system.matches ? 'dark' : 'light') : theme;
+    };
+    apply();
+    if (theme !== 'system') return;
+    system.addEventListener('change', apply);
+    return () => system.removeEventListener('change', apply);
   }, [theme]);
 }
 
