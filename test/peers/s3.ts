@@ -44,52 +44,44 @@ const S3Object = require('s3rver/lib/models/object') as new (
 /**
  * s3rver's filesystem store, listing with the "/" delimiter, never descends into a folder below
  * the prefix, so a folder holding only folders (photos/ with only photos/2023/…) is missing from
- * CommonPrefixes, where S3 lists it. When the prefix's folder has such subfolders, this lists the
- * whole subtree and groups it as S3 does: keys with the delimiter after the prefix become common
- * prefixes, the others objects, and max-keys counts objects as s3rver's own paging (its
- * continuation token is the last object's key) needs. A folder with no subfolders keeps s3rver's
- * own, cheaper listing.
+ * CommonPrefixes, where S3 lists it. s3rver keeps keys as paths (`photos/2023/a.jpg` is the file
+ * `<bucket>/photos/2023/a.jpg._S3rver_object`), so after its own listing this adds the subfolders
+ * of the prefix's folder that hold an object somewhere below and fall in the page's key range.
+ * It reads directories only, never the objects' metadata.
  */
 function listFoldersAsS3Does(): void {
   const proto = FilesystemStoreClass.prototype;
   if (proto.__megaferryFolders) return;
   const original = proto.listObjects;
   proto.listObjects = async function (this: FilesystemStore, bucket, options) {
-    const { delimiter = '', prefix = '', maxKeys = Infinity } = options;
-    if (delimiter !== '/' || !(await hasSubfolders(this, bucket, prefix))) {
-      return original.call(this, bucket, options);
+    const page = await original.call(this, bucket, options);
+    const { delimiter = '', prefix = '', startAfter = '' } = options;
+    if (delimiter !== '/') return page;
+    const parent = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const dir = join(this.rootDirectory, bucket, ...parent.split('/').filter(Boolean));
+    const lastKey = page.isTruncated ? page.objects.at(-1)?.key : undefined;
+    const prefixes = new Set(page.commonPrefixes);
+    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      const folder = `${parent}${entry.name}/`;
+      if (!entry.isDirectory() || !folder.startsWith(prefix) || prefixes.has(folder)) continue;
+      // In this page's range: after where it starts (a folder the start lies in came earlier) and
+      // before its last object when more pages follow.
+      if (folder <= startAfter || startAfter.startsWith(folder)) continue;
+      if (lastKey !== undefined && folder > lastKey) continue;
+      if (await holdsObject(join(dir, entry.name))) prefixes.add(folder);
     }
-    const all = await original.call(this, bucket, { ...options, delimiter: '', maxKeys: Infinity });
-    const commonPrefixes = new Set<string>();
-    const objects: ListedObject[] = [];
-    let isTruncated = false;
-    for (const object of all.objects) {
-      const at = object.key.indexOf(delimiter, prefix.length);
-      if (at !== -1) commonPrefixes.add(object.key.slice(0, at + delimiter.length));
-      else if (objects.length < maxKeys) objects.push(object);
-      else {
-        isTruncated = true;
-        break;
-      }
-    }
-    return { objects, commonPrefixes: [...commonPrefixes].sort(), isTruncated };
+    return { ...page, commonPrefixes: [...prefixes].sort() };
   };
   proto.__megaferryFolders = true;
 }
 listFoldersAsS3Does();
 
-/** Whether the folder the prefix points into has subfolders matching it (s3rver keeps keys as paths). */
-async function hasSubfolders(store: FilesystemStore, bucket: string, prefix: string): Promise<boolean> {
-  const parent = prefix.slice(0, prefix.lastIndexOf('/') + 1);
-  const rest = prefix.slice(parent.length);
-  try {
-    const entries = await readdir(join(store.rootDirectory, bucket, ...parent.split('/')), {
-      withFileTypes: true,
-    });
-    return entries.some((e) => e.isDirectory() && e.name.startsWith(rest));
-  } catch {
-    return false;
-  }
+/** Whether a folder of s3rver's store holds an object anywhere below it. */
+async function holdsObject(dir: string): Promise<boolean> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  if (entries.some((e) => e.isFile() && e.name.endsWith('._S3rver_object'))) return true;
+  for (const e of entries) if (e.isDirectory() && (await holdsObject(join(dir, e.name)))) return true;
+  return false;
 }
 
 export interface S3Peer {
