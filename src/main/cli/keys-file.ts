@@ -1,36 +1,24 @@
 /**
  * Reads a keys file for `transfer --keys-file`: one key per line, or CSV with a `key` column and an
- * optional `code` column.
+ * optional `code` column. The parsing is the one the UI uses for dropped manifests
+ * (src/shared/manifest.ts); the kind is told from the first line rather than the file name.
  */
 import { readFile } from 'node:fs/promises';
-import { parse } from 'csv-parse/sync';
 import type { BatchItem } from '../../shared/contract';
+import { ManifestError, parseManifestText } from '../../shared/manifest';
 import { InputError } from '../engine/errors';
 
 export function parseKeysText(text: string, name = 'keys file'): BatchItem[] {
-  const body = text.replace(/^\uFEFF/, '');
-  const firstLine = body.split(/\r?\n/, 1)[0] ?? '';
+  const firstLine = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
   const header = firstLine.split(',').map((h) => h.trim().replace(/^"|"$/g, '').toLowerCase());
-  if ((header.includes('key') && firstLine.includes(',')) || (header.length === 1 && header[0] === 'key')) {
-    let rows: Record<string, string>[];
-    try {
-      rows = parse(body, {
-        columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()),
-        skip_empty_lines: true,
-        trim: true,
-      });
-    } catch (err) {
-      throw new InputError(`${name}: not valid CSV (${(err as Error).message})`);
-    }
-    return rows
-      .filter((r) => (r.key ?? '') !== '')
-      .map((r) => (r.code ? { key: r.key as string, code: r.code } : { key: r.key as string }));
+  const csv =
+    (header.includes('key') && firstLine.includes(',')) || (header.length === 1 && header[0] === 'key');
+  try {
+    return parseManifestText(csv ? 'csv' : 'txt', text, name);
+  } catch (err) {
+    if (err instanceof ManifestError) throw new InputError(err.message);
+    throw err;
   }
-  return body
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l.length > 0 && !l.startsWith('#'))
-    .map((key) => ({ key }));
 }
 
 export async function readKeysFile(path: string): Promise<BatchItem[]> {

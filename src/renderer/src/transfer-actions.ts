@@ -5,7 +5,7 @@
 import { DEFAULT_MAX_FILES, LOCAL_BUCKET_PREFIX, type BatchRequestInput } from '../../shared/contract';
 import { api, errorText } from './api';
 import { formatCount } from './format';
-import { groupByPrefix, parseManifest, type ManifestEntry } from './manifest';
+import { groupByPrefix, parseManifest, type ManifestEntry } from '../../shared/manifest';
 import { useApp } from './stores/app';
 import { useBrowse } from './stores/browse';
 import { useSettings } from './stores/settings';

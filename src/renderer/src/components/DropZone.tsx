@@ -3,7 +3,7 @@
  * and folders are sent to MEGA from the desktop app (a browser cannot read their paths).
  */
 import { useEffect, useState } from 'react';
-import { manifestKind } from '../manifest';
+import { manifestKind } from '../../../shared/manifest';
 import { useApp } from '../stores/app';
 import { useBrowse } from '../stores/browse';
 import { selectFromManifest, startLocalDrop, type LocalDrop } from '../transfer-actions';

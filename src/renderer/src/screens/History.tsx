@@ -3,7 +3,7 @@ import { useEffect, useState } from 'react';
 import type { FileRecord } from '../../../shared/api';
 import { FILE_STATUSES, type FileStatus } from '../../../shared/contract';
 import { errorText } from '../api';
-import { toCsv } from '../csv';
+import { toCsv } from '../../../shared/csv';
 import { FILE_STATUS_LABELS, fileStatusTone, formatCount, formatDate } from '../format';
 import { useApp } from '../stores/app';
 import { useHistory } from '../stores/history';

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { groupByPrefix, manifestKind, ManifestError, parentPrefix, parseManifest } from './manifest';
+import {
+  groupByPrefix,
+  manifestKind,
+  ManifestError,
+  parentPrefix,
+  parseManifest,
+  parseManifestText,
+} from './manifest';
 import { csvField, parseCsv, toCsv } from './csv';
 
 describe('manifestKind', () => {
@@ -43,6 +50,11 @@ describe('parseManifest: TXT', () => {
       { key: 'a.jpg' },
       { key: 'b/c.png' },
     ]);
+  });
+  it('skips # comment lines (as keys files for the CLI may hold)', () => {
+    expect(
+      parseManifestText('txt', '# photos to move\nphotos/a.jpg\n  # done later\nphotos/b.jpg\n', 'keys'),
+    ).toEqual([{ key: 'photos/a.jpg' }, { key: 'photos/b.jpg' }]);
   });
 });
 

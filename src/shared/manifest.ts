@@ -1,7 +1,8 @@
 /**
- * Manifests dropped on the window: lists of object keys (and optional codes) to select in the
- * current bucket. Formats: CSV with a `key` column and optional `code` column; TXT with one key
- * per line; JSON as an array of strings or of `{ key, code? }`. Pure: text in, entries out.
+ * Lists of object keys (and optional codes): a manifest dropped on the window, or the CLI's
+ * `--keys-file`. Formats: CSV with a `key` column and optional `code` column; TXT with one key
+ * per line (blank lines and `#` comments skipped); JSON as an array of strings or of
+ * `{ key, code? }`. Pure: text in, entries out.
  */
 import { parseCsv } from './csv';
 
@@ -76,18 +77,25 @@ function parseTxtManifest(text: string): ManifestEntry[] {
   return text
     .replace(/^\uFEFF/, '')
     .split(/\r?\n/)
-    .map((line) => ({ key: line.trim() }));
+    .map((line) => line.trim())
+    .filter((line) => !line.startsWith('#'))
+    .map((key) => ({ key }));
 }
 
-/** Parses a manifest's text; throws ManifestError with a one-line reason when it cannot. */
+/** Parses a manifest's text by its file name; throws ManifestError with a one-line reason. */
 export function parseManifest(fileName: string, text: string): ManifestEntry[] {
   const kind = manifestKind(fileName);
   if (!kind) throw new ManifestError(`${fileName} is not a manifest (.csv, .txt or .json)`);
+  return parseManifestText(kind, text, fileName);
+}
+
+/** Parses a list of the given kind (`name` names it in errors); first entry of each key kept. */
+export function parseManifestText(kind: ManifestKind, text: string, name: string): ManifestEntry[] {
   const entries =
     kind === 'csv'
-      ? parseCsvManifest(text, fileName)
+      ? parseCsvManifest(text, name)
       : kind === 'json'
-        ? parseJsonManifest(text, fileName)
+        ? parseJsonManifest(text, name)
         : parseTxtManifest(text);
   return dedupe(entries);
 }
