@@ -1,11 +1,13 @@
 /**
  * Short texts about batches for the desktop shell: the tray tooltip and the notification shown
- * when a batch ends. Pure: no electron, no Node.
+ * when a batch ends; and how far files are through, which the UI's bars use too. Pure: no
+ * electron, no Node.
  */
-import { LOCAL_BUCKET_PREFIX, type BatchStatus, type FileProgress } from './contract';
+import { LOCAL_BUCKET_PREFIX, type BatchStatus, type FileProgress, type FileStatus } from './contract';
 
 const APP = 'MegaFerry';
-const FINISHED: ReadonlySet<FileProgress['status']> = new Set([
+/** Statuses after which a file is through (done, failed or cancelled). */
+const FINISHED: ReadonlySet<FileStatus> = new Set([
   'done',
   's3_download_failed',
   's4_upload_failed',
@@ -37,10 +39,6 @@ export function batchTotals(batches: readonly BatchStatus[]): BatchTotals {
     pending: 0,
     percent: 0,
   };
-  let allSized = true;
-  let bytesTotal = 0;
-  let bytesThrough = 0;
-  let filesThrough = 0;
   for (const b of batches) {
     t.files += b.total_files;
     t.done += b.completed;
@@ -48,20 +46,11 @@ export function batchTotals(batches: readonly BatchStatus[]): BatchTotals {
     t.cancelled += b.cancelled;
     t.transferring += b.transferring;
     t.pending += b.pending;
-    for (const f of b.files) {
-      const finished = FINISHED.has(f.status);
-      const fraction = finished ? 1 : clamp(f.progress / 100, 0, 1);
-      filesThrough += fraction;
-      if (f.total_bytes === null) allSized = false;
-      else {
-        bytesTotal += f.total_bytes;
-        bytesThrough += finished ? f.total_bytes : Math.min(f.transferred_bytes, f.total_bytes);
-      }
-    }
   }
-  const fileCount = batches.reduce((n, b) => n + b.files.length, 0);
-  const ratio =
-    allSized && bytesTotal > 0 ? bytesThrough / bytesTotal : fileCount > 0 ? filesThrough / fileCount : 0;
+  const ratio = fractionThrough(
+    batches.flatMap((b) => b.files),
+    FINISHED,
+  );
   // Never show 100% while something is still moving.
   const percent = Math.floor(ratio * 100);
   t.percent = t.transferring + t.pending > 0 ? Math.min(percent, 99) : percent;
@@ -136,6 +125,29 @@ export function batchEndNotification(ended: BatchStatus | readonly BatchStatus[]
 function sourceLabel(bucket: string): string {
   if (!bucket.startsWith(LOCAL_BUCKET_PREFIX)) return `s3://${bucket}`;
   return bucket.slice(LOCAL_BUCKET_PREFIX.length) || 'local files';
+}
+
+/**
+ * How far `files` are through, 0–1: by bytes when every size is known, else by each file's own
+ * progress. A file whose status is in `whole` counts as complete; the others count what they
+ * moved.
+ */
+export function fractionThrough(files: readonly FileProgress[], whole: ReadonlySet<FileStatus>): number {
+  let allSized = true;
+  let bytesTotal = 0;
+  let bytesThrough = 0;
+  let filesThrough = 0;
+  for (const f of files) {
+    const complete = whole.has(f.status);
+    filesThrough += complete ? 1 : clamp(f.progress / 100, 0, 1);
+    if (f.total_bytes === null) allSized = false;
+    else {
+      bytesTotal += f.total_bytes;
+      bytesThrough += complete ? f.total_bytes : Math.min(f.transferred_bytes, f.total_bytes);
+    }
+  }
+  if (allSized && bytesTotal > 0) return bytesThrough / bytesTotal;
+  return files.length > 0 ? filesThrough / files.length : 0;
 }
 
 function clamp(n: number, lo: number, hi: number): number {

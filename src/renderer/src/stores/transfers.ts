@@ -9,7 +9,9 @@ import {
   type BatchStatus,
   type FerryEvent,
   type FileProgress,
+  type FileStatus,
 } from '../../../shared/contract';
+import { fractionThrough } from '../../../shared/batch-summary';
 import { api, errorText } from '../api';
 
 export type BatchSummary = Omit<BatchStatus, 'files'> & { fileIds: string[] };
@@ -195,25 +197,12 @@ export const useTransfers = create<TransfersState>()((set, get) => ({
 /** Overall progress of a batch in percent (bytes when every size is known, else by files). */
 export function batchPercent(batch: BatchSummary, files: Record<string, FileProgress>): number {
   if (batch.fileIds.length === 0) return batch.overall_status === 'in_progress' ? 0 : 100;
-  let total = 0;
-  let moved = 0;
-  let sizesKnown = true;
-  let byFiles = 0;
-  for (const id of batch.fileIds) {
-    const f = files[id];
-    if (!f) continue;
-    // Done files count whole; the others (failed and cancelled too) count what they moved.
-    const done = f.status === 'done';
-    byFiles += done ? 100 : Math.max(0, Math.min(100, f.progress));
-    if (f.total_bytes === null) sizesKnown = false;
-    else {
-      total += f.total_bytes;
-      moved += done ? f.total_bytes : Math.min(f.transferred_bytes, f.total_bytes);
-    }
-  }
-  const pct = sizesKnown && total > 0 ? (moved / total) * 100 : byFiles / batch.fileIds.length;
-  return Math.round(pct * 10) / 10;
+  const present = batch.fileIds.map((id) => files[id]).filter((f): f is FileProgress => f !== undefined);
+  // Done files count whole; the others (failed and cancelled too) count what they moved.
+  return Math.round(fractionThrough(present, DONE) * 1000) / 10;
 }
+
+const DONE: ReadonlySet<FileStatus> = new Set(['done']);
 
 /** Adds the batches a Start created, expands them and remembers the outcome for the banner. */
 export async function recordStart(outcomes: StartOutcome[]): Promise<void> {
