@@ -1,15 +1,14 @@
 /**
- * Settings from the environment (SPEC.md "Configuration"). The desktop Settings screen holds the
- * same settings; this is the headless and CLI reading of them.
+ * Configuration from the environment (SPEC.md "Configuration"): the host, the data folder, the
+ * engine's limits and retry policy, and the environment's layer of the settings (S3, MEGA,
+ * MongoDB, transfers), which the service lays over the saved settings (./settings.ts).
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_FILES, MAX_CONCURRENT_LIMIT } from '../../shared/contract';
+import { DEFAULT_MAX_FILES, MAX_CONCURRENT_LIMIT } from '../../shared/contract';
 import { InputError } from '../engine/errors';
 import type { EngineConfig } from '../engine/batch-manager';
 import { DEFAULT_ENGINE_CONFIG } from '../engine/batch-manager';
-import { type S3Config, s3ConfigFromEnv } from '../engine/sources/s3';
-import type { MegaConfig } from '../engine/destinations/mega';
 import { type SettingsLayer, settingsFromEnv } from './settings';
 
 export interface HostConfig {
@@ -20,12 +19,8 @@ export interface HostConfig {
 
 export interface FerryConfig {
   host: HostConfig;
-  s3: S3Config;
-  mega: MegaConfig | null;
-  mongodbUri: string | null;
   dataDir: string;
   engine: EngineConfig;
-  defaultConcurrency: number;
   /**
    * What the environment says, for the service to lay over the saved settings: the settings it
    * fixes (locked), and the environment-only parts of the peers' configuration.
@@ -58,8 +53,6 @@ function intSetting(
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): FerryConfig {
-  const email = env.MEGA_EMAIL;
-  const password = env.MEGA_PASSWORD;
   const maxConcurrentLimit = intSetting(env, 'MEGAFERRY_MAX_CONCURRENT_LIMIT', MAX_CONCURRENT_LIMIT, 1, 64);
   const retry = {
     attempts: intSetting(env, 'MEGAFERRY_RETRY_ATTEMPTS', DEFAULT_ENGINE_CONFIG.retry.attempts, 1, 20),
@@ -85,22 +78,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): FerryConfig
       port: intSetting(env, 'MEGAFERRY_PORT', 8787, 0, 65535),
       token: env.MEGAFERRY_TOKEN || null,
     },
-    s3: s3ConfigFromEnv(env),
-    mega:
-      email && password
-        ? {
-            email,
-            password,
-            gateway: env.MEGAFERRY_MEGA_GATEWAY || undefined,
-            // A failing chunk is retried in place (the rest of the file keeps its progress) with
-            // the same policy before the whole attempt counts as failed.
-            chunkRetries: { max: retry.attempts - 1, baseDelayMs: retry.baseDelayMs },
-            connections,
-          }
-        : null,
-    mongodbUri: env.MONGODB_URI || null,
     dataDir: env.MEGAFERRY_DATA_DIR || defaultDataDir(env),
-    defaultConcurrency: Math.min(DEFAULT_MAX_CONCURRENT, maxConcurrentLimit),
     engine: {
       ...DEFAULT_ENGINE_CONFIG,
       maxConcurrentLimit,

@@ -26,25 +26,6 @@ export interface S3Config {
   maxAttempts?: number;
 }
 
-/** Reads S3 settings from the environment as SPEC.md "Configuration" describes. */
-export function s3ConfigFromEnv(env: NodeJS.ProcessEnv = process.env): S3Config {
-  const endpoint = env.AWS_ENDPOINT_URL_S3 || env.MEGAFERRY_S3_ENDPOINT || undefined;
-  const pathStyle = env.MEGAFERRY_S3_FORCE_PATH_STYLE;
-  const keyId = env.AWS_ACCESS_KEY_ID;
-  const secret = env.AWS_SECRET_ACCESS_KEY;
-  return {
-    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
-    // Keys in this environment win, as in the SDK's chain; otherwise the chain (profile, SSO, IMDS…).
-    credentials:
-      keyId && secret
-        ? { accessKeyId: keyId, secretAccessKey: secret, sessionToken: env.AWS_SESSION_TOKEN || undefined }
-        : undefined,
-    profile: env.AWS_PROFILE || undefined,
-    endpoint,
-    forcePathStyle: pathStyle === undefined || pathStyle === '' ? Boolean(endpoint) : pathStyle === 'true',
-  };
-}
-
 export class S3Source implements Source {
   private readonly client: S3Client;
 
