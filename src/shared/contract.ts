@@ -316,11 +316,15 @@ export interface SettingsView {
 }
 
 export const CONNECTION_TARGETS = ['s3', 'mega', 'mongodb'] as const;
-export const ConnectionTestSchema = z.strictObject({
-  target: z.enum(CONNECTION_TARGETS, { error: 'target must be one of s3, mega, mongodb' }),
-  /** Unsaved edits to try instead of the saved settings. */
-  draft: SettingsPatchSchema.optional(),
-});
+/** Builds the connection test schema for the configured concurrency bound (as settingsPatchSchema). */
+export function connectionTestSchema(limits: { maxConcurrent: number }) {
+  return z.strictObject({
+    target: z.enum(CONNECTION_TARGETS, { error: 'target must be one of s3, mega, mongodb' }),
+    /** Unsaved edits to try instead of the saved settings. */
+    draft: settingsPatchSchema(limits).optional(),
+  });
+}
+export const ConnectionTestSchema = connectionTestSchema({ maxConcurrent: MAX_CONCURRENT_LIMIT });
 export type ConnectionTest = z.infer<typeof ConnectionTestSchema>;
 
 export interface ConnectionTestResult {

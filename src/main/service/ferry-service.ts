@@ -2,14 +2,13 @@
  * The service: implements the one API (src/shared/api.ts) over the engine, the store, the S3
  * source and the MEGA destination. The CLI, the headless host and the desktop shell all use it.
  */
-import { z } from 'zod';
 import type { FerryApi, FileRecord, Health } from '../../shared/api';
 import {
   BatchIdSchema,
   type BatchCancelled,
   type BatchStarted,
   type BatchStatus,
-  CONNECTION_TARGETS,
+  connectionTestSchema,
   type ConnectionTestResult,
   type FerryEvent,
   FilesQuerySchema,
@@ -248,10 +247,7 @@ export class FerryService implements FerryApi {
   }
 
   async testConnection(request: unknown): Promise<ConnectionTestResult> {
-    const schema = z.strictObject({
-      target: z.enum(CONNECTION_TARGETS, { error: 'target must be one of s3, mega, mongodb' }),
-      draft: settingsPatchSchema({ maxConcurrent: this.config.engine.maxConcurrentLimit }).optional(),
-    });
+    const schema = connectionTestSchema({ maxConcurrent: this.config.engine.maxConcurrentLimit });
     const parsed = schema.safeParse(request ?? {});
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
     const { target, draft } = parsed.data;
