@@ -79,6 +79,17 @@ describe('LocalSource', () => {
     const next = await source.list(bucket, { prefix: 'album/', maxKeys: 1, token: page.next_token ?? '' });
     expect(next.objects.map((o) => o.key)).toEqual(['album/disc 2/02.flac']);
     expect(next.next_token).toBeNull();
+    // The walk starts in the prefix's folder: a partial name, a missing folder, no way out.
+    const partial = [];
+    for await (const o of source.listAll(bucket, 'album/disc')) partial.push(o.key);
+    expect(partial).toEqual(['album/disc 2/02.flac']);
+    const missing = [];
+    for await (const o of source.listAll(bucket, 'no such folder/')) missing.push(o.key);
+    expect(missing).toEqual([]);
+    const escape = (async () => {
+      for await (const o of source.listAll(bucket, '../')) void o;
+    })();
+    await expect(escape).rejects.toThrow(/invalid local file key/);
   });
 
   it('heads and reads from an offset; a missing file is not found', async () => {

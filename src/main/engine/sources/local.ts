@@ -40,7 +40,7 @@ export class LocalSource implements Source {
     const maxKeys = opts.maxKeys ?? 1000;
     const folders = new Set<string>();
     const objects: SourceObject[] = [];
-    const all = (await this.walk(bucket, signal)).filter((o) => o.key.startsWith(prefix));
+    const all = (await this.walk(bucket, prefix, signal)).filter((o) => o.key.startsWith(prefix));
     let next: string | null = null;
     for (const object of all) {
       if (opts.token !== undefined && object.key <= opts.token) continue;
@@ -60,7 +60,7 @@ export class LocalSource implements Source {
   }
 
   async *listAll(bucket: string, prefix: string, signal?: AbortSignal): AsyncIterable<SourceObject> {
-    for (const object of await this.walk(bucket, signal)) {
+    for (const object of await this.walk(bucket, prefix, signal)) {
       if (object.key.startsWith(prefix)) yield object;
     }
   }
@@ -98,9 +98,18 @@ export class LocalSource implements Source {
     return stream;
   }
 
-  /** Every file under the folder, sorted by key; symlinks to files count, to folders do not. */
-  private async walk(bucket: string, signal?: AbortSignal): Promise<SourceObject[]> {
+  /**
+   * Every file under the folder the prefix lies in (a dropped folder `Videos/` of `local:/home/u`
+   * walks /home/u/Videos, not the whole home folder), sorted by key; symlinks to files count, to
+   * folders do not. A prefix whose folder does not exist holds nothing.
+   */
+  private async walk(bucket: string, prefix: string, signal?: AbortSignal): Promise<SourceObject[]> {
     const root = rootOf(bucket);
+    const start = prefix.slice(0, prefix.lastIndexOf('/') + 1).replace(/\/$/, '');
+    if (start) {
+      const info = await stat(pathOf(bucket, start)).catch(() => null);
+      if (!info?.isDirectory()) return [];
+    }
     const out: SourceObject[] = [];
     const visit = async (relative: string): Promise<void> => {
       if (signal?.aborted) throw new FerryError('cancelled', 'source', `listing of ${root} aborted`);
@@ -116,7 +125,7 @@ export class LocalSource implements Source {
         }
       }
     };
-    await visit('');
+    await visit(start);
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 }
