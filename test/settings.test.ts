@@ -286,7 +286,7 @@ describe('locked settings and bad input', () => {
     [{ s3: { endpoint: 'ftp://example.com' } }, /s3\.endpoint must be an http\(s\) URL/],
     [{ s3: { force_path_style: 'yes' } }, /s3\.force_path_style must be true or false/],
     [{ mega: { mfa_code: '12' } }, /mega\.mfa_code must be the 6-digit code/],
-    [{ mega: { default_target: 'Backup' } }, /mega\.default_target must be a MEGA folder path/],
+    [{ mega: { default_target: 'Backup' } }, /mega\.default_target must be a folder path starting with "\/"/],
     [{ mongodb: { uri: 'postgres://x' } }, /mongodb\.uri must start with "mongodb:\/\/"/],
     [{ colour: 'red' }, /unknown field: colour/],
   ])('refuses %j naming the field, changing nothing', async (patch, message) => {

@@ -3,6 +3,22 @@
  * events. IPC, HTTP and the CLI all validate against these and speak the inferred types.
  */
 import { z } from 'zod';
+import {
+  BUCKET_NAME,
+  BUCKET_NAME_RULE,
+  MAX_KEY_BYTES,
+  hasControlCharacters,
+  keyProblem,
+  prefixProblem,
+  targetProblem,
+} from './object-paths';
+
+/**
+ * Local files dropped on the desktop window are transferred like S3 objects of a pseudo-bucket
+ * whose name is `local:` + the absolute folder they were dropped from; keys are paths relative to
+ * that folder (forward slashes), so the MEGA path is target + the relative path.
+ */
+export const LOCAL_BUCKET_PREFIX = 'local:';
 
 export const FILE_STATUSES = [
   'pending',
@@ -32,16 +48,52 @@ export const BatchIdSchema = z
   .string()
   .regex(/^batch_[a-z0-9]+$/, 'batch_id must be "batch_" followed by lowercase letters or digits');
 
-const TargetSchema = z
-  .string()
-  .regex(/^\//, 'target must be a MEGA folder path starting with "/"')
-  .refine((s) => !s.split('/').some((p) => p === '.' || p === '..'), {
-    message: 'target must not contain "." or ".." segments',
+/** A destination folder path; `field` names it in the message. */
+export const targetSchema = (field: string) =>
+  z.string({ error: `${field} must be a folder path starting with "/"` }).superRefine((target, ctx) => {
+    const problem = targetProblem(target);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${field} ${problem}` });
+  });
+const TargetSchema = targetSchema('target');
+
+/** An object key that maps to a path inside the target (object-paths.ts). */
+const objectKeySchema = (field: string) =>
+  z.string({ error: `${field} must be object keys (strings)` }).superRefine((key, ctx) => {
+    const problem = keyProblem(key);
+    if (problem)
+      ctx.addIssue({ code: 'custom', message: `${field} ${JSON.stringify(key.slice(0, 80))} ${problem}` });
+  });
+
+/** Free text of a bounded length without control characters (codes, searches, tokens). */
+const plainText = (field: string, max: number) =>
+  z
+    .string({ error: `${field} must be a string` })
+    .max(max, `${field} must be at most ${max} characters`)
+    .refine((s) => !hasControlCharacters(s), { message: `${field} must not contain control characters` });
+
+/** An S3 bucket name, or (desktop only, checked by the service) `local:` + an absolute folder. */
+export const BucketSchema = z
+  .string({ error: `bucket is required (${BUCKET_NAME_RULE})` })
+  .min(1, `bucket is required (${BUCKET_NAME_RULE})`)
+  .refine(
+    (b) =>
+      BUCKET_NAME.test(b) ||
+      (b.startsWith(LOCAL_BUCKET_PREFIX) && b.length <= 4096 && !hasControlCharacters(b)),
+    { message: `bucket must be ${BUCKET_NAME_RULE}` },
+  );
+
+const PrefixSchema = z
+  .string({ error: 'prefix must be a string (an object key prefix such as "photos/")' })
+  .superRefine((prefix, ctx) => {
+    const problem = prefixProblem(prefix);
+    if (problem) ctx.addIssue({ code: 'custom', message: `prefix ${problem}` });
   });
 
 export const BatchItemSchema = z.strictObject({
-  key: z.string().min(1, 'items[].key must be a non-empty object key'),
-  code: z.string().min(1).optional(),
+  key: objectKeySchema('items[].key'),
+  code: plainText('items[].code', MAX_KEY_BYTES)
+    .pipe(z.string().min(1, 'items[].code must not be empty'))
+    .optional(),
 });
 export type BatchItem = z.infer<typeof BatchItemSchema>;
 
@@ -49,10 +101,10 @@ export type BatchItem = z.infer<typeof BatchItemSchema>;
 export function batchRequestSchema(limits: { maxConcurrent: number; maxFiles: number }) {
   return z
     .strictObject({
-      bucket: z.string().min(1, 'bucket is required (an S3 bucket name)'),
-      keys: z.array(z.string().min(1, 'keys[] must be non-empty object keys')).optional(),
-      prefix: z.string().optional(),
-      items: z.array(BatchItemSchema).optional(),
+      bucket: BucketSchema,
+      keys: z.array(objectKeySchema('keys[]'), { error: 'keys must be a list of object keys' }).optional(),
+      prefix: PrefixSchema.optional(),
+      items: z.array(BatchItemSchema, { error: 'items must be a list of { key, code? }' }).optional(),
       target: TargetSchema.default('/'),
       max_concurrent: z
         .number({ error: `max_concurrent must be an integer from 1 to ${limits.maxConcurrent}` })
@@ -60,7 +112,7 @@ export function batchRequestSchema(limits: { maxConcurrent: number; maxFiles: nu
         .min(1, `max_concurrent must be an integer from 1 to ${limits.maxConcurrent}`)
         .max(limits.maxConcurrent, `max_concurrent must be an integer from 1 to ${limits.maxConcurrent}`)
         .default(DEFAULT_MAX_CONCURRENT),
-      force: z.boolean().default(false),
+      force: z.boolean({ error: 'force must be true or false' }).default(false),
     })
     .refine((r) => !(r.keys && r.items), {
       message: 'give either keys or items, not both',
@@ -142,25 +194,25 @@ export const BatchCancelledSchema = z.object({
 export type BatchCancelled = z.infer<typeof BatchCancelledSchema>;
 
 export const FilesQuerySchema = z.strictObject({
-  status: FileStatusSchema.optional(),
-  q: z.string().optional(),
+  status: z.enum(FILE_STATUSES, { error: `status must be one of ${FILE_STATUSES.join(', ')}` }).optional(),
+  q: plainText('q', 1024).optional(),
   limit: z.coerce
-    .number()
-    .int()
+    .number({ error: 'limit must be an integer from 1 to 1000' })
+    .int('limit must be an integer from 1 to 1000')
     .min(1, 'limit must be an integer from 1 to 1000')
     .max(1000, 'limit must be an integer from 1 to 1000')
     .default(100),
-  cursor: z.string().optional(),
+  cursor: plainText('cursor', 2048).optional(),
 });
 export type FilesQuery = z.output<typeof FilesQuerySchema>;
 
 export const S3ObjectsQuerySchema = z.strictObject({
-  bucket: z.string().min(1, 'bucket is required (an S3 bucket name)'),
-  prefix: z.string().default(''),
-  token: z.string().optional(),
+  bucket: BucketSchema,
+  prefix: PrefixSchema.default(''),
+  token: plainText('token', 4096).optional(),
   limit: z.coerce
-    .number()
-    .int()
+    .number({ error: 'limit must be an integer from 1 to 1000' })
+    .int('limit must be an integer from 1 to 1000')
     .min(1, 'limit must be an integer from 1 to 1000')
     .max(1000, 'limit must be an integer from 1 to 1000')
     .default(1000),
@@ -203,7 +255,8 @@ export function describeZodError(error: z.ZodError): string {
     return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}`;
   }
   const message = issue.message;
-  if (!path || message.startsWith(path)) return message;
+  // Messages written here already name their field ("keys[] …", "items[].key …").
+  if (!path || message.startsWith(path) || message.startsWith(`${String(issue.path[0])}[]`)) return message;
   return `${path}: ${message}`;
 }
 
@@ -216,7 +269,11 @@ export function describeZodError(error: z.ZodError): string {
 const optionalText = (field: string, what: string) =>
   z
     .string({ error: `${field} must be ${what}` })
-    .trim()
+    .max(2048, `${field} must be ${what} (at most 2048 characters)`)
+    .refine((v) => !hasControlCharacters(v), {
+      message: `${field} must be ${what}, without control characters`,
+    })
+    .transform((v) => v.trim())
     .optional();
 
 /** Builds the settings patch schema for the configured concurrency bound (settings may raise it). */
@@ -235,7 +292,10 @@ export function settingsPatchSchema(limits: { maxConcurrent: number }) {
         /** Write-only; empty string clears it. */
         secret_access_key: optionalText('s3.secret_access_key', 'a secret access key, or empty'),
         force_path_style: z.boolean({ error: 's3.force_path_style must be true or false' }).optional(),
-        default_bucket: optionalText('s3.default_bucket', 'a bucket name, or empty'),
+        default_bucket: optionalText('s3.default_bucket', `${BUCKET_NAME_RULE}, or empty`).refine(
+          (v) => v === undefined || v === '' || BUCKET_NAME.test(v),
+          { message: `s3.default_bucket must be ${BUCKET_NAME_RULE}, or empty` },
+        ),
       })
       .optional(),
     mega: z
@@ -245,24 +305,29 @@ export function settingsPatchSchema(limits: { maxConcurrent: number }) {
         password: optionalText('mega.password', 'the MEGA account password'),
         /** Never stored: used for the next login only (a Test or the first transfer). */
         mfa_code: z
-          .string()
+          .string({ error: 'mega.mfa_code must be the 6-digit code of the authenticator app, or empty' })
           .regex(/^(\d{6})?$/, 'mega.mfa_code must be the 6-digit code of the authenticator app, or empty')
           .optional(),
-        default_target: z
-          .string()
-          .regex(/^\//, 'mega.default_target must be a MEGA folder path starting with "/"')
-          .optional(),
+        default_target: targetSchema('mega.default_target').optional(),
       })
       .optional(),
     mongodb: z
       .strictObject({
         /** Write-only when it holds credentials; empty string selects the embedded store. */
         uri: z
-          .string()
-          .trim()
-          .regex(
-            /^((mongodb|mongodb\+srv):\/\/.+)?$/,
-            'mongodb.uri must start with "mongodb://" or "mongodb+srv://", or be empty for the embedded store',
+          .string({ error: 'mongodb.uri must be a connection string, or empty for the embedded store' })
+          .max(4096, 'mongodb.uri must be at most 4096 characters')
+          .refine((v) => !hasControlCharacters(v), {
+            message: 'mongodb.uri must not contain control characters',
+          })
+          .transform((v) => v.trim())
+          .pipe(
+            z
+              .string()
+              .regex(
+                /^((mongodb|mongodb\+srv):\/\/.+)?$/,
+                'mongodb.uri must start with "mongodb://" or "mongodb+srv://", or be empty for the embedded store',
+              ),
           )
           .optional(),
       })
@@ -333,10 +398,3 @@ export interface ConnectionTestResult {
   /** e.g. "3 buckets visible", "logged in as a@b.c", or the reason it failed (never a secret). */
   message: string;
 }
-
-/**
- * Local files dropped on the desktop window are transferred like S3 objects of a pseudo-bucket
- * whose name is `local:` + the absolute folder they were dropped from; keys are paths relative to
- * that folder (forward slashes), so the MEGA path is target + the relative path.
- */
-export const LOCAL_BUCKET_PREFIX = 'local:';

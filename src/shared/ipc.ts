@@ -6,12 +6,16 @@
  */
 import { FERRY_API_METHODS, type FerryApi, type FerryApiMethod } from './api';
 import type { FerryEvent } from './contract';
+import type { ApiErrorKind } from './error-kinds';
 
 export const API_CHANNEL = 'megaferry:api';
 export const EVENT_CHANNEL = 'megaferry:event';
 
-/** What the main process answers to every call: never a thrown error, so no Electron prefix. */
-export type Envelope<T = unknown> = { ok: true; value: T } | { ok: false; error: string };
+/**
+ * What the main process answers to every call: never a thrown error, so no Electron prefix. A
+ * failure carries its kind (shared/error-kinds.ts), as HTTP carries it in the status code.
+ */
+export type Envelope<T = unknown> = { ok: true; value: T } | { ok: false; error: string; kind: ApiErrorKind };
 
 const METHODS: ReadonlySet<string> = new Set(FERRY_API_METHODS);
 

@@ -4,9 +4,10 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { FILE_STATUSES, type BatchStatus, type FerryEvent } from '../../shared/contract';
-import { InputError, redactSecrets } from '../engine/errors';
+import { InputError, apiErrorKind, redactSecrets } from '../engine/errors';
+import { ERROR_KIND_TABLE } from '../../shared/error-kinds';
 import { configFromEnv, type FerryConfig } from '../service/config';
-import { FerryService, NotFoundError, VERSION } from '../service/ferry-service';
+import { FerryService, VERSION } from '../service/ferry-service';
 import { startHost } from '../host/server';
 import { readKeysFile } from './keys-file';
 import { quietNodeVersionWarning } from '../node-warnings';
@@ -352,18 +353,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`megaferry: ${oneLine(err.message)} (see megaferry --help)\n`);
       return EXIT_INPUT;
     }
-    if (err instanceof InputError) {
-      process.stderr.write(`megaferry: ${oneLine(err.message)}\n`);
-      return EXIT_INPUT;
-    }
-    if (err instanceof NotFoundError) {
-      process.stderr.write(`megaferry: ${oneLine(err.message)}\n`);
-      return EXIT_INPUT;
-    }
-    process.stderr.write(
-      `megaferry: unexpected failure: ${oneLine(err instanceof Error ? err.message : String(err))}\n`,
-    );
-    return EXIT_FAILED;
+    // One table maps a failure's kind to its exit code (shared/error-kinds.ts), as to HTTP codes.
+    const kind = apiErrorKind(err);
+    const message = oneLine(redactSecrets(err instanceof Error ? err.message : String(err)));
+    process.stderr.write(`megaferry: ${kind === 'unexpected' ? 'unexpected failure: ' : ''}${message}\n`);
+    return ERROR_KIND_TABLE[kind].exit;
   }
 }
 

@@ -2,6 +2,7 @@
  * The desktop IPC binding without Electron: the generic dispatcher (ipc-dispatch) and the envelope
  * protocol the preload unwraps (src/shared/ipc).
  */
+import { NotFoundError } from '../engine/errors';
 import { describe, expect, it } from 'vitest';
 import { FERRY_API_METHODS } from '../../shared/api';
 import { isFerryApiMethod, unwrapEnvelope } from '../../shared/ipc';
@@ -51,13 +52,13 @@ describe('the generic dispatcher', () => {
     expect(await dispatch('getBatch', 'batch_a')).toEqual({
       ok: false,
       error: 'getBatch: arguments must be a list',
+      kind: 'input',
     });
     expect((await dispatch('getBatch', [1, 2, 3, 4, 5])).ok).toBe(false);
     expect(await dispatch('health', undefined)).toMatchObject({ ok: true });
   });
 
-  it('answers an error with an envelope carrying only its message', async () => {
-    class NotFoundError extends Error {}
+  it('answers an error with an envelope carrying only its message and its kind', async () => {
     const { api } = fakeApi({
       getBatch: async (id) => {
         throw new NotFoundError(`unknown batch: ${String(id)}`);
@@ -67,8 +68,12 @@ describe('the generic dispatcher', () => {
       },
     });
     const dispatch = createDispatcher(() => api);
-    expect(await dispatch('getBatch', ['batch_zz'])).toEqual({ ok: false, error: 'unknown batch: batch_zz' });
-    expect(await dispatch('listBuckets', [])).toEqual({ ok: false, error: 'a string' });
+    expect(await dispatch('getBatch', ['batch_zz'])).toEqual({
+      ok: false,
+      error: 'unknown batch: batch_zz',
+      kind: 'not_found',
+    });
+    expect(await dispatch('listBuckets', [])).toEqual({ ok: false, error: 'a string', kind: 'unexpected' });
   });
 
   it('redacts secrets from error messages', async () => {
@@ -89,6 +94,7 @@ describe('the generic dispatcher', () => {
     expect(a).toEqual({
       ok: false,
       error: 'cannot connect to mongodb://***@db.example:27017/megaferry (password=***, retrying)',
+      kind: 'unexpected',
     });
   });
 
@@ -107,6 +113,7 @@ describe('the generic dispatcher', () => {
     expect(await broken('listBatches', [])).toEqual({
       ok: false,
       error: 'MEGA account not configured: set MEGA_EMAIL and MEGA_PASSWORD',
+      kind: 'unexpected',
     });
   });
 });

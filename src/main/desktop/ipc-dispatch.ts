@@ -5,7 +5,7 @@
  */
 import type { FerryApi, FerryApiMethod } from '../../shared/api';
 import { type Envelope, isFerryApiMethod, unknownMethodMessage } from '../../shared/ipc';
-import { redactSecrets } from '../engine/errors';
+import { apiErrorKind, redactSecrets } from '../engine/errors';
 
 /** What the dispatcher calls: the service, or anything with the same request methods. */
 export type ApiTarget = Pick<FerryApi, FerryApiMethod>;
@@ -27,20 +27,20 @@ export function errorToMessage(err: unknown): string {
  */
 export function createDispatcher(target: () => ApiTarget | Promise<ApiTarget>) {
   return async function dispatch(method: unknown, args: unknown): Promise<Envelope> {
-    if (!isFerryApiMethod(method)) return { ok: false, error: unknownMethodMessage(method) };
+    if (!isFerryApiMethod(method)) return { ok: false, error: unknownMethodMessage(method), kind: 'input' };
     if (args !== undefined && !Array.isArray(args)) {
-      return { ok: false, error: `${method}: arguments must be a list` };
+      return { ok: false, error: `${method}: arguments must be a list`, kind: 'input' };
     }
     const list: unknown[] = args ?? [];
-    if (list.length > MAX_ARGS) return { ok: false, error: `${method}: too many arguments` };
+    if (list.length > MAX_ARGS) return { ok: false, error: `${method}: too many arguments`, kind: 'input' };
     try {
       const api = await target();
       const fn = api[method] as (...a: unknown[]) => Promise<unknown>;
-      if (typeof fn !== 'function') return { ok: false, error: unknownMethodMessage(method) };
+      if (typeof fn !== 'function') return { ok: false, error: unknownMethodMessage(method), kind: 'input' };
       const value = await fn.apply(api, list);
       return { ok: true, value };
     } catch (err) {
-      return { ok: false, error: errorToMessage(err) };
+      return { ok: false, error: errorToMessage(err), kind: apiErrorKind(err) };
     }
   };
 }

@@ -1,7 +1,7 @@
 /** The window's remembered bounds and the link policy of the desktop shell (pure parts). */
 import { describe, expect, it } from 'vitest';
 import { isOnScreen, parseWindowState, restorableState, serializeWindowState } from './window-state';
-import { CONTENT_SECURITY_POLICY, isAllowedExternalUrl } from './web-policy';
+import { CONTENT_SECURITY_POLICY, isAllowedExternalUrl } from '../../shared/web-policy';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 

@@ -6,7 +6,7 @@
 import { BrowserWindow, screen, session, shell, type Session } from 'electron';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONTENT_SECURITY_POLICY, isAllowedExternalUrl } from './web-policy';
+import { CONTENT_SECURITY_POLICY, isAllowedExternalUrl } from '../../shared/web-policy';
 import {
   DEFAULT_SIZE,
   MIN_SIZE,

@@ -25,6 +25,7 @@ import type {
   OverallStatus,
 } from '../../shared/contract';
 import { FAILED_STATUSES } from '../../shared/contract';
+import { keyProblem } from '../../shared/object-paths';
 import type {
   BatchDoc,
   BatchFileEntry,
@@ -108,7 +109,8 @@ export function newBatchId(): string {
   return 'batch_' + randomBytes(6).toString('hex');
 }
 
-type Selection = { key: string; code: string; object: SourceObject | null }[];
+/** `refused`: why a listed key cannot be placed inside the target (no document is written for it). */
+type Selection = { key: string; code: string; object: SourceObject | null; refused?: string }[];
 
 export class BatchManager {
   readonly owner = newOwnerId();
@@ -179,6 +181,12 @@ export class BatchManager {
 
     for (const item of selection) {
       const ref = { bucket_name: request.bucket, remote_key: item.key };
+      if (item.refused) {
+        const reason = `object key ${item.refused}`;
+        failedToStart.push({ code: item.code, remote_key: item.key, reason });
+        entries.push({ ...ref, code: item.code, start_result: 'failed_to_start', reason });
+        continue;
+      }
       const seed: FileSeed = {
         ...ref,
         code: item.code,
@@ -292,7 +300,13 @@ export class BatchManager {
     try {
       for await (const object of source.listAll(request.bucket, prefix)) {
         if (isFolderMarker(object.key, object.size)) continue;
-        selection.push({ key: object.key, code: object.key, object });
+        const problem = keyProblem(object.key);
+        selection.push({
+          key: object.key,
+          code: object.key,
+          object,
+          ...(problem ? { refused: problem } : {}),
+        });
         if (selection.length > cap) throw overCap(selection.length);
       }
     } catch (err) {
@@ -564,7 +578,7 @@ export class BatchManager {
         return toProgress(
           {
             ...entry,
-            s4_key: s4Key(batch.options.target, entry.remote_key),
+            s4_key: keyProblem(entry.remote_key) ? '' : s4Key(batch.options.target, entry.remote_key),
             status: entry.start_result === 'failed_to_start' ? 's3_download_failed' : 'pending',
             retry_count: 0,
             error_message: entry.reason ?? null,
@@ -706,7 +720,7 @@ export class BatchManager {
       // Files of the batch that never got their document (a crash during start) are queued now.
       const docs = new Map((await this.store.getFiles(batch.files)).map((d) => [refKey(d), d]));
       for (const entry of batch.files) {
-        if (entry.start_result === 'started' && !docs.has(refKey(entry))) {
+        if (entry.start_result === 'started' && !docs.has(refKey(entry)) && !keyProblem(entry.remote_key)) {
           await this.store.queueFile(
             {
               ...entry,

@@ -2,6 +2,7 @@
  * Errors are classified once, here, and mapped to file statuses in one place.
  */
 import type { FileStatus } from '../../shared/contract';
+import type { ApiErrorKind } from '../../shared/error-kinds';
 
 export type ErrorKind = 'not_found' | 'auth' | 'quota' | 'transient' | 'cancelled' | 'config' | 'unexpected';
 export type ErrorSide = 'source' | 'destination' | 'store' | 'engine';
@@ -39,6 +40,48 @@ export class InputError extends Error {
     super(message);
     this.name = 'InputError';
   }
+}
+
+/** A request that contradicts the current state (e.g. retrying a running batch): 409 over HTTP. */
+export class ConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+/** An unknown batch id: 404 over HTTP. */
+export class NotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/**
+ * The kind of a failure as every transport reports it (shared/error-kinds.ts maps each kind to
+ * an HTTP status and an exit code). A failure of S3 or MEGA that is not one of the named kinds is
+ * still theirs, not ours: `transient` (502), never `unexpected` (500).
+ */
+export function apiErrorKind(err: unknown): ApiErrorKind {
+  if (err instanceof InputError) return 'input';
+  if (err instanceof NotFoundError) return 'not_found';
+  if (err instanceof ConflictError) return 'conflict';
+  if (err instanceof FerryError) {
+    switch (err.kind) {
+      case 'config':
+        return 'input';
+      case 'not_found':
+      case 'auth':
+      case 'quota':
+      case 'transient':
+      case 'cancelled':
+        return err.kind;
+      case 'unexpected':
+        return err.side === 'source' || err.side === 'destination' ? 'transient' : 'unexpected';
+    }
+  }
+  return 'unexpected';
 }
 
 export function isRetryable(err: unknown): boolean {

@@ -1,4 +1,6 @@
 /** Destination paths: the target folder plus the object key's own path. */
+import { keyProblem, targetProblem } from '../../shared/object-paths';
+import { InputError } from './errors';
 
 /** Splits a MEGA path into its non-empty segments. */
 export function pathSegments(path: string): string[] {
@@ -7,6 +9,10 @@ export function pathSegments(path: string): string[] {
 
 /** `s4Key('/Backup', 'photos/2024/a.jpg')` → `/Backup/photos/2024/a.jpg`. */
 export function s4Key(target: string, key: string): string {
+  // Inputs were checked at the boundary; a path that would leave its target is a bug, never a write.
+  const problem = keyProblem(key) ?? targetProblem(target);
+  if (problem)
+    throw new InputError(`cannot place ${JSON.stringify(key)} in ${JSON.stringify(target)}: ${problem}`);
   return '/' + [...pathSegments(target), ...pathSegments(key)].join('/');
 }
 

@@ -22,12 +22,13 @@ import {
 } from '../../shared/contract';
 import { BatchManager, type TransferPeers } from '../engine/batch-manager';
 import { MegaDestination, type MegaConfig } from '../engine/destinations/mega';
-import { InputError } from '../engine/errors';
+import { ConflictError, InputError, NotFoundError } from '../engine/errors';
 import type { Destination, Source } from '../engine/ports';
 import { isLocalBucket } from '../engine/sources/local';
 import { RoutedSource } from '../engine/sources/routed';
 import { S3Source, type S3Config } from '../engine/sources/s3';
 import { openStore } from '../store/open';
+import { ListingCursorSeal } from './listing-cursor';
 import type { FileDoc, MetadataStore } from '../store/port';
 import type { FerryConfig } from './config';
 import { UnconfiguredDestination, megaConfigOf, s3ConfigOf, testMega, testMongo, testS3 } from './peers';
@@ -58,21 +59,7 @@ export interface FerryServiceOptions {
 
 type ClosableSource = Source & { close?(): void };
 
-/** A request that contradicts the current state (e.g. retrying a running batch): 409 over HTTP. */
-export class ConflictError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConflictError';
-  }
-}
-
-/** An unknown batch id: 404 over HTTP. */
-export class NotFoundError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'NotFoundError';
-  }
-}
+export { ConflictError, NotFoundError };
 
 export const VERSION: string = pkg.version;
 
@@ -89,6 +76,7 @@ export class FerryService implements FerryApi {
   private readonly retiring = new Set<Promise<void>>();
   private saving: Promise<unknown> = Promise.resolve();
   private readonly box: SecretBox | null;
+  private readonly cursors = new ListingCursorSeal();
 
   private constructor(
     readonly config: FerryConfig,
@@ -290,8 +278,9 @@ export class FerryService implements FerryApi {
   }
 
   async getBatch(batchId: string): Promise<BatchStatus> {
-    const status = await this.manager.status(checkBatchId(batchId));
-    if (!status) throw new NotFoundError(`unknown batch: ${batchId}`);
+    const id = checkBatchId(batchId);
+    const status = await this.manager.status(id);
+    if (!status) throw new NotFoundError(`unknown batch: ${id}`);
     return status;
   }
 
@@ -303,11 +292,11 @@ export class FerryService implements FerryApi {
     const status = await this.getBatch(batchId);
     if (status.overall_status !== 'in_progress') {
       throw new ConflictError(
-        `batch ${batchId} has already ended (${status.overall_status}); nothing to cancel`,
+        `batch ${status.batch_id} has already ended (${status.overall_status}); nothing to cancel`,
       );
     }
     const result = await this.manager.cancel(status.batch_id);
-    if (!result) throw new NotFoundError(`unknown batch: ${batchId}`);
+    if (!result) throw new NotFoundError(`unknown batch: ${status.batch_id}`);
     return result;
   }
 
@@ -315,11 +304,11 @@ export class FerryService implements FerryApi {
     const status = await this.getBatch(batchId);
     if (this.manager.isRunning(status.batch_id) || status.overall_status === 'in_progress') {
       throw new ConflictError(
-        `batch ${batchId} is still in progress; cancel it or wait for it to end before a retry`,
+        `batch ${status.batch_id} is still in progress; cancel it or wait for it to end before a retry`,
       );
     }
     const result = await this.manager.retry(status.batch_id);
-    if (!result) throw new NotFoundError(`unknown batch: ${batchId}`);
+    if (!result) throw new NotFoundError(`unknown batch: ${status.batch_id}`);
     return {
       batch_id: result.batch_id,
       status: 'started' as const,
@@ -331,8 +320,10 @@ export class FerryService implements FerryApi {
   async listFiles(query: unknown): Promise<{ files: FileRecord[]; next_cursor: string | null }> {
     const parsed = FilesQuerySchema.safeParse(query ?? {});
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
-    const page = await this.store.listFiles(parsed.data);
-    return { files: page.files.map(toRecord), next_cursor: page.next_cursor };
+    const scope = [parsed.data.status, parsed.data.q];
+    const cursor = parsed.data.cursor ? this.cursors.open(parsed.data.cursor, scope, 'cursor') : undefined;
+    const page = await this.store.listFiles({ ...parsed.data, cursor });
+    return { files: page.files.map(toRecord), next_cursor: this.cursors.seal(page.next_cursor, scope) };
   }
 
   async listBuckets(): Promise<{ buckets: string[] }> {
@@ -342,8 +333,11 @@ export class FerryService implements FerryApi {
   async listObjects(query: unknown): Promise<S3ObjectsPage> {
     const parsed = S3ObjectsQuerySchema.safeParse(query ?? {});
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
-    const { bucket, prefix, token, limit } = parsed.data;
+    const { bucket, prefix, limit } = parsed.data;
     this.checkBucketKind(bucket);
+    // S3's continuation token, sealed like the files cursor: a forged one never reaches S3.
+    const scope = ['s3', bucket, prefix];
+    const token = parsed.data.token ? this.cursors.open(parsed.data.token, scope, 'token') : undefined;
     const page = await this.source.list(bucket, { prefix, delimiter: '/', token, maxKeys: limit });
     return {
       bucket,
@@ -353,7 +347,7 @@ export class FerryService implements FerryApi {
         // The folder's own placeholder object ("photos/" listed under prefix "photos/").
         .filter((o) => !(o.key === prefix && prefix.endsWith('/')))
         .map((o) => ({ key: o.key, size: o.size, last_modified: o.last_modified?.toISOString() ?? null })),
-      next_token: page.next_token,
+      next_token: this.cursors.seal(page.next_token, scope),
     };
   }
 
@@ -375,9 +369,15 @@ export class FerryService implements FerryApi {
   }
 }
 
-function checkBatchId(batchId: string): string {
+/** The batch id, or NotFoundError: ids arrive from IPC and HTTP as anything at all. */
+function checkBatchId(batchId: unknown): string {
   const parsed = BatchIdSchema.safeParse(batchId);
-  if (!parsed.success) throw new NotFoundError(`unknown batch: ${batchId}`);
+  if (!parsed.success) {
+    const shown = typeof batchId === 'string' ? JSON.stringify(batchId.slice(0, 100)) : `a ${typeof batchId}`;
+    throw new NotFoundError(
+      `unknown batch: ${shown} is not a batch id ("batch_" and lowercase letters or digits)`,
+    );
+  }
   return parsed.data;
 }
 

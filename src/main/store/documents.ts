@@ -52,7 +52,8 @@ export function decodeFilesCursor(cursor: string): FilesCursor {
       Array.isArray(v) &&
       v.length === 3 &&
       typeof v[0] === 'number' &&
-      Number.isFinite(v[0]) &&
+      Number.isSafeInteger(v[0]) &&
+      Math.abs(v[0]) <= 8.64e15 &&
       typeof v[1] === 'string' &&
       typeof v[2] === 'string'
     ) {

@@ -2,7 +2,9 @@
  * FerryClient over the headless host's REST API (SPEC.md "REST API") and its Server-Sent Events.
  * Errors carry the `{ error }` text of the response as their message.
  */
+import { FERRY_API_METHODS, type FerryApi, type FerryApiMethod } from '../../../shared/api';
 import type { FerryEvent } from '../../../shared/contract';
+import { API_PREFIX, EVENTS_PATH, HTTP_ROUTES, requestFor } from '../../../shared/http-routes';
 import type { ConnectionState, FerryClient } from './client';
 
 export class HttpError extends Error {
@@ -12,19 +14,6 @@ export class HttpError extends Error {
   ) {
     super(message);
   }
-}
-
-/** Builds `?a=1&b=2` from a query object, leaving out empty and absent values. */
-export function queryString(query: unknown): string {
-  const params = new URLSearchParams();
-  if (query && typeof query === 'object') {
-    for (const [k, v] of Object.entries(query as Record<string, unknown>)) {
-      if (v === undefined || v === null || v === '') continue;
-      params.set(k, String(v));
-    }
-  }
-  const s = params.toString();
-  return s ? `?${s}` : '';
 }
 
 const EVENT_TYPES: FerryEvent['type'][] = ['progress', 'file', 'batch'];
@@ -73,7 +62,7 @@ export function createHttpClient(token: string, base = ''): FerryClient {
   /** One EventSource for all listeners, opened with the first and kept while any remains. */
   function ensureStream() {
     if (source) return;
-    source = new EventSource(`${base}/api/events?access_token=${encodeURIComponent(token)}`);
+    source = new EventSource(`${base}${API_PREFIX}${EVENTS_PATH}?access_token=${encodeURIComponent(token)}`);
     source.onopen = () => setState('connected');
     source.onerror = () =>
       setState(source?.readyState === EventSource.CLOSED ? 'disconnected' : 'connecting');
@@ -90,21 +79,22 @@ export function createHttpClient(token: string, base = ''): FerryClient {
     }
   }
 
-  const id = (batchId: string) => encodeURIComponent(batchId);
+  // Every API method from the one route table (shared/http-routes.ts), as the host registers them.
+  const methods = Object.fromEntries(
+    FERRY_API_METHODS.map((method) => {
+      const route = HTTP_ROUTES[method];
+      return [
+        method,
+        (arg?: unknown) => {
+          const { path, body } = requestFor(route, arg);
+          return request(route.method, path, body);
+        },
+      ];
+    }),
+  ) as unknown as Pick<FerryApi, FerryApiMethod>;
   return {
+    ...methods,
     transport: 'http',
-    startBatch: (request_) => request('POST', '/api/batches', request_ ?? {}),
-    getBatch: (batchId) => request('GET', `/api/batches/${id(batchId)}`),
-    listBatches: () => request('GET', '/api/batches'),
-    cancelBatch: (batchId) => request('POST', `/api/batches/${id(batchId)}/cancel`),
-    retryBatch: (batchId) => request('POST', `/api/batches/${id(batchId)}/retry`),
-    listFiles: (query) => request('GET', `/api/files${queryString(query)}`),
-    listBuckets: () => request('GET', '/api/s3/buckets'),
-    listObjects: (query) => request('GET', `/api/s3/objects${queryString(query)}`),
-    health: () => request('GET', '/api/health'),
-    getSettings: () => request('GET', '/api/settings'),
-    saveSettings: (patch) => request('PUT', '/api/settings', patch ?? {}),
-    testConnection: (req) => request('POST', '/api/settings/test', req ?? {}),
     onEvent(listener) {
       listeners.add(listener);
       ensureStream();

@@ -1,5 +1,6 @@
 /**
- * What the desktop window may load and open. Pure: no electron.
+ * What the UI may load and open, in the desktop window and from the headless host. Pure: no
+ * electron, no Node.
  */
 
 /** Links the window may hand to the OS browser: MEGA's own https pages only. */
@@ -22,3 +23,12 @@ export function isAllowedExternalUrl(url: string): boolean {
 /** The Content-Security-Policy of the renderer (header and <meta> in src/renderer/index.html). */
 export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'";
+
+/**
+ * The headless host's policy for the UI it serves: the renderer's, plus what only a header can
+ * say (no framing, no <base>, no form posts, no plugins).
+ */
+export const HOSTED_UI_SECURITY_POLICY = `${CONTENT_SECURITY_POLICY}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'`;
+
+/** The policy of the host's API answers (JSON and the event stream): nothing to render, nothing to frame. */
+export const API_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'";
