@@ -20,7 +20,6 @@ import {
   chunkBoundaries,
   MAX_CHUNK_SIZE,
   condenseMac,
-  fileChunkMacs,
   foldMacs,
   nodeKey,
   type ChunkRange,
@@ -383,11 +382,10 @@ class ChunkUpload {
   }
 
   private result(handle: Buffer): UploadResult {
-    // Every chunk is folded in by now; megajs's trailing empty MAC (if any) comes last.
-    const mac = foldMacs(this.key, this.macState, fileChunkMacs(this.nonce, this.size, []));
+    // Every chunk is folded in by now (none for an empty file: its meta-MAC is 0^8).
     return {
       uploadHandle: handle,
-      key: nodeKey(this.key, this.nonce, condenseMac(mac)),
+      key: nodeKey(this.key, this.nonce, condenseMac(this.macState)),
       session: this.session,
     };
   }
