@@ -197,6 +197,34 @@ describe('megaferry verify', () => {
     expect((JSON.parse(sampled.stdout) as VerifyReport).summary).toMatchObject({ files: 2, ok: 2 });
   });
 
+  it('finds a copy gone from MEGA (missing); --repair sends it again', async () => {
+    const key = 'v/boundary.bin';
+    const handle = (await files()).get(key)?.mega_handle as string;
+    for (const user of mega.state.users.values()) {
+      const at = user.files.findIndex((f) => f.h === handle);
+      if (at >= 0) user.files.splice(at, 1); // deleted behind MegaFerry's back
+    }
+    const found = await run(['verify', '--batch', batchId]);
+    expect(found.code, found.stderr).toBe(1);
+    expect(found.stdout).toMatch(
+      /^missing +verify-bucket\/v\/boundary\.bin → \/Checked\/v\/boundary\.bin — /m,
+    );
+    expect(found.stdout.trim().split('\n').at(-1)).toBe('verified 5 files: 4 ok, 1 missing');
+    expect((await files()).get(key)?.verify_result).toBe('missing');
+
+    const repaired = await run(['verify', '--batch', batchId, '--repair']);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(repaired.stdout).toMatch(/^repairing 1 file \(batch_[a-z0-9]+\), then checking them again:$/m);
+    expect(repaired.stdout.trim().split('\n').at(-1)).toBe('after repair: 1 file: 1 ok');
+    const doc = (await files()).get(key);
+    expect(doc).toMatchObject({ status: 'done', verify_result: 'ok' });
+    expect(doc?.mega_handle).not.toBe(handle);
+    expect(await downloadSha256(mega, '/Checked/v/boundary.bin')).toEqual({
+      sha256: shas.get(key),
+      size: SIZES[key],
+    });
+  });
+
   it.each([
     ['an unknown batch', ['verify', '--batch', 'batch_000000000000'], /unknown batch/],
     ['--batch and --all', ['verify', '--batch', 'batch_x', '--all'], /not both/],
