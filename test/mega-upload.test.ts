@@ -1,8 +1,8 @@
 /**
  * uploadChunks against the real mega-mock peer: bytes verified by downloading, decrypting and
- * hashing them, with the MAC checked against MEGA's reference (peers/mega.ts `downloadSha256`; not
- * megajs's download, whose MAC check is wrong at some sizes), parallel POSTs with bounded memory, cancel, resume from a saved session, and a
- * session whose URL MEGA refuses. Also MegaDestination's sealed checkpoints.
+ * hashing them with the MAC checked against MEGA's reference (peers/mega.ts `downloadSha256`; not
+ * megajs's download, whose MAC check is wrong at some sizes), parallel POSTs with bounded memory,
+ * cancel, resume from a saved session, and a session whose URL MEGA refuses. Also MegaDestination's sealed checkpoints.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -317,27 +317,24 @@ describe('resume', () => {
   it.each([
     ['after the first chunk', (c: Chunks) => c[0]?.end ?? 0],
     ['at the start of the last chunk', (c: Chunks) => c.at(-1)?.start ?? 0],
-  ])(
-    'resumes from a checkpoint %s and the file downloads byte-exact with the reference MAC',
-    async (_name, at) => {
-      const data = randomBytes(3 * MiB + 7);
-      const heldFrom = at(chunkBoundaries(data.length));
-      const session = await partialUpload(data, heldFrom);
-      expect(session.next_offset).toBe(heldFrom);
-      const counting = countingPoster();
-      const result = await uploadChunks(
-        options(data, {
-          session,
-          body: Readable.from([data.subarray(session.next_offset)]),
-          post: counting.post,
-        }),
-      );
-      expect(counting.stats.posts.reduce((sum, p) => sum + p.bytes, 0)).toBe(data.length - heldFrom);
-      const name = `resumed-${heldFrom}.bin`;
-      await makeNode(name, result);
-      expect(await downloadSha256(peer, `/${name}`)).toEqual({ sha256: sha256(data), size: data.length });
-    },
-  );
+  ])('resumes from a checkpoint %s and the download is exact, MAC right', async (_name, at) => {
+    const data = randomBytes(3 * MiB + 7);
+    const heldFrom = at(chunkBoundaries(data.length));
+    const session = await partialUpload(data, heldFrom);
+    expect(session.next_offset).toBe(heldFrom);
+    const counting = countingPoster();
+    const result = await uploadChunks(
+      options(data, {
+        session,
+        body: Readable.from([data.subarray(session.next_offset)]),
+        post: counting.post,
+      }),
+    );
+    expect(counting.stats.posts.reduce((sum, p) => sum + p.bytes, 0)).toBe(data.length - heldFrom);
+    const name = `resumed-${heldFrom}.bin`;
+    await makeNode(name, result);
+    expect(await downloadSha256(peer, `/${name}`)).toEqual({ sha256: sha256(data), size: data.length });
+  });
 
   it('throws UploadUrlRejected when the crash fell after MEGA completed the upload but before the last checkpoint', async () => {
     const data = randomBytes(2 * MiB + 5);
