@@ -184,6 +184,8 @@ describe('uploadChunks', () => {
         expect(got.mac.equals(chunkMac(key, nonce, plain)), `mac at ${offset}+${length}`).toBe(true);
         expect(got.ciphertext.equals(ctrEncrypt(key, nonce, offset, plain)), `ctr at ${offset}`).toBe(true);
       }
+      // There is no empty chunk (an empty file has none): asked for one, the pool refuses.
+      await expect(pool.encrypt(key, nonce, 0, Buffer.alloc(0))).rejects.toThrow(RangeError);
     } finally {
       await pool.close();
     }

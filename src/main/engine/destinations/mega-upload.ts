@@ -181,6 +181,7 @@ export class ChunkCryptoPool implements ChunkCrypto {
   constructor(private readonly size: number) {}
 
   encrypt(key: Buffer, nonce: Buffer, offset: number, plain: Buffer): Promise<EncryptedChunk> {
+    if (plain.length === 0) return Promise.reject(new RangeError('MEGA never MACs an empty chunk'));
     const worker = this.worker();
     const id = this.nextId++;
     // Only a buffer that owns its whole ArrayBuffer may be transferred; others are copied.
