@@ -2,7 +2,8 @@
  * `megaferry verify [--batch ID | --all] [--sample N] [--repair] [--json]`: the command line's
  * side of src/main/service/verify.ts. A line per file as its check ends and a summary (or only the
  * report as JSON); returns the exit code: 0 every file checked is ok (after the repair, if any),
- * 1 any mismatch or a file that could not be read. Bad input throws InputError (exit 2).
+ * 1 any mismatch or a file that could not be read; 130 interrupted (Ctrl-C). Bad input throws
+ * InputError (exit 2).
  */
 import { InputError } from '../engine/errors';
 import { MegaDestination } from '../engine/destinations/mega';
@@ -69,6 +70,7 @@ export async function verifyCommand(opts: VerifyCommandOptions): Promise<number>
         out(`verified ${summaryText(report.summary)}`);
         if (report.repair) out(`after repair: ${summaryText(report.repair.summary)}`);
       }
+      if (controller.signal.aborted) return 130; // interrupted: the checks cut short are not recorded
       return report.ok ? 0 : 1;
     } finally {
       process.off('SIGINT', onSignal);
