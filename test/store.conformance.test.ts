@@ -494,6 +494,59 @@ describe.each([mongo, embedded])('MetadataStore conformance: $name', (fx: StoreF
     });
   });
 
+  describe('recordVerification', () => {
+    it('writes the result on the done copy it checked, leaving the status as it is', async () => {
+      await markDone(store, 'v1', 'H-V1');
+      const before = (await store.getFile(ref('v1')))!;
+      const at = new Date(Date.now() + 1000);
+      expect(
+        await store.recordVerification(ref('v1'), {
+          mega_handle: 'H-V1',
+          verify_result: 'mac_mismatch',
+          verified_at: at,
+        }),
+      ).toBe(true);
+      const doc = (await store.getFile(ref('v1')))!;
+      expect(doc).toMatchObject({ status: 'done', verify_result: 'mac_mismatch', mega_handle: 'H-V1' });
+      expect(doc.verified_at?.getTime()).toBe(at.getTime());
+      expect(doc.status_updated_at.getTime()).toBe(before.status_updated_at.getTime());
+      expect(doc.modified_date.getTime()).toBeGreaterThanOrEqual(before.modified_date.getTime());
+      // A later verify replaces the result.
+      await store.recordVerification(ref('v1'), {
+        mega_handle: 'H-V1',
+        verify_result: 'ok',
+        verified_at: at,
+      });
+      expect((await store.getFile(ref('v1')))?.verify_result).toBe('ok');
+    });
+
+    it('writes nothing for another copy, a file not done, or no file', async () => {
+      await markDone(store, 'v2', 'H-V2');
+      const v = { verify_result: 'bytes_mismatch' as const, verified_at: new Date() };
+      expect(await store.recordVerification(ref('v2'), { ...v, mega_handle: 'H-OTHER' })).toBe(false);
+      expect((await store.getFile(ref('v2')))?.verify_result ?? null).toBeNull();
+      await queueAndClaim(store, 'v3', 'w');
+      expect(await store.recordVerification(ref('v3'), { ...v, mega_handle: null })).toBe(false);
+      expect((await store.getFile(ref('v3')))?.verify_result ?? null).toBeNull();
+      expect(await store.recordVerification(ref('nope'), { ...v, mega_handle: 'H' })).toBe(false);
+      expect(await store.getFile(ref('nope'))).toBeNull();
+    });
+
+    it('a forced transfer drops the verification of the copy it replaces; a plain re-queue keeps it', async () => {
+      await markDone(store, 'v4', 'H-V4');
+      const v = { mega_handle: 'H-V4', verify_result: 'mac_mismatch' as const, verified_at: new Date() };
+      await store.recordVerification(ref('v4'), v);
+      const kept = (await store.queueFile(seed('v4'), { force: false, newTransferId: 'tid-x' }))!;
+      expect(kept.verify_result).toBe('mac_mismatch');
+      await store.claim(ref('v4'), 'w', 60_000);
+      await store.finish(ref('v4'), 'w', { status: 'done', mega_handle: 'H-V4' });
+      const forced = (await store.queueFile(seed('v4'), { force: true, newTransferId: 'tid-new' }))!;
+      expect(forced.verify_result ?? null).toBeNull();
+      expect(forced.verified_at ?? null).toBeNull();
+      expect((await store.getFile(ref('v4')))?.verify_result ?? null).toBeNull();
+    });
+  });
+
   describe('status_updated_at', () => {
     it('changes only when the status changes', async () => {
       const q1 = (await store.queueFile(seed('s1'), Q))!;

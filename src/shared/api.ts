@@ -13,6 +13,10 @@ import type {
   SettingsView,
 } from './contract';
 
+/** What `megaferry verify` found for a file's copy at the destination. */
+export const VERIFY_RESULTS = ['ok', 'mac_mismatch', 'bytes_mismatch', 'missing'] as const;
+export type VerifyResult = (typeof VERIFY_RESULTS)[number];
+
 export interface FileRecord {
   code: string;
   bucket_name: string;
@@ -29,6 +33,9 @@ export interface FileRecord {
   last_batch_id: string | null;
   mega_handle: string | null;
   mega_link: string | null;
+  /** When `megaferry verify` last checked this copy (ISO date), and what it found; null: never. */
+  verified_at: string | null;
+  verify_result: VerifyResult | null;
 }
 
 export interface Health {

@@ -1,5 +1,5 @@
 /**
- * The `megaferry` command line (SPEC.md "Command line"): transfer, status, files, retry, resume.
+ * The `megaferry` command line (SPEC.md "Command line"): transfer, status, files, retry, resume, verify.
  * Exit codes: 0 all done; 1 any failed or cancelled; 2 bad input or configuration; 130 interrupted.
  */
 import { Command, CommanderError, Option } from 'commander';
@@ -325,6 +325,26 @@ function buildProgram(): Command {
         return exitFor(statuses, interrupted);
       });
       throw new ExitCode(code);
+    });
+
+  program
+    .command('verify')
+    .description(
+      "Download files done at MEGA and check their bytes against the source (SHA-256) and their MAC against MEGA's " +
+        'reference; records the result on each file. Exit 1 on any mismatch.',
+    )
+    .option('--batch <batch_id>', 'the done files of this batch')
+    .option('--all', 'every done file (the default)')
+    .option('--sample <n>', 'check only N of them, picked at random')
+    .option(
+      '--repair',
+      'send the files that do not match again, replacing them in place (the old copy goes to the Rubbish Bin), then check them again',
+      false,
+    )
+    .option('--json', 'print only the report as JSON', false)
+    .action(async (opts: Record<string, unknown>) => {
+      const { verifyCommand } = await import('./verify-command');
+      throw new ExitCode(await verifyCommand(opts));
     });
 
   return program;

@@ -11,6 +11,7 @@
  * - every state change is written to the store before it is reported.
  */
 import { EventEmitter } from 'node:events';
+import { Readable } from 'node:stream';
 import { randomBytes, randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import type {
@@ -517,7 +518,12 @@ export class BatchManager {
     const signal = active.abort.signal;
     const start = resume?.next_offset ?? 0;
     active.account = new TransferAccount(object.size, Date.now, start);
-    const body = await active.peers.source.read(doc.bucket_name, doc.remote_key, { start, signal });
+    // A checkpoint that covers the whole file needs no byte more (S3 answers a range that starts
+    // at the end with 416 InvalidRange): the destination only makes, or adopts, the node.
+    const body =
+      start >= object.size
+        ? Readable.from([])
+        : await active.peers.source.read(doc.bucket_name, doc.remote_key, { start, signal });
     return active.peers.destination.upload({
       path: doc.s4_key,
       size: object.size,

@@ -398,5 +398,7 @@ export function toRecord(doc: FileDoc): FileRecord {
     last_batch_id: doc.last_batch_id ?? null,
     mega_handle: doc.mega_handle ?? null,
     mega_link: doc.mega_link ?? null,
+    verified_at: doc.verified_at?.toISOString() ?? null,
+    verify_result: doc.verify_result ?? null,
   };
 }

@@ -18,6 +18,7 @@ import type {
   FinishPatch,
   HeldPatch,
   MetadataStore,
+  Verification,
 } from './port';
 import {
   definedFields,
@@ -198,6 +199,8 @@ export class EmbeddedStore implements MetadataStore {
           next.mega_handle = null;
           next.mega_link = null;
           next.transferred_bytes = 0;
+          next.verify_result = null;
+          next.verified_at = null;
         } else if (!cur.transfer_id) {
           next.transfer_id = opts.newTransferId;
         }
@@ -284,6 +287,21 @@ export class EmbeddedStore implements MetadataStore {
         ...cur,
         error_message: errorMessage,
         retry_count: (cur.retry_count ?? 0) + 1,
+        modified_date: now,
+      };
+      return { next, result: true };
+    });
+  }
+
+  async recordVerification(ref: FileRef, verification: Verification): Promise<boolean> {
+    return this.modify(ref, (cur, now) => {
+      if (!cur || cur.status !== 'done' || (cur.mega_handle ?? null) !== verification.mega_handle) {
+        return { next: null, result: false };
+      }
+      const next: FileDoc = {
+        ...cur,
+        verify_result: verification.verify_result,
+        verified_at: verification.verified_at,
         modified_date: now,
       };
       return { next, result: true };

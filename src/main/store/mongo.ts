@@ -33,6 +33,7 @@ import type {
   FinishPatch,
   HeldPatch,
   MetadataStore,
+  Verification,
 } from './port';
 import {
   definedFields,
@@ -254,6 +255,8 @@ export class MongoStore implements MetadataStore {
         set.mega_handle = null;
         set.mega_link = null;
         set.transferred_bytes = 0;
+        set.verify_result = null;
+        set.verified_at = null;
         delete onInsert.transferred_bytes;
       } else if (!cur.transfer_id) {
         set.transfer_id = opts.newTransferId;
@@ -398,6 +401,20 @@ export class MongoStore implements MetadataStore {
       $set: { error_message: errorMessage, modified_date: new Date() },
       $inc: { retry_count: 1 },
     });
+    return res.matchedCount === 1;
+  }
+
+  async recordVerification(ref: FileRef, verification: Verification): Promise<boolean> {
+    const res = await this.files.updateOne(
+      { ...refOf(ref), status: 'done', mega_handle: verification.mega_handle },
+      {
+        $set: {
+          verify_result: verification.verify_result,
+          verified_at: verification.verified_at,
+          modified_date: new Date(),
+        },
+      },
+    );
     return res.matchedCount === 1;
   }
 

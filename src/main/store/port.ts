@@ -5,6 +5,7 @@
  * Documents in `files` carry seed B's fields with exactly these names; the rest are our snake_case
  * extensions. A file is identified by `{bucket_name, remote_key}` (unique index).
  */
+import type { VerifyResult } from '../../shared/api';
 import type { BatchRequest, BatchState, FileStatus } from '../../shared/contract';
 
 export interface FileRef {
@@ -43,6 +44,19 @@ export interface FileDoc extends FileRef {
    * written by the engine at checkpoints, cleared when the file is done or starts over.
    */
   upload_session?: UploadSessionDoc | null;
+  /**
+   * When `megaferry verify` last downloaded this copy and checked it against the source, and what
+   * it found. Cleared when a forced transfer replaces the copy.
+   */
+  verified_at?: Date | null;
+  verify_result?: VerifyResult | null;
+}
+
+/** What a verify found for the copy `mega_handle` of a `done` file. */
+export interface Verification {
+  mega_handle: string | null;
+  verify_result: VerifyResult;
+  verified_at: Date;
 }
 
 /**
@@ -126,8 +140,8 @@ export interface MetadataStore {
   /**
    * Inserts the document as `pending` (creation_date set once, retry_count 0) or, when it exists
    * and is not `processing`, updates code, s4_key, size, etag, last_batch_id and sets it `pending`.
-   * When `force` is true a `done` document gets a new transfer_id and remembers its old
-   * mega_handle in replaces_handle. Returns the document after the write, or null when it is
+   * When `force` is true a `done` document gets a new transfer_id, remembers its old
+   * mega_handle in replaces_handle and drops the old copy's verification. Returns the document after the write, or null when it is
    * `processing` under a live lease (someone is transferring it).
    */
   queueFile(seed: FileSeed, opts: { force: boolean; newTransferId: string }): Promise<FileDoc | null>;
@@ -157,6 +171,13 @@ export interface MetadataStore {
    * stays `processing` and the lease stays with `owner`.
    */
   recordFailedAttempt(ref: FileRef, owner: string, errorMessage: string): Promise<boolean>;
+
+  /**
+   * Records what a verify found (verify_result, verified_at; modified_date too, status untouched),
+   * only while the file is `done` with the copy it checked (`mega_handle`): a verify of an earlier
+   * copy never lands on a newer one. False when nothing was written.
+   */
+  recordVerification(ref: FileRef, verification: Verification): Promise<boolean>;
 
   /** Sets the final status of an attempt and drops the lease, only while `owner` holds it. */
   finish(ref: FileRef, owner: string, patch: FinishPatch): Promise<boolean>;

@@ -1,4 +1,5 @@
 /** Human formatting of sizes, speeds, times and statuses; pure, shared by every screen. */
+import type { VerifyResult } from '../../shared/api';
 import type { FileStatus, OverallStatus } from '../../shared/contract';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
@@ -79,6 +80,18 @@ export function fileStatusTone(status: FileStatus): 'neutral' | 'active' | 'ok' 
     default:
       return 'bad';
   }
+}
+
+/** What `megaferry verify` found for a file's copy in MEGA. */
+export const VERIFY_RESULT_LABELS: Record<VerifyResult, string> = {
+  ok: 'Verified',
+  mac_mismatch: 'MAC mismatch',
+  bytes_mismatch: 'Bytes differ',
+  missing: 'Missing in MEGA',
+};
+
+export function verifyResultTone(result: VerifyResult): 'ok' | 'bad' {
+  return result === 'ok' ? 'ok' : 'bad';
 }
 
 export const OVERALL_STATUS_LABELS: Record<OverallStatus, string> = {

@@ -1,11 +1,16 @@
 /**
  * MEGA's file cryptography over whole chunks with OpenSSL (node:crypto): AES-128-CTR for the
- * bytes, a CBC-MAC per chunk, the chunk MACs folded into the file MAC, and the 32-byte node key.
- * Pure functions, no I/O. Every result is byte-equal to what megajs 1.3.10 computes (its
- * `megaEncrypt` stream, `MAC` class and `mergeKeyMac`), which does the same work one 16-byte
- * block per cipher call.
+ * bytes, a CBC-MAC per chunk, the chunk MACs folded into the file's meta-MAC, and the 32-byte node
+ * key. Pure functions, no I/O.
+ *
+ * The MAC is MEGA's reference (the SDK's generateMetaMac/macsmac, the web client's condenseMacs;
+ * ../shared/mega-mac-vectors.json holds known answers made by rclone and megatools): chunks at
+ * MEGA's boundaries, never an empty one, each CBC-MACed with IV nonce‖nonce over its bytes with
+ * the last block zero-padded, folded in file order, condensed to 8 bytes; an empty file has no
+ * chunk and the meta-MAC 0^8. (megajs 1.3.10 differs: it folds an extra empty chunk for the empty
+ * file and for sizes whose length rounded up to 16 ends on a chunk boundary.)
  */
-import { createCipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type Cipher, type Decipher } from 'node:crypto';
 
 /** The first chunk, the growth of each next chunk, and the largest chunk (MEGA's, as in megajs). */
 export const FIRST_CHUNK_SIZE = 128 * 1024;
@@ -33,19 +38,6 @@ export function chunkBoundaries(size: number): ChunkRange[] {
   return chunks;
 }
 
-/**
- * Whether megajs's MAC adds one more, empty chunk MAC (nonce‖nonce) for a file of this size.
- * megajs starts a new chunk MAC after every boundary it reaches and always keeps the last one,
- * so a file whose zero-padded length (size rounded up to 16) ends exactly on a boundary, and the
- * empty file, get a trailing empty MAC.
- */
-export function endsOnChunkBoundary(size: number): boolean {
-  if (size === 0) return true;
-  const padded = Math.ceil(size / 16) * 16;
-  // On a boundary exactly when one more byte would open a new chunk.
-  return chunkBoundaries(padded + 1).length > chunkBoundaries(padded).length;
-}
-
 function checkKey(key: Buffer, nonce: Buffer): void {
   if (key.length !== 16) throw new RangeError('the AES key must be 16 bytes');
   if (nonce.length !== 8) throw new RangeError('the nonce must be 8 bytes');
@@ -69,19 +61,20 @@ export function ctrEncrypt(key: Buffer, nonce: Buffer, offset: number, data: Uin
   return Buffer.concat([cipher.update(data), cipher.final()]);
 }
 
-/** The empty chunk's MAC: the CBC-MAC's IV, nonce ‖ nonce. */
-export function emptyChunkMac(nonce: Buffer): Buffer {
+/** The CBC-MAC's IV of every chunk: nonce ‖ nonce. */
+function macIv(nonce: Buffer): Buffer {
   return Buffer.concat([nonce, nonce]);
 }
 
 /**
  * MEGA's per-chunk MAC of plaintext: AES-128-CBC with IV nonce ‖ nonce over the chunk
  * zero-padded to a multiple of 16; the last cipher block is the MAC. One cipher for the chunk.
+ * A chunk is never empty (an empty file has no chunk at all).
  */
 export function chunkMac(key: Buffer, nonce: Buffer, chunk: Uint8Array): Buffer {
   checkKey(key, nonce);
-  if (chunk.length === 0) return emptyChunkMac(nonce);
-  const cipher = createCipheriv('aes-128-cbc', key, emptyChunkMac(nonce)).setAutoPadding(false);
+  if (chunk.length === 0) throw new RangeError('MEGA never MACs an empty chunk');
+  const cipher = createCipheriv('aes-128-cbc', key, macIv(nonce)).setAutoPadding(false);
   const whole = chunk.length - (chunk.length % 16);
   let last: Buffer = Buffer.alloc(0);
   if (whole > 0) {
@@ -99,8 +92,8 @@ export function chunkMac(key: Buffer, nonce: Buffer, chunk: Uint8Array): Buffer 
 
 /**
  * The file MAC: the chunk MACs, in file order, folded by AES-128-CBC with a zero IV (the last
- * block), and the 8-byte `condensedMac` (its halves' words XORed) that goes into the node key.
- * Give it `fileChunkMacs`'s list, not the bare chunk MACs, to match megajs for every size.
+ * block), and the 8-byte `condensedMac` (its halves' words XORed, the meta-MAC) that goes into the
+ * node key. No chunk (the empty file): a zero MAC, so the meta-MAC 0^8.
  */
 export function fileMac(key: Buffer, chunkMacs: readonly Buffer[]): { mac: Buffer; condensedMac: Buffer } {
   const mac = foldMacs(key, Buffer.alloc(16), chunkMacs);
@@ -125,17 +118,12 @@ export function foldMacs(key: Buffer, state: Buffer, chunkMacs: readonly Buffer[
   return Buffer.from(out.subarray(out.length - 16));
 }
 
-/** The 8-byte condensed MAC of a file MAC (megajs's `condensedMac`). */
+/** The 8-byte condensed MAC (meta-MAC) of a file MAC. */
 export function condenseMac(mac: Buffer): Buffer {
   const condensedMac = Buffer.alloc(8);
   condensedMac.writeInt32BE(mac.readInt32BE(0) ^ mac.readInt32BE(4), 0);
   condensedMac.writeInt32BE(mac.readInt32BE(8) ^ mac.readInt32BE(12), 4);
   return condensedMac;
-}
-
-/** The chunk MACs megajs folds for a file of `size`: ours, plus its trailing empty one if any. */
-export function fileChunkMacs(nonce: Buffer, size: number, chunkMacs: readonly Buffer[]): Buffer[] {
-  return endsOnChunkBoundary(size) ? [...chunkMacs, emptyChunkMac(nonce)] : [...chunkMacs];
 }
 
 /**
@@ -156,6 +144,84 @@ export function nodeAesKey(key32: Buffer): Buffer {
   const out = Buffer.alloc(16);
   for (let i = 0; i < 16; i++) out[i] = (key32[i] as number) ^ (key32[16 + i] as number);
   return out;
+}
+
+/** A node key's parts: the file's AES key, the CTR nonce and the meta-MAC it claims. */
+export function splitNodeKey(key32: Buffer): { key: Buffer; nonce: Buffer; metaMac: Buffer } {
+  return {
+    key: nodeAesKey(key32),
+    nonce: Buffer.from(key32.subarray(16, 24)),
+    metaMac: Buffer.from(key32.subarray(24, 32)),
+  };
+}
+
+/** AES-128-CTR decryption of a whole file's ciphertext, fed in pieces of any length, from byte 0. */
+export function ctrDecipher(key: Buffer, nonce: Buffer): Decipher {
+  checkKey(key, nonce);
+  return createDecipheriv('aes-128-ctr', key, counterBlock(nonce, 0));
+}
+
+/**
+ * The meta-MAC of a file's plaintext fed in pieces of any length, in order: chunk by chunk at
+ * MEGA's boundaries, with memory bounded by one 16-byte block whatever the size. The reference
+ * algorithm as a stream, for checking a download (`metaMac()` once every byte is in).
+ */
+export class MetaMacStream {
+  private readonly iv: Buffer;
+  private cbc: Cipher | null = null;
+  private state: Buffer = Buffer.alloc(16);
+  private last = Buffer.alloc(16);
+  private chunkLength = FIRST_CHUNK_SIZE;
+  private inChunk = 0;
+  private total = 0;
+
+  constructor(
+    private readonly key: Buffer,
+    nonce: Buffer,
+  ) {
+    checkKey(key, nonce);
+    this.iv = macIv(nonce);
+  }
+
+  /** Bytes fed so far. */
+  get size(): number {
+    return this.total;
+  }
+
+  update(data: Uint8Array): this {
+    let at = 0;
+    while (at < data.length) {
+      const take = Math.min(data.length - at, this.chunkLength - this.inChunk);
+      this.cbc ??= createCipheriv('aes-128-cbc', this.key, this.iv).setAutoPadding(false);
+      this.keepLast(this.cbc.update(data.subarray(at, at + take)));
+      at += take;
+      this.inChunk += take;
+      this.total += take;
+      if (this.inChunk === this.chunkLength) this.endChunk();
+    }
+    return this;
+  }
+
+  /** The 8-byte meta-MAC of everything fed (0^8 when nothing was). */
+  metaMac(): Buffer {
+    if (this.inChunk > 0) this.endChunk();
+    return condenseMac(this.state);
+  }
+
+  private keepLast(out: Buffer): void {
+    if (out.length >= 16) out.copy(this.last, 0, out.length - 16);
+  }
+
+  private endChunk(): void {
+    const cbc = this.cbc as Cipher;
+    const partial = this.inChunk % 16;
+    if (partial > 0) this.keepLast(cbc.update(Buffer.alloc(16 - partial)));
+    cbc.final();
+    this.state = foldMacs(this.key, this.state, [this.last]);
+    this.cbc = null;
+    this.inChunk = 0;
+    if (this.chunkLength < MAX_CHUNK_SIZE) this.chunkLength += CHUNK_SIZE_INCREMENT;
+  }
 }
 
 /** AES-128-CBC with a zero IV over whole blocks (megajs's `AES#encryptCBC`, attributes). */

@@ -20,7 +20,6 @@ import {
   chunkBoundaries,
   MAX_CHUNK_SIZE,
   condenseMac,
-  fileChunkMacs,
   foldMacs,
   nodeKey,
   type ChunkRange,
@@ -182,6 +181,7 @@ export class ChunkCryptoPool implements ChunkCrypto {
   constructor(private readonly size: number) {}
 
   encrypt(key: Buffer, nonce: Buffer, offset: number, plain: Buffer): Promise<EncryptedChunk> {
+    if (plain.length === 0) return Promise.reject(new RangeError('MEGA never MACs an empty chunk'));
     const worker = this.worker();
     const id = this.nextId++;
     // Only a buffer that owns its whole ArrayBuffer may be transferred; others are copied.
@@ -383,11 +383,10 @@ class ChunkUpload {
   }
 
   private result(handle: Buffer): UploadResult {
-    // Every chunk is folded in by now; megajs's trailing empty MAC (if any) comes last.
-    const mac = foldMacs(this.key, this.macState, fileChunkMacs(this.nonce, this.size, []));
+    // Every chunk is folded in by now (none for an empty file: its meta-MAC is 0^8).
     return {
       uploadHandle: handle,
-      key: nodeKey(this.key, this.nonce, condenseMac(mac)),
+      key: nodeKey(this.key, this.nonce, condenseMac(this.macState)),
       session: this.session,
     };
   }

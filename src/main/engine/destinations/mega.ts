@@ -5,6 +5,9 @@
  */
 import { Storage, type MutableFile } from 'megajs';
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
 import { CancelledError, FerryError, redactSecrets, type ErrorKind } from '../errors';
 import type { Destination, DestinationNode, UploadCheckpoint, UploadRequest } from '../ports';
 import { e64, encryptCbcZeroIv, nodeAesKey, packAttributes } from './mega-crypto';
@@ -122,6 +125,40 @@ export class MegaDestination implements Destination {
     const storage = await this.storage();
     const parent = storage.files[handle]?.parent;
     return parent?.nodeId ? `${MEGA_WEB_APP}/fm/${parent.nodeId}` : null;
+  }
+
+  /**
+   * The stored copy of a file, for checking it (`megaferry verify`): its size, its 32-byte node
+   * key (null when it cannot be decrypted) and its ciphertext as MEGA serves it, from the URL the
+   * API's `g` command gives. Decrypting and checking it is the caller's: megajs's own download
+   * checks the MAC the way megajs 1.3.10 computes it, which is wrong at some sizes. Null when the
+   * account has no such file outside the Rubbish Bin.
+   */
+  async readStored(handle: string, signal: AbortSignal): Promise<StoredCopy | null> {
+    const storage = await this.storage();
+    const node = storage.files[handle];
+    if (!node || node.directory || isInRubbishBin(node, storage)) return null;
+    let answer: { g?: unknown; s?: unknown };
+    try {
+      answer = (await storage.api.request({
+        a: 'g',
+        g: 1,
+        ssl: 0,
+        n: handle,
+      } as unknown as JSON)) as unknown as {
+        g?: unknown;
+        s?: unknown;
+      };
+    } catch (err) {
+      if (megaErrorCode(err) === -9) return null; // gone at the server
+      throw classifyMegaError(err, `MEGA could not give the download of ${handle}`);
+    }
+    if (typeof answer?.g !== 'string') {
+      throw new FerryError('transient', 'destination', `MEGA gave no download URL for ${handle}`);
+    }
+    const key = node.key && node.key.length === 32 ? Buffer.from(node.key) : null;
+    const size = typeof answer.s === 'number' ? answer.s : (node.size ?? 0);
+    return { size, key, ciphertext: await httpGet(answer.g, signal) };
   }
 
   async close(): Promise<void> {
@@ -273,6 +310,45 @@ export class MegaDestination implements Destination {
     }
     return { handle: node.nodeId, size: node.size ?? size, transfer_id: transferId };
   }
+}
+
+/** A file as MEGA stores it (see MegaDestination.readStored). */
+export interface StoredCopy {
+  size: number;
+  /** The 32-byte node key (file key ⊕ (nonce‖MAC), nonce, meta-MAC); null when undecryptable. */
+  key: Buffer | null;
+  ciphertext: Readable;
+}
+
+function isInRubbishBin(node: MutableFile, storage: Storage): boolean {
+  for (let at: MutableFile | undefined = node.parent; at; at = at.parent)
+    if (at === storage.trash) return true;
+  return false;
+}
+
+/** GETs a download URL; resolves with the body once the answer is 200. */
+function httpGet(url: string, signal: AbortSignal): Promise<Readable> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const client = target.protocol === 'https:' ? https : http;
+    const req = client.get(target, { signal }, (res) => {
+      if (res.statusCode === 200) {
+        resolve(res);
+        return;
+      }
+      res.resume();
+      reject(
+        new FerryError(
+          res.statusCode !== undefined && res.statusCode >= 500 ? 'transient' : 'unexpected',
+          'destination',
+          `MEGA download returned a ${res.statusCode ?? 0} status code`,
+        ),
+      );
+    });
+    req.on('error', (err) =>
+      reject(signal.aborted ? new CancelledError() : classifyMegaError(err, 'MEGA download failed')),
+    );
+  });
 }
 
 /** `promise`, or CancelledError as soon as `signal` aborts. */

@@ -4,7 +4,14 @@ import type { FileRecord } from '../../../shared/api';
 import { FILE_STATUSES, type FileStatus } from '../../../shared/contract';
 import { errorText } from '../api';
 import { toCsv } from '../../../shared/csv';
-import { FILE_STATUS_LABELS, fileStatusTone, formatCount, formatDate } from '../format';
+import {
+  FILE_STATUS_LABELS,
+  VERIFY_RESULT_LABELS,
+  fileStatusTone,
+  formatCount,
+  formatDate,
+  verifyResultTone,
+} from '../format';
 import { useApp } from '../stores/app';
 import { useHistory } from '../stores/history';
 
@@ -21,7 +28,31 @@ const CSV_COLUMNS: { header: string; value: (f: FileRecord) => unknown }[] = [
   { header: 'creation_date', value: (f) => f.creation_date },
   { header: 'modified_date', value: (f) => f.modified_date },
   { header: 'status_updated_at', value: (f) => f.status_updated_at },
+  { header: 'verify_result', value: (f) => f.verify_result },
+  { header: 'verified_at', value: (f) => f.verified_at },
 ];
+
+/** What `megaferry verify` last found for the copy in MEGA, with when; a dash when never checked. */
+function VerifiedCell({ file }: { file: FileRecord }) {
+  if (!file.verify_result) {
+    return (
+      <span className="muted" title="Not verified (megaferry verify checks the copy in MEGA)">
+        <span aria-hidden="true">—</span>
+        <span className="sr-only">Not verified</span>
+      </span>
+    );
+  }
+  const when = formatDate(file.verified_at);
+  return (
+    <span
+      className={`badge tone-${verifyResultTone(file.verify_result)}`}
+      title={`Checked against the source ${when}`}
+    >
+      {VERIFY_RESULT_LABELS[file.verify_result]}
+      <span className="sr-only">, checked {when}</span>
+    </span>
+  );
+}
 
 function download(name: string, text: string) {
   const url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
@@ -131,6 +162,7 @@ export function HistoryScreen() {
                 </th>
                 <th scope="col">Error</th>
                 <th scope="col">Updated</th>
+                <th scope="col">Verified</th>
               </tr>
             </thead>
             <tbody>
@@ -162,6 +194,9 @@ export function HistoryScreen() {
                     {f.error_message ?? ''}
                   </td>
                   <td className="nowrap">{formatDate(f.modified_date)}</td>
+                  <td>
+                    <VerifiedCell file={f} />
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -1,0 +1,328 @@
+/**
+ * `megaferry verify`: files `done` at MEGA are downloaded and checked against their source. The
+ * ciphertext comes from MEGA (the API's `g` command) and is decrypted here with AES-128-CTR; its
+ * SHA-256 and size must equal the source object's, and its meta-MAC, computed from the plaintext
+ * by MEGA's reference algorithm (mega-crypto's MetaMacStream), must equal the one in the node key.
+ * Both sides are streamed and hashed as they arrive: memory stays bounded whatever the size.
+ *
+ * Each result is recorded on the file's document (verify_result, verified_at). With `repair`, the
+ * files that do not match are sent again as a forced transfer (the engine's replace: the new copy
+ * takes the path, the old node goes to the Rubbish Bin), then checked again.
+ */
+import { createHash, randomInt } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import pLimit from 'p-limit';
+import type { VerifyResult } from '../../shared/api';
+import type { MegaDestination, StoredCopy } from '../engine/destinations/mega';
+import { ctrDecipher, MetaMacStream, splitNodeKey } from '../engine/destinations/mega-crypto';
+import { InputError, shortReason } from '../engine/errors';
+import { pathSegments } from '../engine/paths';
+import type { Source } from '../engine/ports';
+import type { FileDoc, MetadataStore } from '../store/port';
+
+/** A result, or `error` when a side could not be read to the end (nothing is recorded then). */
+export type VerifyOutcome = VerifyResult | 'error';
+
+export interface FileVerification {
+  code: string;
+  bucket_name: string;
+  remote_key: string;
+  s4_key: string;
+  mega_handle: string | null;
+  result: VerifyOutcome;
+  /** Why it is not `ok`. */
+  detail: string | null;
+}
+
+export interface VerifySummary {
+  files: number;
+  ok: number;
+  mac_mismatch: number;
+  bytes_mismatch: number;
+  missing: number;
+  error: number;
+}
+
+export interface VerifyReport {
+  files: FileVerification[];
+  summary: VerifySummary;
+  /** With `repair` and something to repair: the batches that re-sent the files, and the check after. */
+  repair: { batch_ids: string[]; files: FileVerification[]; summary: VerifySummary } | null;
+  /** True when every file checked is `ok` in the end (after the repair, if any). */
+  ok: boolean;
+}
+
+/** What verify needs of the MEGA destination. */
+export type StoredCopyReader = Pick<MegaDestination, 'readStored'>;
+
+/** What verify needs of the service (FerryService provides it). */
+export interface VerifyContext {
+  store: MetadataStore;
+  source: Source;
+  destination: StoredCopyReader;
+  /** Starts a batch (FerryService.startBatch: validated, with the settings' defaults). */
+  startBatch(request: unknown): Promise<{ batch_id: string; started: string[] }>;
+  /** Resolves when the batch's run in this process has ended. */
+  waitForBatch(batchId: string): Promise<void>;
+  /** Files per batch at most. */
+  maxFilesPerBatch: number;
+}
+
+export interface VerifyOptions {
+  /** Only the files of this batch; otherwise every done file. */
+  batchId?: string;
+  /** Check only this many files, picked at random. */
+  sample?: number;
+  repair?: boolean;
+  /** Files checked at once (default 2). */
+  concurrency?: number;
+  signal?: AbortSignal;
+  /** Called as each file's check ends (first pass and after the repair). */
+  onResult?: (file: FileVerification, pass: 'check' | 'after_repair') => void;
+  /** Called when the repair batches have started. */
+  onRepair?: (batchIds: string[], files: number) => void;
+}
+
+/** An unknown batch id (exit 2 on the command line). */
+export class UnknownBatchError extends InputError {
+  constructor(batchId: string) {
+    super(`unknown batch: ${batchId}`);
+  }
+}
+
+const MISMATCHES: readonly VerifyOutcome[] = ['mac_mismatch', 'bytes_mismatch', 'missing'];
+
+export async function verifyFiles(ctx: VerifyContext, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  let docs = await selectDone(ctx.store, opts.batchId);
+  if (opts.sample !== undefined && opts.sample < docs.length) docs = sample(docs, opts.sample);
+  const files = await checkAll(ctx, docs, opts, 'check');
+  const summary = summarize(files);
+  const broken = files.filter((f) => MISMATCHES.includes(f.result));
+  if (!opts.repair || broken.length === 0) {
+    return { files, summary, repair: null, ok: summary.ok === summary.files };
+  }
+
+  const batchIds = await resend(ctx, broken);
+  opts.onRepair?.(batchIds, broken.length);
+  for (const id of batchIds) await ctx.waitForBatch(id);
+  const after = await ctx.store.getFiles(broken);
+  const redone = new Map(after.map((d) => [refKey(d), d]));
+  const toCheck: FileDoc[] = [];
+  const notRedone: FileVerification[] = [];
+  for (const file of broken) {
+    const doc = redone.get(refKey(file));
+    if (doc?.status === 'done') {
+      toCheck.push(doc);
+    } else {
+      const why = `the repair did not finish (${doc?.status ?? 'no document'}${doc?.error_message ? `: ${doc.error_message}` : ''})`;
+      const still = { ...file, detail: `${file.detail ?? file.result}; ${why}` };
+      notRedone.push(still);
+      opts.onResult?.(still, 'after_repair');
+    }
+  }
+  const rechecked = [...(await checkAll(ctx, toCheck, opts, 'after_repair')), ...notRedone];
+  const repairSummary = summarize(rechecked);
+  const fine = summary.ok + repairSummary.ok === summary.files && summary.error === 0;
+  return {
+    files,
+    summary,
+    repair: { batch_ids: batchIds, files: rechecked, summary: repairSummary },
+    ok: fine,
+  };
+}
+
+/** The `done` documents of a batch, or every `done` document. */
+async function selectDone(store: MetadataStore, batchId: string | undefined): Promise<FileDoc[]> {
+  if (batchId !== undefined) {
+    const batch = await store.getBatch(batchId);
+    if (!batch) throw new UnknownBatchError(batchId);
+    return (await store.getFiles(batch.files)).filter((d) => d.status === 'done');
+  }
+  const docs: FileDoc[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listFiles({ status: 'done', limit: 500, cursor });
+    docs.push(...page.files);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return docs;
+}
+
+/** `n` of `docs` picked at random (a partial Fisher–Yates shuffle). */
+function sample<T>(docs: T[], n: number): T[] {
+  const out = [...docs];
+  for (let i = 0; i < n; i++) {
+    const j = i + randomInt(out.length - i);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out.slice(0, n);
+}
+
+async function checkAll(
+  ctx: VerifyContext,
+  docs: FileDoc[],
+  opts: VerifyOptions,
+  pass: 'check' | 'after_repair',
+): Promise<FileVerification[]> {
+  const limit = pLimit(Math.max(1, opts.concurrency ?? 2));
+  return Promise.all(
+    docs.map((doc) =>
+      limit(async () => {
+        const { result, detail } = await verifyOne(ctx, doc, opts.signal);
+        if (result !== 'error') {
+          await ctx.store.recordVerification(doc, {
+            mega_handle: doc.mega_handle ?? null,
+            verify_result: result,
+            verified_at: new Date(),
+          });
+        }
+        const file: FileVerification = {
+          code: doc.code,
+          bucket_name: doc.bucket_name,
+          remote_key: doc.remote_key,
+          s4_key: doc.s4_key,
+          mega_handle: doc.mega_handle ?? null,
+          result,
+          detail,
+        };
+        opts.onResult?.(file, pass);
+        return file;
+      }),
+    ),
+  );
+}
+
+/** Downloads one file's copy and its source side by side and compares them. */
+async function verifyOne(
+  ctx: VerifyContext,
+  doc: FileDoc,
+  outer: AbortSignal | undefined,
+): Promise<{ result: VerifyOutcome; detail: string | null }> {
+  const abort = new AbortController();
+  const stop = (): void => abort.abort();
+  outer?.addEventListener('abort', stop, { once: true });
+  try {
+    if (!doc.mega_handle) return { result: 'missing', detail: 'no MEGA node is recorded for it' };
+    const stored = await ctx.destination.readStored(doc.mega_handle, abort.signal);
+    if (!stored)
+      return { result: 'missing', detail: `MEGA has no file ${doc.mega_handle} (at ${doc.s4_key})` };
+    if (!stored.key) {
+      stored.ciphertext.destroy();
+      return { result: 'mac_mismatch', detail: 'the node key cannot be decrypted with the account key' };
+    }
+    const source = ctx.source.read(doc.bucket_name, doc.remote_key, { signal: abort.signal });
+    source.catch(() => undefined);
+    const [dest, src] = await Promise.all([
+      digestCopy(stored).catch((err: unknown) => {
+        abort.abort();
+        throw err;
+      }),
+      source.then(digestSource).catch((err: unknown) => {
+        abort.abort();
+        stored.ciphertext.destroy();
+        throw err;
+      }),
+    ]);
+    if (dest.size !== src.size || dest.sha256 !== src.sha256) {
+      return {
+        result: 'bytes_mismatch',
+        detail: `MEGA has ${dest.size} bytes (SHA-256 ${dest.sha256.slice(0, 16)}…), the source ${src.size} (${src.sha256.slice(0, 16)}…)`,
+      };
+    }
+    if (!dest.computedMac.equals(dest.storedMac)) {
+      return {
+        result: 'mac_mismatch',
+        detail: `the node key holds the MAC ${dest.storedMac.toString('hex')}, the bytes give ${dest.computedMac.toString('hex')}`,
+      };
+    }
+    return { result: 'ok', detail: null };
+  } catch (err) {
+    return { result: 'error', detail: shortReason(err) };
+  } finally {
+    outer?.removeEventListener('abort', stop);
+  }
+}
+
+async function digestCopy(
+  stored: StoredCopy,
+): Promise<{ size: number; sha256: string; computedMac: Buffer; storedMac: Buffer }> {
+  const { key, nonce, metaMac } = splitNodeKey(stored.key as Buffer);
+  const decipher = ctrDecipher(key, nonce);
+  const mac = new MetaMacStream(key, nonce);
+  const hash = createHash('sha256');
+  const take = (plain: Buffer): void => {
+    hash.update(plain);
+    mac.update(plain);
+  };
+  for await (const piece of stored.ciphertext) take(decipher.update(piece as Buffer));
+  take(decipher.final());
+  return { size: mac.size, sha256: hash.digest('hex'), computedMac: mac.metaMac(), storedMac: metaMac };
+}
+
+async function digestSource(body: Readable): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const piece of body) {
+    hash.update(piece as Buffer);
+    size += (piece as Buffer).length;
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
+/**
+ * Sends the files again as forced transfers to the same paths: one batch per source bucket and
+ * target folder (the folder their path was made from), split at the batch cap.
+ */
+async function resend(ctx: VerifyContext, files: FileVerification[]): Promise<string[]> {
+  const groups = new Map<
+    string,
+    { bucket: string; target: string; items: { key: string; code: string }[] }
+  >();
+  for (const f of files) {
+    const target = targetOf(f.s4_key, f.remote_key);
+    const id = JSON.stringify([f.bucket_name, target]);
+    let group = groups.get(id);
+    if (!group) groups.set(id, (group = { bucket: f.bucket_name, target, items: [] }));
+    group.items.push({ key: f.remote_key, code: f.code });
+  }
+  const ids: string[] = [];
+  for (const group of groups.values()) {
+    for (let i = 0; i < group.items.length; i += ctx.maxFilesPerBatch) {
+      const started = await ctx.startBatch({
+        bucket: group.bucket,
+        items: group.items.slice(i, i + ctx.maxFilesPerBatch),
+        target: group.target,
+        force: true,
+      });
+      ids.push(started.batch_id);
+    }
+  }
+  return ids;
+}
+
+/** The target folder a path was made from: the path without the key's own segments. */
+export function targetOf(s4Key: string, remoteKey: string): string {
+  const path = pathSegments(s4Key);
+  const key = pathSegments(remoteKey);
+  const tail = path.slice(path.length - key.length);
+  if (key.length === 0 || tail.join('/') !== key.join('/')) {
+    throw new InputError(`cannot repair ${remoteKey}: its path ${s4Key} does not end with the key`);
+  }
+  return '/' + path.slice(0, path.length - key.length).join('/');
+}
+
+function summarize(files: FileVerification[]): VerifySummary {
+  const count = (r: VerifyOutcome) => files.filter((f) => f.result === r).length;
+  return {
+    files: files.length,
+    ok: count('ok'),
+    mac_mismatch: count('mac_mismatch'),
+    bytes_mismatch: count('bytes_mismatch'),
+    missing: count('missing'),
+    error: count('error'),
+  };
+}
+
+function refKey(ref: { bucket_name: string; remote_key: string }): string {
+  return JSON.stringify([ref.bucket_name, ref.remote_key]);
+}
