@@ -9,7 +9,7 @@ import type { MetadataStore } from './port';
 export interface OpenStoreOptions {
   /** MongoDB connection string; empty or absent selects the embedded store. */
   mongodbUri?: string;
-  /** Folder of the embedded store (`files.db`, `batches.db`). */
+  /** Folder of the embedded store (`megaferry.sqlite`, shared safely by every process on the machine). */
   dataDir: string;
   /** Fail-fast bound for an unreachable MongoDB (default 5000 ms). */
   serverSelectionTimeoutMS?: number;

@@ -1,0 +1,60 @@
+/**
+ * A store client in an OS process of its own, for the multi-process store suite: opens the store
+ * it is told to (the embedded SQLite file in a folder, or a MongoDB database), then runs one job
+ * and prints one JSON line per result on stdout.
+ *
+ *   node store-process.mjs '{"store":{...},"job":"claim","owner":"p1","keys":[...],"leaseMs":60000}'
+ *
+ * Jobs: `claim` (claim each key once, hold it), `claim-finish` (claim and finish as done), `hold`
+ * (claim, print, then wait to be killed), `queue` (queue each key, printing whether it was queued).
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { EmbeddedStore } from '../../src/main/store/embedded';
+import { MongoStore } from '../../src/main/store/mongo';
+import type { MetadataStore } from '../../src/main/store/port';
+
+interface Order {
+  store: { kind: 'embedded'; dir: string } | { kind: 'mongodb'; uri: string; dbName: string };
+  job: 'claim' | 'claim-finish' | 'hold' | 'queue';
+  owner: string;
+  bucket: string;
+  keys: string[];
+  leaseMs: number;
+  /** Epoch ms to start at, so every process starts its job at the same moment. */
+  startAt: number;
+}
+
+const order = JSON.parse(process.argv[2] ?? '{}') as Order;
+const store: MetadataStore =
+  order.store.kind === 'embedded'
+    ? new EmbeddedStore(order.store.dir)
+    : new MongoStore(order.store.uri, { dbName: order.store.dbName });
+await store.init();
+const wait = order.startAt - Date.now();
+if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+
+// `self`: an owner id as the engine makes them (host:pid:nonce), so its death can be seen.
+const owner =
+  order.owner === 'self' ? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}` : order.owner;
+const out = (line: object) => process.stdout.write(JSON.stringify(line) + '\n');
+for (const key of order.keys) {
+  const ref = { bucket_name: order.bucket, remote_key: key };
+  if (order.job === 'queue') {
+    const doc = await store.queueFile(
+      { ...ref, code: key, s4_key: `/q/${key}`, size: 1, etag: null, batch_id: `batch_${owner}` },
+      { force: false, newTransferId: `${owner}-${key}` },
+    );
+    out({ key, queued: doc !== null });
+    continue;
+  }
+  const doc = await store.claim(ref, owner, order.leaseMs);
+  out({ key, claimed: doc !== null, owner: doc?.lease_owner ?? null });
+  if (doc && order.job === 'claim-finish') {
+    out({ key, finished: await store.finish(ref, owner, { status: 'done', transferred_bytes: 1 }) });
+  }
+}
+out({ done: true });
+if (order.job === 'hold') await new Promise(() => undefined); // until killed
+await store.close();
+process.exit(0);

@@ -1,0 +1,103 @@
+/**
+ * Data of MegaFerry 0.1 (its embedded store: nedb's append-only files.db and batches.db, as a
+ * crashed 0.1 process left them — test/fixtures/store-0.1, written by the 0.1 adapter itself) is
+ * imported into the SQLite store at the first start: every document, with its dates, nothing
+ * doubled on the next start, and the old files kept beside it.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { EmbeddedStore } from '../src/main/store/embedded';
+import { parseNedb } from '../src/main/store/nedb-import';
+
+const FIXTURE = resolve(__dirname, 'fixtures', 'store-0.1');
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'megaferry-migrate-'));
+  await cp(FIXTURE, dir, { recursive: true });
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the embedded store of 0.1', () => {
+  it('is imported at the first start: every file and batch, dates as dates, the last write of each', async () => {
+    const store = new EmbeddedStore(dir);
+    await store.init();
+    try {
+      const page = await store.listFiles({ limit: 100 });
+      const byKey = new Map(page.files.map((f) => [f.remote_key, f]));
+      expect([...byKey.keys()].sort()).toEqual(['a.jpg', 'b.jpg', 'c.jpg', 'gone.jpg']);
+      expect(byKey.get('a.jpg')).toMatchObject({
+        status: 'done',
+        transferred_bytes: 1000,
+        mega_handle: 'HaNdLe01',
+        transfer_id: 'tid-a.jpg',
+        lease_owner: null,
+      });
+      expect(byKey.get('b.jpg')).toMatchObject({
+        status: 's4_upload_failed',
+        retry_count: 2,
+        error_message: 'MEGA refused the upload',
+      });
+      expect(byKey.get('c.jpg')).toMatchObject({ status: 'processing', lease_owner: 'host:99999:bb' });
+      expect(byKey.get('gone.jpg')).toMatchObject({ status: 's3_download_failed' });
+      for (const f of page.files) {
+        expect(f.creation_date).toBeInstanceOf(Date);
+        expect(f.status_updated_at).toBeInstanceOf(Date);
+      }
+      expect(byKey.get('c.jpg')?.lease_expires_at).toBeInstanceOf(Date);
+      // The queries work on the imported data.
+      expect((await store.listFiles({ limit: 10, status: 'done' })).files.map((f) => f.remote_key)).toEqual([
+        'a.jpg',
+      ]);
+      expect((await store.listProcessing()).map((f) => f.remote_key)).toEqual(['c.jpg']);
+      const batches = await store.listBatches({});
+      expect(batches.map((b) => [b.batch_id, b.state])).toEqual([
+        ['batch_old2', 'finished'],
+        ['batch_old1', 'running'],
+      ]);
+      expect(batches[0]?.finished_at).toBeInstanceOf(Date);
+      expect((await store.getBatch('batch_old1'))?.files).toHaveLength(4);
+    } finally {
+      await store.close();
+    }
+    // The old files are kept, renamed; nothing is deleted.
+    expect((await readdir(dir)).sort()).toEqual(
+      expect.arrayContaining(['batches.db.migrated-0.1', 'files.db.migrated-0.1', 'megaferry.sqlite']),
+    );
+  });
+
+  it('is imported once: a second start (or a second process) adds nothing', async () => {
+    const first = new EmbeddedStore(dir);
+    const second = new EmbeddedStore(dir);
+    await Promise.all([first.init(), second.init()]);
+    await first.close();
+    await second.close();
+    // Old files put back by hand (a restore from backup) are not imported a second time either.
+    await cp(join(FIXTURE, 'files.db'), join(dir, 'files.db'));
+    const again = new EmbeddedStore(dir);
+    await again.init();
+    try {
+      expect((await again.listFiles({ limit: 100 })).files).toHaveLength(4);
+      expect(await again.listBatches({})).toHaveLength(2);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it("reads nedb's format: later lines win, deletions remove, a torn last line is skipped", () => {
+    const text = [
+      '{"$$indexCreated":{"fieldName":"x","unique":true}}',
+      '{"_id":"1","v":1,"at":{"$$date":1000}}',
+      '{"_id":"2","v":2}',
+      '{"_id":"1","v":3,"at":{"$$date":2000}}',
+      '{"$$deleted":true,"_id":"2"}',
+      '{"_id":"3","v":',
+    ].join('\n');
+    expect(parseNedb(text)).toEqual([{ v: 3, at: new Date(2000) }]);
+  });
+});
