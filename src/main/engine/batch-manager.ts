@@ -46,13 +46,18 @@ import {
 import { isDeadOwner, newOwnerId, retireOwner } from './owner';
 import { isFolderMarker, s4Key } from './paths';
 import type { Destination, DestinationNode, Source, SourceObject, UploadCheckpoint } from './ports';
-import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry';
+import { DEFAULT_RETRY, requestPolicy, type RetryPolicy, withRetry } from './retry';
 
 export interface EngineConfig {
   /** Upper bound of max_concurrent (SPEC: 5; settings may raise it on purpose). */
   maxConcurrentLimit: number;
   maxFilesPerBatch: number;
   retry: RetryPolicy;
+  /**
+   * Tries of one request (a chunk POST, a MEGA API command, an S3 range read) inside an attempt;
+   * the peers are built with it.
+   */
+  requestRetry: RetryPolicy;
   /** How long a lease lives without renewal. */
   leaseMs: number;
   /** Progress is written to the store at most this often per file. */
@@ -65,6 +70,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   maxConcurrentLimit: 5,
   maxFilesPerBatch: 50,
   retry: DEFAULT_RETRY,
+  requestRetry: requestPolicy(DEFAULT_RETRY),
   leaseMs: 30_000,
   progressWriteMs: 1000,
   progressEmitMs: 250,
@@ -397,7 +403,7 @@ export class BatchManager {
     }, this.config.progressWriteMs);
 
     try {
-      const { node, location } = await withRetry(() => this.attempt(doc, active), this.config.retry, {
+      const { node, location } = await withRetry((n) => this.attempt(doc, active, n), this.config.retry, {
         signal: abort.signal,
         onFailure: async (err, _attempt, willRetry) => {
           if (willRetry) {
@@ -437,10 +443,15 @@ export class BatchManager {
     await this.emitFile(run.batchId, doc, null);
   }
 
-  /** One attempt: adopt a node a crash left behind, or upload; then keep one copy at the path. */
+  /**
+   * One attempt: adopt a node a crash or a lost answer left behind, or upload; then keep one copy
+   * at the path. A later attempt asks the destination afresh (an earlier one may have ended with
+   * an answer lost after MEGA made the node).
+   */
   private async attempt(
     doc: FileDoc,
     active: ActiveFile,
+    attemptNo = 1,
   ): Promise<{ node: DestinationNode; location: string | null }> {
     const { bucket_name: bucket, remote_key: key } = doc;
     const signal = active.abort.signal;
@@ -450,8 +461,10 @@ export class BatchManager {
     const transferId = doc.transfer_id ?? randomUUID();
     active.account = new TransferAccount(object.size);
 
-    const existing = await destination.find(doc.s4_key);
-    let node = existing.find((n) => n.transfer_id === transferId && n.size === object.size);
+    const fresh = attemptNo > 1;
+    const ours = (nodes: DestinationNode[]) =>
+      nodes.find((n) => n.transfer_id === transferId && n.size === object.size);
+    let node = ours(await destination.find(doc.s4_key, { fresh }));
     if (!node) {
       const saved = doc.upload_session;
       const resumable =
@@ -461,10 +474,13 @@ export class BatchManager {
       try {
         node = await this.upload(doc, active, object, transferId, resumable);
       } catch (err) {
-        if (!(err instanceof ResumeRejectedError) || !resumable) throw err;
-        // MEGA no longer takes that upload: start the file over cleanly.
+        if (!(err instanceof ResumeRejectedError)) throw err;
+        // MEGA no longer takes that upload URL, or cannot be asked for its token any more (the
+        // last chunk's answer was lost): see what MEGA has, then adopt or start over on a new URL.
         await this.saveCheckpoint(doc, null);
-        node = await this.upload(doc, active, object, transferId, null);
+        node =
+          ours(await destination.find(doc.s4_key, { fresh: true })) ??
+          (await this.upload(doc, active, object, transferId, null));
       }
     }
     await this.saveCheckpoint(doc, null);
@@ -480,7 +496,7 @@ export class BatchManager {
     // One copy per path: every other node there (an earlier copy, a forced transfer's old node,
     // a duplicate a crash left) goes to the Rubbish Bin.
     const kept = node.handle;
-    for (const other of await destination.find(doc.s4_key)) {
+    for (const other of await destination.find(doc.s4_key, { fresh })) {
       if (other.handle !== kept) await destination.discard(other.handle);
     }
     // A forced copy replaces the earlier one wherever it was (an earlier target folder too).
