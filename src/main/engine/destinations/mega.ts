@@ -58,10 +58,21 @@ export class MegaDestination implements Destination {
   private login: Promise<Storage> | null = null;
   /** Folder path ("A/B") → the folder, so one new folder is created once however many ask. */
   private readonly folders = new Map<string, Promise<MutableFile>>();
+  /**
+   * An answer to a command that creates something was lost and no fresh look has cleared it up
+   * yet: MEGA may hold a node or folder the local tree lacks.
+   */
+  private doubts = 0;
+  /** `doubts` as of the start of the last fresh look that succeeded. */
+  private cleared = 0;
 
   constructor(config: MegaConfig) {
     this.config = config;
     this.retries = config.requestRetry ?? DEFAULT_REQUEST_RETRY;
+  }
+
+  private inDoubt(): boolean {
+    return this.doubts > this.cleared;
   }
 
   async connect(): Promise<void> {
@@ -70,7 +81,7 @@ export class MegaDestination implements Destination {
 
   async find(path: string, opts: FindOptions = {}): Promise<DestinationNode[]> {
     const storage = await this.storage();
-    if (opts.fresh) await this.refresh(storage);
+    if (opts.fresh || this.inDoubt()) await this.refresh(storage);
     const { folders, name } = splitPath(path);
     let folder: MutableFile | undefined = storage.root;
     for (const segment of folders) {
@@ -190,13 +201,9 @@ export class MegaDestination implements Destination {
       pending = (async () => {
         const parent = await this.folder(storage, segments.slice(0, -1));
         const name = segments[segments.length - 1] as string;
-        const existing = childFolder(parent, name);
-        if (existing) return existing;
-        try {
-          return await parent.mkdir({ name });
-        } catch (err) {
-          throw classifyMegaError(err, `MEGA could not create the folder /${key}`);
-        }
+        // After a lost answer MEGA may hold a folder this process never heard of: look first.
+        if (this.inDoubt()) await this.refresh(storage);
+        return childFolder(parent, name) ?? (await this.makeFolder(storage, parent, name, key));
       })();
       this.folders.set(key, pending);
       pending.catch(() => {
@@ -204,6 +211,32 @@ export class MegaDestination implements Destination {
       });
     }
     return pending;
+  }
+
+  /**
+   * Makes a folder (megajs's mkdir: a `p`). When the answer is lost MEGA may have made it: a fresh
+   * look tells, and that folder is used; else it is asked for again. Never two of one name.
+   */
+  private async makeFolder(
+    storage: Storage,
+    parent: MutableFile,
+    name: string,
+    key: string,
+  ): Promise<MutableFile> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await parent.mkdir({ name });
+      } catch (err) {
+        if (!(err instanceof AmbiguousOutcomeError)) {
+          throw classifyMegaError(err, `MEGA could not create the folder /${key}`);
+        }
+        this.doubts++;
+        await this.refresh(storage);
+        const made = childFolder(parent, name);
+        if (made) return made;
+        if (tries >= this.retries.attempts) throw err;
+      }
+    }
   }
 
   /**
@@ -292,7 +325,7 @@ export class MegaDestination implements Destination {
         },
       ],
     };
-    let inDoubt = false;
+    let tokenInDoubt = false;
     for (let tries = 1; ; tries++) {
       try {
         const response = await storage.api.request({ ...command } as unknown as JSON);
@@ -304,13 +337,14 @@ export class MegaDestination implements Destination {
       } catch (err) {
         if (err instanceof AmbiguousOutcomeError) {
           // Whatever happens next, look before acting: adopt what MEGA made, never make a second.
+          this.doubts++;
           const adopted = await this.adoptMade(storage, folder, name, req);
           if (adopted) return adopted;
           if (tries >= this.retries.attempts) throw err;
-          inDoubt = true;
+          tokenInDoubt = true;
           continue;
         }
-        if (resumed || inDoubt) {
+        if (resumed || tokenInDoubt) {
           // The token of a resumed upload, or of one whose first `p` was lost, is no longer good.
           throw new UploadUrlRejected(`MEGA refused to make the node of ${req.path}: ${oneLine(err)}`, {
             cause: err,
@@ -342,6 +376,7 @@ export class MegaDestination implements Destination {
    * receives no action packets, so nodes made, moved or removed elsewhere are unknown to it).
    */
   private async refresh(storage: Storage): Promise<void> {
+    const doubtsBefore = this.doubts;
     let records: MegaNodeRecord[];
     try {
       const response = (await storage.api.request({ a: 'f', c: 1 } as unknown as JSON)) as unknown as {
@@ -351,6 +386,7 @@ export class MegaDestination implements Destination {
     } catch (err) {
       throw classifyMegaError(err, 'MEGA could not list the drive');
     }
+    this.cleared = Math.max(this.cleared, doubtsBefore);
     const internals = storage as unknown as StorageInternals;
     const seen = new Set<string>();
     for (const record of records) {
