@@ -9,7 +9,8 @@
  * - `cut`: the peer acts and answers; its answer is cut half-way and the connection reset;
  * - `lost`: the peer acts and answers; the whole answer is dropped and the connection reset;
  * - `eagain`: MEGA API commands (`/cs`) only: answered `-3` (EAGAIN) without forwarding; on any
- *   other request it is a `503`.
+ *   other request it is a `503`;
+ * - `overquota` (only when `decide` asks for it): a MEGA API command answered `-17` (EOVERQUOTA).
  *
  * The seed fixes the sequence of draws, not which request gets which draw (that depends on the
  * order requests arrive in, i.e. on timing): a failing run is reproduced in kind, not to the byte.
@@ -17,7 +18,7 @@
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type FaultKind = '503' | 'reset' | 'cut' | 'lost' | 'eagain';
+export type FaultKind = '503' | 'reset' | 'cut' | 'lost' | 'eagain' | 'overquota';
 
 export const ALL_FAULTS: readonly FaultKind[] = ['503', 'reset', 'cut', 'lost', 'eagain'];
 
@@ -25,6 +26,7 @@ export interface ProxiedRequest {
   method: string;
   /** Path and query, as received. */
   url: string;
+  headers: IncomingMessage['headers'];
   body: Buffer;
 }
 
@@ -110,12 +112,17 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readAll(req);
-    const proxied: ProxiedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', body };
+    const proxied: ProxiedRequest = {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      headers: req.headers,
+      body,
+    };
     seen++;
     const path = proxied.url.split('?')[0] ?? '/';
     const isCommand = path.endsWith('/cs');
     let fault = draw(proxied);
-    if (fault === 'eagain' && !isCommand) fault = '503';
+    if ((fault === 'eagain' || fault === 'overquota') && !isCommand) fault = '503';
     if (fault) {
       faults.push({
         method: proxied.method,
@@ -129,9 +136,10 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       res.end('Service Unavailable');
       return;
     }
-    if (fault === 'eagain') {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' });
-      res.end('-3');
+    if (fault === 'eagain' || fault === 'overquota') {
+      const answer = fault === 'eagain' ? '-3' : '[-17]';
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(answer.length) });
+      res.end(answer);
       return;
     }
     if (fault === 'reset') {
