@@ -635,6 +635,9 @@ export type ChunkPoster = (
   signal: AbortSignal,
 ) => Promise<{ status: number; body: Buffer }>;
 
+/** How long a chunk POST's socket may stay silent before the POST counts as failed. */
+const CHUNK_IDLE_TIMEOUT_MS = 120_000;
+
 const httpAgent = new http.Agent({ keepAlive: true });
 const httpsAgent = new https.Agent({ keepAlive: true });
 
@@ -666,6 +669,10 @@ export const httpPost: ChunkPoster = (url, body, signal) =>
       },
     );
     req.on('error', reject);
+    // A socket silent this long (nothing sent, nothing answered) counts as a lost answer.
+    req.setTimeout(CHUNK_IDLE_TIMEOUT_MS, () =>
+      req.destroy(Object.assign(new Error('no answer to the chunk POST'), { code: 'ETIMEDOUT' })),
+    );
     req.end(body);
   });
 
