@@ -91,7 +91,11 @@ export async function testMega(config: MegaConfig | null): Promise<ConnectionTes
   if (!config) {
     return { target: 'mega', ok: false, message: 'MEGA e-mail and password are not set' };
   }
-  const destination = new MegaDestination(config);
+  // One try per request, as the S3 test: the button answers at once, unreachable or not.
+  const destination = new MegaDestination({
+    ...config,
+    requestRetry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
+  });
   try {
     await destination.connect();
     return { target: 'mega', ok: true, message: `logged in as ${config.email}` };
