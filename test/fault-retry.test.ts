@@ -381,16 +381,16 @@ describe('an answer lost after MEGA acted', () => {
   it.each([
     ['lost/last-chunk.bin', 1536 * KiB],
     ['lost/empty-last.bin', 0],
-  ])('to the last chunk of %s: a new upload URL, one node, done', async (key, size) => {
+  ])('to the last chunk of %s, twice: a new upload URL each time, one node, done', async (key, size) => {
     const closing = chunkBoundaries(size).at(-1)?.start ?? 0;
-    let lostUpload: string | null = null;
+    const lostUploads = new Set<string>();
     let reused = 0;
     megaProxy.setDecide((req) => {
       const chunk = parseChunkUrl(req);
       if (!chunk || chunk.size !== size) return undefined;
-      if (chunk.upload === lostUpload) reused++;
-      if (lostUpload === null && chunk.offset === closing) {
-        lostUpload = chunk.upload;
+      if (lostUploads.has(chunk.upload)) reused++;
+      if (lostUploads.size < 2 && chunk.offset === closing) {
+        lostUploads.add(chunk.upload);
         return 'lost';
       }
       return undefined;
@@ -400,8 +400,9 @@ describe('an answer lost after MEGA acted', () => {
     } finally {
       megaProxy.setDecide(null);
     }
-    expect(lostUpload).not.toBeNull();
-    // The upload URL whose last answer was lost is never used again: the file went to a new one.
+    expect(lostUploads.size).toBe(2);
+    // An upload URL whose last answer was lost is never used again (nor resumed by a later
+    // attempt from its checkpoint): the file went to a new one each time.
     expect(reused).toBe(0);
   });
 

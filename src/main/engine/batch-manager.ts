@@ -477,7 +477,6 @@ export class BatchManager {
         if (!(err instanceof ResumeRejectedError)) throw err;
         // MEGA no longer takes that upload URL, or cannot be asked for its token any more (the
         // last chunk's answer was lost): see what MEGA has, then adopt or start over on a new URL.
-        await this.saveCheckpoint(doc, null);
         node =
           ours(await destination.find(doc.s4_key, { fresh: true })) ??
           (await this.upload(doc, active, object, transferId, null));
@@ -508,7 +507,11 @@ export class BatchManager {
     return { node, location };
   }
 
-  /** Uploads the object, from the checkpoint's offset when resuming. */
+  /**
+   * Uploads the object, from the checkpoint's offset when resuming. When the destination gives the
+   * upload up (ResumeRejectedError: its URL refused, or its last answer lost) the checkpoint goes
+   * too, so no later attempt resumes on that URL.
+   */
   private async upload(
     doc: FileDoc,
     active: ActiveFile,
@@ -520,23 +523,40 @@ export class BatchManager {
     const start = resume?.next_offset ?? 0;
     active.account = new TransferAccount(object.size, Date.now, start);
     const body = await active.peers.source.read(doc.bucket_name, doc.remote_key, { start, signal });
-    return active.peers.destination.upload({
-      path: doc.s4_key,
-      size: object.size,
-      body,
-      transfer_id: transferId,
-      signal,
-      resume,
-      onProgress: (bytes) => this.onProgress(doc, active, bytes),
-      onCheckpoint: (checkpoint) =>
-        this.saveCheckpoint(doc, {
-          transfer_id: transferId,
-          size: object.size,
-          etag: object.etag,
-          next_offset: checkpoint.next_offset,
-          state: checkpoint.state,
-        }),
-    });
+    let open = true;
+    let written: Promise<void> = Promise.resolve();
+    try {
+      return await active.peers.destination.upload({
+        path: doc.s4_key,
+        size: object.size,
+        body,
+        transfer_id: transferId,
+        signal,
+        resume,
+        onProgress: (bytes) => this.onProgress(doc, active, bytes),
+        onCheckpoint: (checkpoint) => {
+          if (!open) return; // a late one, after the upload ended
+          const write = this.saveCheckpoint(doc, {
+            transfer_id: transferId,
+            size: object.size,
+            etag: object.etag,
+            next_offset: checkpoint.next_offset,
+            state: checkpoint.state,
+          });
+          written = write.catch(() => undefined);
+          return write;
+        },
+      });
+    } catch (err) {
+      open = false;
+      if (err instanceof ResumeRejectedError) {
+        await written;
+        await this.saveCheckpoint(doc, null);
+      }
+      throw err;
+    } finally {
+      open = false;
+    }
   }
 
   /** Records (or clears) where the file's upload stands, in the store and in the attempt's copy. */
