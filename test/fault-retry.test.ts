@@ -426,6 +426,22 @@ describe('an answer lost after MEGA acted', () => {
     expect(fileNodeCommands).toBe(1);
   });
 
+  it('to a node command MEGA never got: a fresh look finds nothing, the command goes again', async () => {
+    let fileNodeCommands = 0;
+    megaProxy.setDecide((req) => {
+      if (!isNodeCommand(req, 0)) return undefined;
+      fileNodeCommands++;
+      // Reset before forwarding: the client cannot tell this from a lost answer.
+      return fileNodeCommands === 1 ? 'reset' : null;
+    });
+    try {
+      await sendOne('lost/node-command.bin', '/NeverGot');
+    } finally {
+      megaProxy.setDecide(null);
+    }
+    expect(fileNodeCommands).toBe(2);
+  });
+
   it('to the folder command: the folder MEGA made is used, no second one', async () => {
     let lost = 0;
     megaProxy.setDecide((req) => {
