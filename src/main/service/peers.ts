@@ -91,10 +91,11 @@ export async function testMega(config: MegaConfig | null): Promise<ConnectionTes
   if (!config) {
     return { target: 'mega', ok: false, message: 'MEGA e-mail and password are not set' };
   }
-  // One try per request, as the S3 test: the button answers at once, unreachable or not.
+  // Two tries per request, at once: a pooled connection the server had just closed is tried again,
+  // and an unreachable MEGA still answers at once.
   const destination = new MegaDestination({
     ...config,
-    requestRetry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
+    requestRetry: { attempts: 2, baseDelayMs: 0, maxDelayMs: 0 },
   });
   try {
     await destination.connect();
