@@ -30,7 +30,7 @@ function newDestination(overrides: { password?: string; gateway?: string } = {})
     email: peer.email,
     password: overrides.password ?? peer.password,
     gateway: overrides.gateway ?? peer.gateway,
-    chunkRetries: { max: 3, baseDelayMs: 20 },
+    requestRetry: { attempts: 4, baseDelayMs: 20, maxDelayMs: 1000 },
   });
 }
 
@@ -302,7 +302,8 @@ describe('upload errors', () => {
       expect(err).toMatchObject({ kind: 'transient', side: 'destination' });
       expect((err as FerryError).message).toMatch(/500/);
       expect(posts).toBe(4); // one attempt + 3 retries
-      expect(Date.now() - started).toBeGreaterThanOrEqual(20 + 40 + 80);
+      // Backoff with "equal jitter": at least half of 20, 40 and 80 ms.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(10 + 20 + 40);
     } finally {
       peer.setUploadError(null);
     }

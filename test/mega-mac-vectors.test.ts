@@ -86,7 +86,7 @@ async function uploaderNodeKey(vector: MacVector): Promise<string> {
     size: vector.size,
     body: Readable.from(data.length > 0 ? [data] : []),
     signal: new AbortController().signal,
-    retries: { max: 2, baseDelayMs: 10 },
+    retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 100 },
     session,
   });
   return result.key.toString('hex');
@@ -120,7 +120,7 @@ describe('the whole upload path at every vector size, read back from mega-mock',
       email: peer.email,
       password: peer.password,
       gateway: peer.gateway,
-      chunkRetries: { max: 2, baseDelayMs: 10 },
+      requestRetry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 100 },
     });
   });
   afterAll(async () => {

@@ -63,7 +63,7 @@ function options(data: Buffer, extra: Partial<UploadChunksOptions> = {}): Upload
     size: data.length,
     body: Readable.from(data.length > 0 ? [data] : []),
     signal: new AbortController().signal,
-    retries: { max: 2, baseDelayMs: 10 },
+    retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 100 },
     ...extra,
   };
 }
@@ -402,7 +402,7 @@ describe('MegaDestination checkpoints', () => {
       email: peer.email,
       password: peer.password,
       gateway: peer.gateway,
-      chunkRetries: { max: 2, baseDelayMs: 10 },
+      requestRetry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 100 },
     });
     try {
       const data = randomBytes(3 * MiB + 5);

@@ -78,7 +78,7 @@ describe('S3Source', () => {
     const down = new S3Source({
       endpoint: `http://127.0.0.1:${port}`,
       credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
-      maxAttempts: 1,
+      requestRetry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
     });
     const err = await down.checkBucket('src').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FerryError);

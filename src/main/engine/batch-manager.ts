@@ -48,13 +48,18 @@ import {
 import { isDeadOwner, newOwnerId, retireOwner } from './owner';
 import { isFolderMarker, s4Key } from './paths';
 import type { Destination, DestinationNode, Source, SourceObject, UploadCheckpoint } from './ports';
-import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry';
+import { DEFAULT_RETRY, requestPolicy, type RetryPolicy, withRetry } from './retry';
 
 export interface EngineConfig {
   /** Upper bound of max_concurrent (SPEC: 5; settings may raise it on purpose). */
   maxConcurrentLimit: number;
   maxFilesPerBatch: number;
   retry: RetryPolicy;
+  /**
+   * Tries of one request (a chunk POST, a MEGA API command, an S3 range read) inside an attempt;
+   * the peers are built with it.
+   */
+  requestRetry: RetryPolicy;
   /** How long a lease lives without renewal. */
   leaseMs: number;
   /** Progress is written to the store at most this often per file. */
@@ -67,6 +72,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   maxConcurrentLimit: 5,
   maxFilesPerBatch: 50,
   retry: DEFAULT_RETRY,
+  requestRetry: requestPolicy(DEFAULT_RETRY),
   leaseMs: 30_000,
   progressWriteMs: 1000,
   progressEmitMs: 250,
@@ -412,7 +418,7 @@ export class BatchManager {
     }, this.config.progressWriteMs);
 
     try {
-      const { node, location } = await withRetry(() => this.attempt(doc, active), this.config.retry, {
+      const { node, location } = await withRetry((n) => this.attempt(doc, active, n), this.config.retry, {
         signal: abort.signal,
         onFailure: async (err, _attempt, willRetry) => {
           if (willRetry) {
@@ -452,10 +458,15 @@ export class BatchManager {
     await this.emitFile(run.batchId, doc, null);
   }
 
-  /** One attempt: adopt a node a crash left behind, or upload; then keep one copy at the path. */
+  /**
+   * One attempt: adopt a node a crash or a lost answer left behind, or upload; then keep one copy
+   * at the path. A later attempt asks the destination afresh (an earlier one may have ended with
+   * an answer lost after MEGA made the node).
+   */
   private async attempt(
     doc: FileDoc,
     active: ActiveFile,
+    attemptNo = 1,
   ): Promise<{ node: DestinationNode; location: string | null }> {
     const { bucket_name: bucket, remote_key: key } = doc;
     const signal = active.abort.signal;
@@ -465,8 +476,10 @@ export class BatchManager {
     const transferId = doc.transfer_id ?? randomUUID();
     active.account = new TransferAccount(object.size);
 
-    const existing = await destination.find(doc.s4_key);
-    let node = existing.find((n) => n.transfer_id === transferId && n.size === object.size);
+    const fresh = attemptNo > 1;
+    const ours = (nodes: DestinationNode[]) =>
+      nodes.find((n) => n.transfer_id === transferId && n.size === object.size);
+    let node = ours(await destination.find(doc.s4_key, { fresh }));
     if (!node) {
       const saved = doc.upload_session;
       const resumable =
@@ -476,10 +489,12 @@ export class BatchManager {
       try {
         node = await this.upload(doc, active, object, transferId, resumable);
       } catch (err) {
-        if (!(err instanceof ResumeRejectedError) || !resumable) throw err;
-        // MEGA no longer takes that upload: start the file over cleanly.
-        await this.saveCheckpoint(doc, null);
-        node = await this.upload(doc, active, object, transferId, null);
+        if (!(err instanceof ResumeRejectedError)) throw err;
+        // MEGA no longer takes that upload URL, or cannot be asked for its token any more (the
+        // last chunk's answer was lost): see what MEGA has, then adopt or start over on a new URL.
+        node =
+          ours(await destination.find(doc.s4_key, { fresh: true })) ??
+          (await this.upload(doc, active, object, transferId, null));
       }
     }
     await this.saveCheckpoint(doc, null);
@@ -495,7 +510,7 @@ export class BatchManager {
     // One copy per path: every other node there (an earlier copy, a forced transfer's old node,
     // a duplicate a crash left) goes to the Rubbish Bin.
     const kept = node.handle;
-    for (const other of await destination.find(doc.s4_key)) {
+    for (const other of await destination.find(doc.s4_key, { fresh })) {
       if (other.handle !== kept) await destination.discard(other.handle);
     }
     // A forced copy replaces the earlier one wherever it was (an earlier target folder too).
@@ -507,7 +522,11 @@ export class BatchManager {
     return { node, location };
   }
 
-  /** Uploads the object, from the checkpoint's offset when resuming. */
+  /**
+   * Uploads the object, from the checkpoint's offset when resuming. When the destination gives the
+   * upload up (ResumeRejectedError: its URL refused, or its last answer lost) the checkpoint goes
+   * too, so no later attempt resumes on that URL.
+   */
   private async upload(
     doc: FileDoc,
     active: ActiveFile,
@@ -524,23 +543,40 @@ export class BatchManager {
       start >= object.size
         ? Readable.from([])
         : await active.peers.source.read(doc.bucket_name, doc.remote_key, { start, signal });
-    return active.peers.destination.upload({
-      path: doc.s4_key,
-      size: object.size,
-      body,
-      transfer_id: transferId,
-      signal,
-      resume,
-      onProgress: (bytes) => this.onProgress(doc, active, bytes),
-      onCheckpoint: (checkpoint) =>
-        this.saveCheckpoint(doc, {
-          transfer_id: transferId,
-          size: object.size,
-          etag: object.etag,
-          next_offset: checkpoint.next_offset,
-          state: checkpoint.state,
-        }),
-    });
+    let open = true;
+    let written: Promise<void> = Promise.resolve();
+    try {
+      return await active.peers.destination.upload({
+        path: doc.s4_key,
+        size: object.size,
+        body,
+        transfer_id: transferId,
+        signal,
+        resume,
+        onProgress: (bytes) => this.onProgress(doc, active, bytes),
+        onCheckpoint: (checkpoint) => {
+          if (!open) return; // a late one, after the upload ended
+          const write = this.saveCheckpoint(doc, {
+            transfer_id: transferId,
+            size: object.size,
+            etag: object.etag,
+            next_offset: checkpoint.next_offset,
+            state: checkpoint.state,
+          });
+          written = write.catch(() => undefined);
+          return write;
+        },
+      });
+    } catch (err) {
+      open = false;
+      if (err instanceof ResumeRejectedError) {
+        await written;
+        await this.saveCheckpoint(doc, null);
+      }
+      throw err;
+    } finally {
+      open = false;
+    }
   }
 
   /** Records (or clears) where the file's upload stands, in the store and in the attempt's copy. */

@@ -34,6 +34,18 @@ export class ResumeRejectedError extends FerryError {
   }
 }
 
+/**
+ * A request whose answer was lost (connection reset or cut after it was sent, a timeout): the peer
+ * may have acted on it. Transient, but a request that is not idempotent must not simply be sent
+ * again: first find out what the peer has (MEGA: a fresh look at the folder), then adopt or redo.
+ */
+export class AmbiguousOutcomeError extends FerryError {
+  constructor(side: ErrorSide, message: string, options?: { cause?: unknown }) {
+    super('transient', side, message, options);
+    this.name = 'AmbiguousOutcomeError';
+  }
+}
+
 /** Bad input or configuration: the CLI exits 2, the API answers 400. */
 export class InputError extends Error {
   constructor(message: string) {
@@ -86,6 +98,83 @@ export function apiErrorKind(err: unknown): ApiErrorKind {
 
 export function isRetryable(err: unknown): boolean {
   return err instanceof FerryError && err.kind === 'transient';
+}
+
+// ---------------------------------------------------------------------------------------------
+// What is transient, for every peer: network failures, HTTP statuses, MEGA's error numbers.
+
+/** Socket-level failures: the peer may be back in a moment. */
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+/** Failures that happen before a request is sent: the peer cannot have acted on it. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function errorCodes(err: unknown): { codes: string[]; messages: string[] } {
+  const codes: string[] = [];
+  const messages: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+    messages.push(current.message);
+    current = current.cause;
+  }
+  return { codes, messages };
+}
+
+/** A socket-level failure (refused, reset, cut, timed out), also when wrapped as the `cause`. */
+export function isNetworkError(err: unknown): boolean {
+  const { codes, messages } = errorCodes(err);
+  return (
+    codes.some((code) => NETWORK_ERROR_CODES.has(code)) ||
+    messages.some(
+      (m) => m === 'fetch failed' || m === 'terminated' || m === 'socket hang up' || m === 'aborted',
+    )
+  );
+}
+
+/** A network failure that certainly happened before the request left (nothing was acted on). */
+export function isNotSentError(err: unknown): boolean {
+  return errorCodes(err).codes.some((code) => NOT_SENT_CODES.has(code));
+}
+
+/** HTTP statuses worth another try: 5xx, 408 Request Timeout, 429 Too Many Requests. */
+export function isTransientHttpStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+/** MEGA API error numbers (negative) by kind; −3 EAGAIN and −4 ERATELIMIT mean "try again". */
+const MEGA_QUOTA_CODES = new Set([-17, -24, -401]);
+const MEGA_AUTH_CODES = new Set([-11, -15, -16, -26]);
+const MEGA_TRANSIENT_CODES = new Set([-3, -4, -5, -6, -8, -18, -19]);
+/** The codes MEGA answers when it did nothing and a plain repeat may succeed. */
+const MEGA_TRY_AGAIN_CODES = new Set([-3, -4]);
+
+export function megaCodeKind(code: number): ErrorKind {
+  if (MEGA_QUOTA_CODES.has(code)) return 'quota';
+  if (MEGA_AUTH_CODES.has(code)) return 'auth';
+  if (MEGA_TRANSIENT_CODES.has(code)) return 'transient';
+  return 'unexpected';
+}
+
+/** MEGA's "try again" (−3 EAGAIN, −4 ERATELIMIT): nothing was done, the same request may be repeated. */
+export function isMegaTryAgain(code: number): boolean {
+  return MEGA_TRY_AGAIN_CODES.has(code);
 }
 
 /** The one mapping from a classified failure to a seed-B status. */

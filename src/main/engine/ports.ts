@@ -73,11 +73,19 @@ export interface UploadRequest {
   onCheckpoint?: (checkpoint: UploadCheckpoint) => void | Promise<void>;
 }
 
+export interface FindOptions {
+  /**
+   * Ask the destination itself, not what this process last knew: after an ambiguous end (an
+   * answer lost) the node may exist although this process never heard of it.
+   */
+  fresh?: boolean;
+}
+
 export interface Destination {
   /** Logs in (once per process) and checks the account works. */
   connect(): Promise<void>;
   /** File nodes whose path equals `path` (a folder may hold several nodes of one name). */
-  find(path: string): Promise<DestinationNode[]>;
+  find(path: string, opts?: FindOptions): Promise<DestinationNode[]>;
   /** Uploads the body, creating missing folders; resolves with the new node. */
   upload(req: UploadRequest): Promise<DestinationNode>;
   /** Moves a node to the Rubbish Bin. Missing nodes are ignored. */

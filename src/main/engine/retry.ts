@@ -11,7 +11,19 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/** Whole-file attempts (the engine's, like rclone's --retries). */
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 1000, maxDelayMs: 30_000 };
+
+/**
+ * Tries of one request (a chunk POST, a MEGA API command, an S3 range read) before the file's
+ * attempt fails, like rclone's --low-level-retries: the two levels multiply.
+ */
+export const DEFAULT_REQUEST_ATTEMPTS = 5;
+
+/** The per-request policy derived from the whole-file one: its delays, `attempts` tries. */
+export function requestPolicy(filePolicy: RetryPolicy, attempts = DEFAULT_REQUEST_ATTEMPTS): RetryPolicy {
+  return { attempts, baseDelayMs: filePolicy.baseDelayMs, maxDelayMs: filePolicy.maxDelayMs };
+}
 
 export function backoffDelay(policy: RetryPolicy, failedAttempts: number, random = Math.random): number {
   const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, failedAttempts - 1));
@@ -36,7 +48,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * Runs `fn` until it succeeds, fails with a non-transient error, or the attempts run out.
- * `onFailure` sees every failed attempt (to count it) before the next one.
+ * `onFailure` sees every failed attempt (to count it) before the next one. `retryable` decides
+ * what is worth another try (default: a FerryError of kind `transient`).
  */
 export async function withRetry<T>(
   fn: (attempt: number) => Promise<T>,
@@ -44,6 +57,7 @@ export async function withRetry<T>(
   opts: {
     signal?: AbortSignal;
     onFailure?: (err: unknown, attempt: number, willRetry: boolean) => void | Promise<void>;
+    retryable?: (err: unknown) => boolean;
   } = {},
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -51,7 +65,7 @@ export async function withRetry<T>(
       return await fn(attempt);
     } catch (err) {
       if (opts.signal?.aborted) throw new CancelledError();
-      const willRetry = isRetryable(err) && attempt < policy.attempts;
+      const willRetry = (opts.retryable ?? isRetryable)(err) && attempt < policy.attempts;
       await opts.onFailure?.(err, attempt, willRetry);
       if (!willRetry) throw err;
       await sleep(backoffDelay(policy, attempt), opts.signal);

@@ -9,6 +9,7 @@ import { DEFAULT_MAX_FILES, MAX_CONCURRENT_LIMIT } from '../../shared/contract';
 import { InputError } from '../engine/errors';
 import type { EngineConfig } from '../engine/batch-manager';
 import { DEFAULT_ENGINE_CONFIG } from '../engine/batch-manager';
+import { requestPolicy } from '../engine/retry';
 import { type SettingsLayer, settingsFromEnv } from './settings';
 
 export interface HostConfig {
@@ -71,6 +72,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): FerryConfig
       3_600_000,
     ),
   };
+  const requestAttempts = intSetting(
+    env,
+    'MEGAFERRY_RETRY_REQUEST_ATTEMPTS',
+    DEFAULT_ENGINE_CONFIG.requestRetry.attempts,
+    1,
+    50,
+  );
   const connections = intSetting(env, 'MEGAFERRY_CONNECTIONS_PER_FILE', 4, 1, 16);
   return {
     host: {
@@ -84,6 +92,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): FerryConfig
       maxConcurrentLimit,
       maxFilesPerBatch: intSetting(env, 'MEGAFERRY_MAX_FILES', DEFAULT_MAX_FILES, 1, 100_000),
       retry,
+      requestRetry: requestPolicy(retry, requestAttempts),
     },
     fromEnv: {
       settings: settingsFromEnv(env, env.MEGAFERRY_CONNECTIONS_PER_FILE ? connections : null),

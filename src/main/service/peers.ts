@@ -28,6 +28,7 @@ export function s3ConfigOf(values: SettingsValues, config: FerryConfig): S3Confi
             sessionToken: envKeys ? config.fromEnv.awsSessionToken : undefined,
           }
         : undefined,
+    requestRetry: config.engine.requestRetry,
   };
 }
 
@@ -39,14 +40,13 @@ export function megaConfigOf(
 ): MegaConfig | null {
   const { email, password } = values.mega;
   if (!email || !password) return null;
-  const retry = config.engine.retry;
   return {
     email,
     password,
     gateway: config.fromEnv.megaGateway,
     secondFactorCode: secondFactorCode ?? undefined,
-    // A failing chunk is retried in place with the same policy before the attempt counts as failed.
-    chunkRetries: { max: retry.attempts - 1, baseDelayMs: retry.baseDelayMs },
+    // Each chunk POST and API command is retried on its own before the attempt counts as failed.
+    requestRetry: config.engine.requestRetry,
     connections: values.transfers.connections_per_file,
   };
 }
@@ -72,7 +72,7 @@ export class UnconfiguredDestination implements Destination {
 const TEST_TIMEOUT_MS = 15_000;
 
 export async function testS3(config: S3Config): Promise<ConnectionTestResult> {
-  const source = new S3Source({ ...config, maxAttempts: 1 });
+  const source = new S3Source({ ...config, requestRetry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 } });
   try {
     const buckets = await source.listBuckets(AbortSignal.timeout(TEST_TIMEOUT_MS));
     return {
@@ -91,7 +91,12 @@ export async function testMega(config: MegaConfig | null): Promise<ConnectionTes
   if (!config) {
     return { target: 'mega', ok: false, message: 'MEGA e-mail and password are not set' };
   }
-  const destination = new MegaDestination(config);
+  // Two tries per request, at once: a pooled connection the server had just closed is tried again,
+  // and an unreachable MEGA still answers at once.
+  const destination = new MegaDestination({
+    ...config,
+    requestRetry: { attempts: 2, baseDelayMs: 0, maxDelayMs: 0 },
+  });
   try {
     await destination.connect();
     return { target: 'mega', ok: true, message: `logged in as ${config.email}` };

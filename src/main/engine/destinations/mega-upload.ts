@@ -14,8 +14,16 @@ import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import http from 'node:http';
 import https from 'node:https';
-import { CancelledError, FerryError, ResumeRejectedError } from '../errors';
-import { sleep } from '../retry';
+import {
+  CancelledError,
+  FerryError,
+  isMegaTryAgain,
+  isNetworkError,
+  isNotSentError,
+  isTransientHttpStatus,
+  ResumeRejectedError,
+} from '../errors';
+import { withRetry, type RetryPolicy } from '../retry';
 import {
   chunkBoundaries,
   MAX_CHUNK_SIZE,
@@ -67,7 +75,8 @@ export interface UploadChunksOptions {
   checkpointIntervalMs?: number;
   /** A checkpoint is also due each time the done prefix grew by this many bytes (default 8 MiB). */
   checkpointBytes?: number;
-  retries: { max: number; baseDelayMs: number };
+  /** Tries of one chunk POST (the first included), with backoff and jitter between them. */
+  retry: RetryPolicy;
 
   /** How a chunk is POSTed (default: node:http with keep-alive); tests wrap it to watch or hold POSTs. */
   post?: ChunkPoster;
@@ -363,16 +372,17 @@ class ChunkUpload {
     }
     if (this.size === 0) {
       // As megajs: one empty POST at offset 0 answers with the token.
-      this.recordAnswer(await this.race(this.post(0, Buffer.alloc(0))));
+      this.recordAnswer(await this.race(this.post(0, Buffer.alloc(0), true)));
       this.opts.body.resume();
     } else {
       await this.sendChunks();
     }
     if (!this.uploadHandle) {
       // A resumed upload MEGA had already completed (the crash fell between its last answer and
-      // our checkpoint) gives no token again: the file starts over.
+      // our checkpoint) gives no token again; nor does an upload whose closing chunk MEGA took
+      // while missing an earlier one. Either way this URL will not give it: the file starts over.
       if (this.resumed) throw new UploadUrlRejected('MEGA did not complete the resumed upload');
-      throw new Error('MEGA gave no upload handle after the last chunk (Empty response)');
+      throw new UploadUrlRejected('MEGA gave no upload handle after the last chunk (Empty response)');
     }
     this.opts.onProgress?.(this.size);
     this.dispose();
@@ -438,15 +448,22 @@ class ChunkUpload {
     this.session = { ...session };
   }
 
-  /** Reads chunk after chunk and sends it, never more than `connections` POSTs at once. */
+  /**
+   * Reads chunk after chunk and sends it, never more than `connections` POSTs at once. The closing
+   * chunk (the last) goes alone, once every other one is confirmed: only its POST can complete the
+   * upload, so only its answer carries the token, and a lost answer to any other chunk is safely
+   * sent again (MEGA takes a chunk twice).
+   */
   private async sendChunks(): Promise<void> {
     const reader = new ExactReader(this.opts.body, (length) => this.chunkBuffer(length));
     const inFlight = new Set<Promise<void>>();
     for (let index = this.prefix; index < this.chunks.length; index++) {
       const chunk = this.chunks[index] as ChunkRange;
       const plain = await this.race(reader.read(chunk.end - chunk.start));
-      while (inFlight.size >= this.connections) await this.race(Promise.race(inFlight));
-      const task = this.sendChunk(index, chunk, plain).then(
+      const closing = index === this.chunks.length - 1;
+      const limit = closing ? 1 : this.connections;
+      while (inFlight.size >= limit) await this.race(Promise.race(inFlight));
+      const task = this.sendChunk(index, chunk, plain, closing).then(
         () => {
           inFlight.delete(task);
         },
@@ -467,9 +484,9 @@ class ChunkUpload {
     return Buffer.from(spare ?? new ArrayBuffer(length));
   }
 
-  private async sendChunk(index: number, chunk: ChunkRange, plain: Buffer): Promise<void> {
+  private async sendChunk(index: number, chunk: ChunkRange, plain: Buffer, closing: boolean): Promise<void> {
     const { mac, ciphertext } = await this.crypto.encrypt(this.key, this.nonce, chunk.start, plain);
-    const answer = await this.post(chunk.start, ciphertext);
+    const answer = await this.post(chunk.start, ciphertext, closing);
     const whole = ciphertext.byteOffset === 0 && ciphertext.byteLength === ciphertext.buffer.byteLength;
     if (whole && ciphertext.byteLength === this.fullChunk && this.spare.length <= this.connections) {
       this.spare.push(ciphertext.buffer as ArrayBuffer);
@@ -481,15 +498,9 @@ class ChunkUpload {
     this.advancePrefix();
   }
 
-  /** A non-empty answer is the completion token, or a negative MEGA error number. */
+  /** A non-empty answer (not an error number: postOnce threw those) is the completion token. */
   private recordAnswer(answer: Buffer): void {
     if (answer.length === 0) return;
-    const text = answer.toString('utf8').trim();
-    const code = Number(text);
-    if (text !== '' && Number.isFinite(code) && code < 0) {
-      const err = new ChunkCodeError(code);
-      throw this.resumed ? new UploadUrlRejected(`MEGA refused the saved upload URL (${err.message})`) : err;
-    }
     this.uploadHandle = answer;
   }
 
@@ -561,30 +572,53 @@ class ChunkUpload {
     };
   }
 
-  /** One chunk POST with retries and exponential backoff; the answer's body. */
-  private async post(offset: number, ciphertext: Buffer): Promise<Buffer> {
-    const { max, baseDelayMs } = this.opts.retries;
-    for (let tries = 1; ; tries++) {
-      if (this.stop.aborted) throw new CancelledError();
-      try {
-        return await this.postOnce(offset, ciphertext);
-      } catch (err) {
+  /**
+   * One chunk POST, tried again on its own (backoff with jitter) while the failure is transient:
+   * HTTP 5xx/408/429, MEGA's −3/−4, a lost answer to a chunk that is not the closing one.
+   */
+  private post(offset: number, ciphertext: Buffer, closing: boolean): Promise<Buffer> {
+    return withRetry(
+      () => {
         if (this.stop.aborted) throw new CancelledError();
-        if (this.resumed && isRefusal(err)) {
-          throw new UploadUrlRejected(`MEGA refused the saved upload URL (${(err as Error).message})`, {
-            cause: err,
-          });
-        }
-        if (tries > max) throw err;
-        await sleep(baseDelayMs * 2 ** (tries - 1), this.stop);
-      }
-    }
+        return this.postOnce(offset, ciphertext, closing);
+      },
+      this.opts.retry,
+      { signal: this.stop, retryable: isTransientChunkFailure },
+    );
   }
 
-  private async postOnce(offset: number, ciphertext: Buffer): Promise<Buffer> {
-    const response = await this.poster(`${this.session.upload_url}/${offset}`, ciphertext, this.stop);
-    if (response.status !== 200) throw new ChunkHttpError(response.status);
-    return response.body;
+  private async postOnce(offset: number, ciphertext: Buffer, closing: boolean): Promise<Buffer> {
+    let response: { status: number; body: Buffer };
+    try {
+      response = await this.poster(`${this.session.upload_url}/${offset}`, ciphertext, this.stop);
+    } catch (err) {
+      if (this.stop.aborted) throw new CancelledError();
+      if (closing && !isNotSentError(err)) {
+        // MEGA may have taken the closing chunk and completed the upload: its token is lost for
+        // good, and this URL will never give it again. Start over on a new one.
+        const why = err instanceof Error ? err.message : String(err);
+        throw new UploadUrlRejected(
+          `the answer to the last chunk was lost (${why}); starting over on a new upload URL`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    if (response.status !== 200) {
+      const err = new ChunkHttpError(response.status);
+      if (this.resumed && isRefusal(err)) {
+        throw new UploadUrlRejected(`MEGA refused the saved upload URL (${err.message})`, { cause: err });
+      }
+      throw err;
+    }
+    const code = errorNumber(response.body);
+    if (code === null) return response.body;
+    const err = new ChunkCodeError(code);
+    if (isMegaTryAgain(code)) throw err;
+    if (this.resumed || URL_GONE_CODES.has(code)) {
+      throw new UploadUrlRejected(`MEGA refused the upload URL (${err.message})`, { cause: err });
+    }
+    throw err;
   }
 
   /** `promise`, unless a chunk task fails or the upload is stopped first. */
@@ -599,6 +633,9 @@ export type ChunkPoster = (
   body: Buffer,
   signal: AbortSignal,
 ) => Promise<{ status: number; body: Buffer }>;
+
+/** How long a chunk POST's socket may stay silent before the POST counts as failed. */
+const CHUNK_IDLE_TIMEOUT_MS = 120_000;
 
 const httpAgent = new http.Agent({ keepAlive: true });
 const httpsAgent = new https.Agent({ keepAlive: true });
@@ -624,18 +661,45 @@ export const httpPost: ChunkPoster = (url, body, signal) =>
         res.on('data', (part: Buffer) => parts.push(part));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
         res.on('error', reject);
+        res.on('close', () => {
+          // A cut answer: no 'end' (a no-op once the promise settled).
+          if (!res.complete) reject(Object.assign(new Error('the answer was cut'), { code: 'ECONNRESET' }));
+        });
       },
     );
     req.on('error', reject);
+    // A socket silent this long (nothing sent, nothing answered) counts as a lost answer.
+    req.setTimeout(CHUNK_IDLE_TIMEOUT_MS, () =>
+      req.destroy(Object.assign(new Error('no answer to the chunk POST'), { code: 'ETIMEDOUT' })),
+    );
     req.end(body);
   });
 
 /** 4xx answers (other than timeouts and rate limits) say the URL is gone; 5xx may pass. */
 function isRefusal(err: unknown): boolean {
   if (err instanceof ChunkHttpError) {
-    return err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429;
+    return err.status >= 400 && err.status < 500 && !isTransientHttpStatus(err.status);
   }
   return false;
+}
+
+/** MEGA's answers to a chunk that mean "this upload URL is done for; ask for a new one". */
+const URL_GONE_CODES = new Set([-5, -6, -8]); // EFAILED, ETOOMANY, EEXPIRED
+
+/** A chunk POST failure worth sending the same chunk again for. */
+function isTransientChunkFailure(err: unknown): boolean {
+  if (err instanceof FerryError) return false; // already decided (a refused URL, cancel)
+  if (err instanceof ChunkHttpError) return isTransientHttpStatus(err.status);
+  if (err instanceof ChunkCodeError) return isMegaTryAgain(err.code);
+  return isNetworkError(err);
+}
+
+/** The negative MEGA error number a chunk's answer is, if it is one. */
+function errorNumber(answer: Buffer): number | null {
+  if (answer.length === 0 || answer.length > 8) return null;
+  const text = answer.toString('utf8').trim();
+  const code = Number(text);
+  return text !== '' && Number.isInteger(code) && code < 0 ? code : null;
 }
 
 /** Reads exact byte counts from a stream into buffers of their own (safe to transfer). */

@@ -8,8 +8,19 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:cr
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { CancelledError, FerryError, redactSecrets, type ErrorKind } from '../errors';
-import type { Destination, DestinationNode, UploadCheckpoint, UploadRequest } from '../ports';
+import {
+  AmbiguousOutcomeError,
+  CancelledError,
+  FerryError,
+  isNetworkError,
+  isTransientHttpStatus,
+  megaCodeKind,
+  redactSecrets,
+  type ErrorKind,
+} from '../errors';
+import type { Destination, DestinationNode, FindOptions, UploadCheckpoint, UploadRequest } from '../ports';
+import { DEFAULT_RETRY, requestPolicy, type RetryPolicy } from '../retry';
+import { megaApiFetch } from './mega-api';
 import { e64, encryptCbcZeroIv, nodeAesKey, packAttributes } from './mega-crypto';
 import {
   UploadUrlRejected,
@@ -25,13 +36,16 @@ export interface MegaConfig {
   /** API gateway URL; mega-mock needs the trailing slash (`http://127.0.0.1:PORT/`). */
   gateway?: string;
   secondFactorCode?: string;
-  /** Retries of one failing chunk POST, with exponential backoff from `baseDelayMs`. */
-  chunkRetries?: { max: number; baseDelayMs: number };
+  /**
+   * Tries of one request before the file's attempt fails: each chunk POST and each API command
+   * (backoff with jitter between them). Default: 5 tries, 1 s doubling up to 30 s.
+   */
+  requestRetry?: RetryPolicy;
   /** Chunk POSTs at once per file (default 4). */
   connections?: number;
 }
 
-const DEFAULT_CHUNK_RETRIES = { max: 4, baseDelayMs: 500 };
+const DEFAULT_REQUEST_RETRY = requestPolicy(DEFAULT_RETRY);
 
 /** The node attribute holding the transfer_id a node was uploaded with. */
 const TRANSFER_ID_ATTRIBUTE = 'mfid';
@@ -43,22 +57,34 @@ const MEGA_WEB_APP = 'https://mega.nz';
 
 export class MegaDestination implements Destination {
   private readonly config: MegaConfig;
-  private readonly retries: { max: number; baseDelayMs: number };
+  private readonly retries: RetryPolicy;
   private login: Promise<Storage> | null = null;
   /** Folder path ("A/B") → the folder, so one new folder is created once however many ask. */
   private readonly folders = new Map<string, Promise<MutableFile>>();
+  /**
+   * An answer to a command that creates something was lost and no fresh look has cleared it up
+   * yet: MEGA may hold a node or folder the local tree lacks.
+   */
+  private doubts = 0;
+  /** `doubts` as of the start of the last fresh look that succeeded. */
+  private cleared = 0;
 
   constructor(config: MegaConfig) {
     this.config = config;
-    this.retries = config.chunkRetries ?? DEFAULT_CHUNK_RETRIES;
+    this.retries = config.requestRetry ?? DEFAULT_REQUEST_RETRY;
+  }
+
+  private inDoubt(): boolean {
+    return this.doubts > this.cleared;
   }
 
   async connect(): Promise<void> {
     await this.storage();
   }
 
-  async find(path: string): Promise<DestinationNode[]> {
+  async find(path: string, opts: FindOptions = {}): Promise<DestinationNode[]> {
     const storage = await this.storage();
+    if (opts.fresh || this.inDoubt()) await this.refresh(storage);
     const { folders, name } = splitPath(path);
     let folder: MutableFile | undefined = storage.root;
     for (const segment of folders) {
@@ -191,6 +217,8 @@ export class MegaDestination implements Destination {
         password,
         secondFactorCode,
         gateway,
+        // Each API command is retried on its own (mega-api.ts), before megajs sees a failure.
+        fetch: megaApiFetch({ policy: this.retries }),
         // mega-mock has no /sc (action packet) endpoint; this process makes every change itself.
         keepalive: false,
         autoload: true,
@@ -210,13 +238,9 @@ export class MegaDestination implements Destination {
       pending = (async () => {
         const parent = await this.folder(storage, segments.slice(0, -1));
         const name = segments[segments.length - 1] as string;
-        const existing = childFolder(parent, name);
-        if (existing) return existing;
-        try {
-          return await parent.mkdir({ name });
-        } catch (err) {
-          throw classifyMegaError(err, `MEGA could not create the folder /${key}`);
-        }
+        // After a lost answer MEGA may hold a folder this process never heard of: look first.
+        if (this.inDoubt()) await this.refresh(storage);
+        return childFolder(parent, name) ?? (await this.makeFolder(storage, parent, name, key));
       })();
       this.folders.set(key, pending);
       pending.catch(() => {
@@ -224,6 +248,32 @@ export class MegaDestination implements Destination {
       });
     }
     return pending;
+  }
+
+  /**
+   * Makes a folder (megajs's mkdir: a `p`). When the answer is lost MEGA may have made it: a fresh
+   * look tells, and that folder is used; else it is asked for again. Never two of one name.
+   */
+  private async makeFolder(
+    storage: Storage,
+    parent: MutableFile,
+    name: string,
+    key: string,
+  ): Promise<MutableFile> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await parent.mkdir({ name });
+      } catch (err) {
+        if (!(err instanceof AmbiguousOutcomeError)) {
+          throw classifyMegaError(err, `MEGA could not create the folder /${key}`);
+        }
+        this.doubts++;
+        await this.refresh(storage);
+        const made = childFolder(parent, name);
+        if (made) return made;
+        if (tries >= this.retries.attempts) throw err;
+      }
+    }
   }
 
   /**
@@ -254,7 +304,7 @@ export class MegaDestination implements Destination {
         onCheckpoint: onCheckpoint
           ? (state) => onCheckpoint({ next_offset: state.next_offset, state: sealSession(storage, state) })
           : undefined,
-        retries: this.retries,
+        retry: this.retries,
       });
     } catch (err) {
       if (err instanceof FerryError) throw err;
@@ -262,8 +312,45 @@ export class MegaDestination implements Destination {
     }
     if (signal.aborted) throw new CancelledError();
 
-    const attributes = packAttributes({ [TRANSFER_ID_ATTRIBUTE]: transferId, n: name });
-    const request = {
+    // The node is made even when the user cancels meanwhile; then it goes to the Rubbish Bin.
+    const made = this.makeNode(storage, folder, name, chunks, req, session !== null);
+    let node: MutableFile;
+    try {
+      node = await abortable(made, signal);
+    } catch (err) {
+      if (err instanceof CancelledError) {
+        void made
+          .then((late) => late.moveTo(storage.trash).then(() => reparent(late, storage.trash)))
+          .catch(() => undefined);
+      }
+      throw err;
+    }
+    if (!node.nodeId) {
+      throw new FerryError(
+        'unexpected',
+        'destination',
+        `MEGA upload of ${req.path} gave a node without handle`,
+      );
+    }
+    return { handle: node.nodeId, size: node.size ?? size, transfer_id: transferId };
+  }
+
+  /**
+   * Makes the file node of a finished upload (`p`, as megajs's upload() makes it). When the answer
+   * to `p` is lost MEGA may have made the node: a fresh look at the folder on the server tells, and
+   * that node (it carries the transfer id) is adopted; when MEGA has none, `p` is sent again with
+   * the same upload token. A token MEGA no longer takes means starting over on a new upload URL.
+   */
+  private async makeNode(
+    storage: Storage,
+    folder: MutableFile,
+    name: string,
+    chunks: UploadResult,
+    req: UploadRequest,
+    resumed: boolean,
+  ): Promise<MutableFile> {
+    const attributes = packAttributes({ [TRANSFER_ID_ATTRIBUTE]: req.transfer_id, n: name });
+    const command = {
       a: 'p',
       t: nodeHandle(folder),
       n: [
@@ -275,41 +362,100 @@ export class MegaDestination implements Destination {
         },
       ],
     };
-    // The node is made even when the user cancels meanwhile; then it goes to the Rubbish Bin.
-    const made = storage.api.request(request as unknown as JSON).then((response) => {
-      const f = (response as unknown as { f?: unknown[] }).f?.[0];
-      if (!f) throw new Error('MEGA made no node (Empty response)');
-      const node = (storage as unknown as { _importFile(f: unknown): MutableFile })._importFile(f);
-      (storage as unknown as NodeJS.EventEmitter).emit('add', node);
-      return node;
-    });
-    let node: MutableFile;
-    try {
-      node = await abortable(made, signal);
-    } catch (err) {
-      if (err instanceof CancelledError) {
-        void made
-          .then((late) => late.moveTo(storage.trash).then(() => reparent(late, storage.trash)))
-          .catch(() => undefined);
-        throw err;
+    let tokenInDoubt = false;
+    for (let tries = 1; ; tries++) {
+      try {
+        const response = await storage.api.request({ ...command } as unknown as JSON);
+        const f = (response as unknown as { f?: MegaNodeRecord[] }).f?.[0];
+        if (!f) throw new Error('MEGA made no node (Empty response)');
+        const node = (storage as unknown as StorageInternals)._importFile(f);
+        (storage as unknown as NodeJS.EventEmitter).emit('add', node);
+        return node;
+      } catch (err) {
+        if (err instanceof AmbiguousOutcomeError) {
+          // Whatever happens next, look before acting: adopt what MEGA made, never make a second.
+          this.doubts++;
+          const adopted = await this.adoptMade(storage, folder, name, req);
+          if (adopted) return adopted;
+          if (tries >= this.retries.attempts) throw err;
+          tokenInDoubt = true;
+          continue;
+        }
+        if (resumed || tokenInDoubt) {
+          // The token of a resumed upload, or of one whose first `p` was lost, is no longer good.
+          throw new UploadUrlRejected(`MEGA refused to make the node of ${req.path}: ${oneLine(err)}`, {
+            cause: err,
+          });
+        }
+        throw classifyMegaError(err, `MEGA upload of ${req.path} failed`);
       }
-      if (session) {
-        // The token of a resumed, finished upload is no longer good: start over.
-        throw new UploadUrlRejected(`MEGA refused to make the node of a resumed upload: ${oneLine(err)}`, {
-          cause: err,
-        });
-      }
-      throw classifyMegaError(err, `MEGA upload of ${req.path} failed`);
     }
-    if (!node.nodeId) {
-      throw new FerryError(
-        'unexpected',
-        'destination',
-        `MEGA upload of ${req.path} gave a node without handle`,
-      );
-    }
-    return { handle: node.nodeId, size: node.size ?? size, transfer_id: transferId };
   }
+
+  /** After a lost answer to `p`: the node MEGA made for this transfer, seen by a fresh look. */
+  private async adoptMade(
+    storage: Storage,
+    folder: MutableFile,
+    name: string,
+    req: UploadRequest,
+  ): Promise<MutableFile | null> {
+    await this.refresh(storage);
+    const made = (folder.children ?? []).find((child) => {
+      if (child.directory || child.name !== name) return false;
+      const node = toDestinationNode(child);
+      return node.transfer_id === req.transfer_id && node.size === req.size;
+    });
+    return made ?? null;
+  }
+
+  /**
+   * Brings megajs's local tree up to what MEGA has now, from a fresh `f` (with keepalive off megajs
+   * receives no action packets, so nodes made, moved or removed elsewhere are unknown to it).
+   */
+  private async refresh(storage: Storage): Promise<void> {
+    const doubtsBefore = this.doubts;
+    let records: MegaNodeRecord[];
+    try {
+      const response = (await storage.api.request({ a: 'f', c: 1 } as unknown as JSON)) as unknown as {
+        f?: MegaNodeRecord[];
+      };
+      records = response.f ?? [];
+    } catch (err) {
+      throw classifyMegaError(err, 'MEGA could not list the drive');
+    }
+    this.cleared = Math.max(this.cleared, doubtsBefore);
+    const internals = storage as unknown as StorageInternals;
+    const seen = new Set<string>();
+    for (const record of records) {
+      internals._importFile(record);
+      seen.add(record.h);
+    }
+    for (const record of records) {
+      const node = internals.files[record.h];
+      const parent = record.p ? internals.files[record.p] : undefined;
+      if (node && parent && node.parent !== parent) reparent(node, parent);
+    }
+    for (const [handle, node] of Object.entries(internals.files)) {
+      if (seen.has(handle)) continue;
+      const siblings = node.parent?.children;
+      const index = siblings ? siblings.indexOf(node) : -1;
+      if (siblings && index >= 0) siblings.splice(index, 1);
+      delete internals.files[handle];
+    }
+  }
+}
+
+/** A node as MEGA's `f` and `p` commands describe it. */
+interface MegaNodeRecord {
+  h: string;
+  p?: string;
+  t: number;
+}
+
+/** megajs's Storage internals the destination uses (as megajs's own upload and reload do). */
+interface StorageInternals {
+  files: Record<string, MutableFile>;
+  _importFile(f: MegaNodeRecord): MutableFile;
 }
 
 /** A file as MEGA stores it (see MegaDestination.readStored). */
@@ -448,25 +594,6 @@ function reparent(node: MutableFile, target: MutableFile): void {
   if (target.children && !target.children.includes(node)) target.children.push(node);
 }
 
-const QUOTA_CODES = new Set([-17, -24, -401]);
-const AUTH_CODES = new Set([-11, -15, -16, -26]);
-const TRANSIENT_CODES = new Set([-3, -4, -5, -6, -8, -18, -19]);
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-]);
-
 /** The MEGA API error number in a megajs error ("EOVERQUOTA (-17): …", "Server returned error -17 …"). */
 function megaErrorCode(err: unknown): number | null {
   const message = err instanceof Error ? err.message : String(err);
@@ -475,31 +602,14 @@ function megaErrorCode(err: unknown): number | null {
   return match?.[1] ? Number(match[1]) : null;
 }
 
-function isNetworkError(err: unknown): boolean {
-  let current: unknown = err;
-  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
-    if (current.message === 'fetch failed' || current.message === 'terminated') return true;
-    current = current.cause;
-  }
-  return false;
-}
-
 function errorKind(err: unknown): ErrorKind {
   const code = megaErrorCode(err);
-  if (code !== null) {
-    if (QUOTA_CODES.has(code)) return 'quota';
-    if (AUTH_CODES.has(code)) return 'auth';
-    if (TRANSIENT_CODES.has(code)) return 'transient';
-    return 'unexpected';
-  }
+  if (code !== null) return megaCodeKind(code);
   if (isNetworkError(err)) return 'transient';
   const message = err instanceof Error ? err.message : String(err);
   const status = /returned a (\d{3}) status code/.exec(message);
   if (status?.[1]) {
-    const http = Number(status[1]);
-    return http >= 500 || http === 408 || http === 429 ? 'transient' : 'unexpected';
+    return isTransientHttpStatus(Number(status[1])) ? 'transient' : 'unexpected';
   }
   if (/Server returned error|Server Too Busy|Empty response/.test(message)) return 'transient';
   return 'unexpected';

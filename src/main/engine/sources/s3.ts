@@ -1,6 +1,11 @@
 /**
  * The S3 source: any S3-compatible store through the AWS SDK v3, with the SDK's own credential
  * chain. Listing with pagination, prefix and delimiter; head; streaming ranged reads.
+ *
+ * Retries, per request: the SDK retries a failing command (5xx, throttling, a reset before the
+ * answer) up to `requestRetry.attempts` times with its backoff and jitter; a read whose body fails
+ * half-way (reset, cut) is reopened at the byte it reached, for the same version of the object
+ * (If-Match its ETag), with our backoff and jitter, before the file's attempt fails.
  */
 import {
   GetObjectCommand,
@@ -11,9 +16,17 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import type { Readable } from 'node:stream';
-import { FerryError } from '../errors';
+import { Readable } from 'node:stream';
+import { CancelledError, FerryError, isNetworkError, isRetryable, isTransientHttpStatus } from '../errors';
 import type { Source, SourceListing, SourceObject } from '../ports';
+import {
+  backoffDelay,
+  DEFAULT_REQUEST_ATTEMPTS,
+  DEFAULT_RETRY,
+  requestPolicy,
+  sleep,
+  type RetryPolicy,
+} from '../retry';
 
 export interface S3Config {
   region?: string;
@@ -23,20 +36,25 @@ export interface S3Config {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** A named profile of the shared config files (AWS_PROFILE). */
   profile?: string;
-  maxAttempts?: number;
+  /** Tries of one request (SDK commands, and reopening a read cut half-way). */
+  requestRetry?: RetryPolicy;
 }
+
+const DEFAULT_S3_REQUEST_RETRY = requestPolicy(DEFAULT_RETRY, DEFAULT_REQUEST_ATTEMPTS);
 
 export class S3Source implements Source {
   private readonly client: S3Client;
+  private readonly retry: RetryPolicy;
 
   constructor(config: S3Config) {
+    this.retry = config.requestRetry ?? DEFAULT_S3_REQUEST_RETRY;
     this.client = new S3Client({
       region: config.region ?? 'us-east-1',
       endpoint: config.endpoint,
       forcePathStyle: config.forcePathStyle ?? Boolean(config.endpoint),
       credentials: config.credentials,
       profile: config.profile,
-      maxAttempts: config.maxAttempts ?? 3,
+      maxAttempts: this.retry.attempts,
     });
   }
 
@@ -118,26 +136,89 @@ export class S3Source implements Source {
   }
 
   async read(bucket: string, key: string, opts: { start?: number; signal: AbortSignal }): Promise<Readable> {
+    const start = opts.start ?? 0;
+    const first = await this.openRange(bucket, key, start, null, opts.signal);
+    return Readable.from(this.reopening(bucket, key, start, first, opts.signal), { objectMode: false });
+  }
+
+  /** One GET from `start` to the end (of the version `etag` when given). */
+  private async openRange(
+    bucket: string,
+    key: string,
+    start: number,
+    etag: string | null,
+    signal: AbortSignal,
+  ): Promise<OpenRead> {
     try {
       const out = await this.client.send(
         new GetObjectCommand({
           Bucket: bucket,
           Key: key,
-          Range: opts.start ? `bytes=${opts.start}-` : undefined,
+          Range: start ? `bytes=${start}-` : undefined,
+          IfMatch: etag ?? undefined,
         }),
-        { abortSignal: opts.signal },
+        { abortSignal: signal },
       );
       const body = out.Body as Readable | undefined;
       if (!body) throw new FerryError('unexpected', 'source', `S3 returned no body for ${bucket}/${key}`);
-      return body;
+      return { body, end: start + (out.ContentLength ?? Number.NaN), etag: out.ETag ?? null };
     } catch (err) {
       throw classifyS3Error(err, `${bucket}/${key}`);
+    }
+  }
+
+  /**
+   * The bytes of `first`, and when its body fails half-way (reset, cut short) those of a new GET
+   * from the byte reached, tried `retry.attempts` times in a row without progress.
+   */
+  private async *reopening(
+    bucket: string,
+    key: string,
+    start: number,
+    first: OpenRead,
+    signal: AbortSignal,
+  ): AsyncGenerator<Buffer> {
+    const what = `${bucket}/${key}`;
+    let current: OpenRead | null = first;
+    let at = start;
+    let failures = 0;
+    try {
+      for (;;) {
+        try {
+          if (!current) current = await this.openRange(bucket, key, at, first.etag, signal);
+          for await (const piece of current.body) {
+            const bytes = piece as Buffer;
+            at += bytes.length;
+            failures = 0;
+            yield bytes;
+          }
+          if (!(at < current.end)) return;
+          throw new FerryError('transient', 'source', `S3 cut the read of ${what} at byte ${at}`);
+        } catch (err) {
+          current?.body.destroy();
+          current = null;
+          if (signal.aborted) throw new CancelledError();
+          const classified = classifyS3Error(err, what);
+          failures++;
+          if (!isRetryable(classified) || failures >= this.retry.attempts) throw classified;
+          await sleep(backoffDelay(this.retry, failures), signal);
+        }
+      }
+    } finally {
+      current?.body.destroy();
     }
   }
 
   close(): void {
     this.client.destroy();
   }
+}
+
+interface OpenRead {
+  body: Readable;
+  /** The byte after the last one this GET announced (NaN when it announced no length). */
+  end: number;
+  etag: string | null;
 }
 
 /** Classifies an SDK or network error once; messages name the object, never credentials. */
@@ -152,6 +233,12 @@ export function classifyS3Error(err: unknown, what: string): FerryError {
   if (e?.name === 'AbortError') return new FerryError('cancelled', 'source', `read of ${what} aborted`);
   const status = e?.$metadata?.httpStatusCode;
   const name = e?.name ?? e?.code ?? 'Error';
+  if (status === 412 || name === 'PreconditionFailed') {
+    // The object changed while it was read: the next attempt reads the new version from 0.
+    return new FerryError('transient', 'source', `S3 object ${what} changed while it was read`, {
+      cause: err,
+    });
+  }
   if (name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchBucket' || status === 404) {
     return new FerryError('not_found', 'source', `S3 object not found: ${what}`, { cause: err });
   }
@@ -170,9 +257,9 @@ export function classifyS3Error(err: unknown, what: string): FerryError {
   }
   const networkCode = typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code);
   if (
-    (status !== undefined && (status >= 500 || status === 429)) ||
+    (status !== undefined && isTransientHttpStatus(status)) ||
     ['TimeoutError', 'SlowDown', 'RequestTimeout', 'ThrottlingException'].includes(name) ||
-    (!(err instanceof S3ServiceException) && networkCode)
+    (!(err instanceof S3ServiceException) && (networkCode || isNetworkError(err)))
   ) {
     const detail = networkCode ? e.code : name;
     return new FerryError('transient', 'source', `S3 unreachable or failing for ${what} (${detail})`, {
