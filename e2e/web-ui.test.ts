@@ -346,7 +346,7 @@ describe('the web UI against the headless host and real peers', () => {
     await expect.poll(() => s3Section.innerText()).toMatch(/2 buckets visible/);
     const megaSection = page.getByRole('region', { name: 'MEGA' });
     await megaSection.getByRole('button', { name: 'Test' }).click();
-    await expect.poll(() => megaSection.innerText()).toMatch(/logged in as mock@test/);
+    await expect.poll(() => megaSection.innerText(), { timeout: 30_000 }).toMatch(/logged in as mock@test/);
     // Secrets are write-only: their fields are empty, the page only says they are set.
     expect(await megaSection.getByLabel('Password', { exact: true }).inputValue()).toBe('');
     expect(await s3Section.getByLabel('Secret access key').inputValue()).toBe('');

@@ -302,7 +302,7 @@ describe('megaferry transfer', () => {
       expect(nodes, `copies of crash/${i}.bin`).toHaveLength(1);
       expect((await downloadSha256(mega, `/Crash/crash/${i}.bin`)).sha256).toBe(shas.get(`crash/${i}.bin`));
     }
-  });
+  }, 180_000);
 });
 
 describe('resuming a file where it stopped', () => {

@@ -456,5 +456,5 @@ describe('megaferry serve as a process', () => {
       second.child.kill('SIGTERM');
       expect(await second.exit).toBe(0);
     }
-  });
+  }, 180_000);
 });

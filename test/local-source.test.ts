@@ -201,7 +201,8 @@ describe('a dropped folder sent to MEGA (desktop)', () => {
     const before = (await service.listBatches()).length;
     const attempt = service.startBatch({ bucket, keys: ['../outside.txt'], target: '/Escape' });
     await expect(attempt).rejects.toBeInstanceOf(InputError);
-    await expect(attempt).rejects.toThrow(/invalid local file key "\.\.\/outside\.txt"/);
+    // Refused at the boundary: a key with ".." segments cannot map to a path inside the target.
+    await expect(attempt).rejects.toThrow(/keys\[\] "\.\.\/outside\.txt" has "\." or "\.\." path segments/);
     expect(await service.listBatches()).toHaveLength(before);
     expect(await listPath(mega, '/Escape/outside.txt')).toHaveLength(0);
   });

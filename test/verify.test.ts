@@ -178,7 +178,7 @@ describe('megaferry verify', () => {
     const again = await run(['verify']);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout.trim().split('\n').at(-1)).toBe('verified 5 files: 5 ok');
-  });
+  }, 180_000);
 
   it('finds a copy whose bytes differ from the source (bytes_mismatch), and checks a random sample', async () => {
     const key = 'v/odd.bin';
