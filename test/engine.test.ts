@@ -42,9 +42,12 @@ async function putObject(key: string, size: number, seed: number): Promise<void>
   objects.set(key, sha256(data));
 }
 
-function testConfig(overrides: { mongodbUri?: string | null; megaPassword?: string } = {}): FerryConfig {
+function testConfig(
+  overrides: { mongodbUri?: string | null; megaPassword?: string; env?: Record<string, string> } = {},
+): FerryConfig {
   return configFromEnv({
     ...ferryEnv({ s3, mega, mongo: overrides.mongodbUri === null ? null : mongo }, dataDir),
+    ...overrides.env,
     ...(overrides.megaPassword ? { MEGA_PASSWORD: overrides.megaPassword } : {}),
     ...(overrides.mongodbUri ? { MONGODB_URI: overrides.mongodbUri } : {}),
   });
@@ -67,11 +70,47 @@ beforeAll(async () => {
   await putObject('force/again.bin', 4096, 302);
   await putObject('embedded/one.bin', 70_000, 303);
   await putObject('embedded/two.bin', 0, 304);
+  for (let b = 0; b < 10; b++) {
+    for (let f = 0; f < 3; f++) await putObject(`cap/b${b}/f${f}.bin`, MiB + 1000 * b + f, 400 + 3 * b + f);
+  }
 }, 120_000);
 
 afterAll(async () => {
   await Promise.all([s3?.stop(), mega?.stop(), mongo?.stop()]);
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('the process cap over all batches', () => {
+  it('ten batches of three at once never run more than MEGAFERRY_MAX_ACTIVE transfers', async () => {
+    const service = await FerryService.open(testConfig({ env: { MEGAFERRY_MAX_ACTIVE: '4' } }), {
+      resume: false,
+    });
+    const moving = new Set<string>();
+    let most = 0;
+    const off = service.onEvent((event) => {
+      if (event.type !== 'file') return;
+      if (event.file.status === 'processing') moving.add(event.file.remote_key);
+      else moving.delete(event.file.remote_key);
+      most = Math.max(most, moving.size);
+    });
+    try {
+      const batches = await Promise.all(
+        Array.from({ length: 10 }, (_, b) =>
+          service.startBatch({ bucket: BUCKET, prefix: `cap/b${b}/`, target: '/Cap', max_concurrent: 3 }),
+        ),
+      );
+      for (const started of batches) await service.manager.waitForBatch(started.batch_id);
+      for (const started of batches) {
+        expect((await service.getBatch(started.batch_id)).overall_status).toBe('completed');
+      }
+      // Without the process cap this is up to 30 (ten limiters of three).
+      expect(most).toBeLessThanOrEqual(4);
+      expect(most).toBeGreaterThanOrEqual(2);
+    } finally {
+      off();
+      await service.close();
+    }
+  }, 120_000);
 });
 
 describe('a batch against real peers (MongoDB store)', () => {

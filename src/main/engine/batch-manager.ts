@@ -66,6 +66,11 @@ export interface EngineConfig {
   progressWriteMs: number;
   /** Progress events are emitted at most this often per file. */
   progressEmitMs: number;
+  /**
+   * Transfers at once in this process, over all its batches (MEGAFERRY_MAX_ACTIVE): six batches
+   * of three never mean eighteen uploads.
+   */
+  maxActive: number;
 }
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
@@ -76,6 +81,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   leaseMs: 30_000,
   progressWriteMs: 1000,
   progressEmitMs: 250,
+  maxActive: 6,
 };
 
 export interface BatchManagerDeps {
@@ -127,11 +133,14 @@ export class BatchManager {
   private readonly events = new EventEmitter();
   private readonly running = new Map<string, RunningBatch>();
   private closed = false;
+  /** The process's one cap over every batch it works on; each batch also has its own. */
+  private readonly activeLimit: ReturnType<typeof pLimit>;
 
   constructor(deps: BatchManagerDeps) {
     this.store = deps.store;
     this.peers = { source: deps.source, destination: deps.destination };
     this.config = { ...DEFAULT_ENGINE_CONFIG, ...deps.config };
+    this.activeLimit = pLimit(this.config.maxActive);
     this.events.setMaxListeners(0);
   }
 
@@ -359,7 +368,9 @@ export class BatchManager {
     };
     this.running.set(batchId, run);
     const refs = entries.filter((e) => e.start_result === 'started');
-    run.done = Promise.all(refs.map((e) => limit(() => this.transferFile(run, e))))
+    // A file waits for a place in its batch, then for one in the process (first come, first served
+    // across batches), so neither cap is ever exceeded.
+    run.done = Promise.all(refs.map((e) => limit(() => this.activeLimit(() => this.transferFile(run, e)))))
       .then(() => this.finishBatch(run))
       .catch((err: unknown) => {
         // Only store failures reach here (transfer failures are recorded per file).

@@ -91,6 +91,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): FerryConfig
       ...DEFAULT_ENGINE_CONFIG,
       maxConcurrentLimit,
       maxFilesPerBatch: intSetting(env, 'MEGAFERRY_MAX_FILES', DEFAULT_MAX_FILES, 1, 100_000),
+      maxActive: intSetting(env, 'MEGAFERRY_MAX_ACTIVE', DEFAULT_ENGINE_CONFIG.maxActive, 1, 64),
       retry,
       requestRetry: requestPolicy(retry, requestAttempts),
     },
