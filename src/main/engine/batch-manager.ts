@@ -23,10 +23,10 @@ import type {
   FerryEvent,
   FileProgress,
   FileStatus,
-  OverallStatus,
 } from '../../shared/contract';
 import { FAILED_STATUSES } from '../../shared/contract';
 import { keyProblem } from '../../shared/object-paths';
+import { countStatuses, overallStatusOf } from '../../shared/batch-counts';
 import type {
   BatchDoc,
   BatchFileEntry,
@@ -641,27 +641,12 @@ export class BatchManager {
       }
       return toProgress({ ...doc, code: entry.code }, active);
     });
-    const count = (pred: (s: FileStatus) => boolean) => files.filter((f) => pred(f.status)).length;
-    const completed = count((s) => s === 'done');
-    const transferring = count((s) => s === 'processing');
-    const pending = count((s) => s === 'pending');
-    const cancelled = count((s) => s === 'cancelled');
-    const failed = count((s) => FAILED_STATUSES.includes(s) && s !== 'cancelled');
+    const counts = countStatuses(files.map((f) => f.status));
     return {
       batch_id: batch.batch_id,
       total_files: files.length,
-      completed,
-      transferring,
-      pending,
-      failed,
-      cancelled,
-      overall_status: overallStatus(batch, {
-        total: files.length,
-        completed,
-        transferring,
-        pending,
-        cancelled,
-      }),
+      ...counts,
+      overall_status: overallStatusOf(batch.state, files.length, counts),
       created_at: batch.created_at.toISOString(),
       target: batch.options.target,
       bucket: batch.options.bucket,
@@ -808,18 +793,6 @@ export class BatchManager {
   private assertOpen(): void {
     if (this.closed) throw new Error('the transfer engine is shutting down');
   }
-}
-
-function overallStatus(
-  batch: BatchDoc,
-  c: { total: number; completed: number; transferring: number; pending: number; cancelled: number },
-): OverallStatus {
-  if (batch.state === 'cancelled') return 'cancelled';
-  if (c.pending + c.transferring > 0) return 'in_progress';
-  if (c.completed === c.total) return 'completed';
-  if (c.cancelled > 0 && c.completed + c.cancelled === c.total) return 'cancelled';
-  if (c.completed === 0) return 'failed';
-  return 'partial';
 }
 
 type ProgressSource = Pick<

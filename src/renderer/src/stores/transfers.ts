@@ -4,13 +4,13 @@
  */
 import { create } from 'zustand';
 import {
-  FAILED_STATUSES,
   type BatchStarted,
   type BatchStatus,
   type FerryEvent,
   type FileProgress,
   type FileStatus,
 } from '../../../shared/contract';
+import { countStatuses } from '../../../shared/batch-counts';
 import { fractionThrough } from '../../../shared/batch-summary';
 import { api, errorText } from '../api';
 
@@ -42,27 +42,10 @@ interface TransfersState {
 export const fileId = (batchId: string, f: Pick<FileProgress, 'bucket_name' | 'remote_key'>) =>
   `${batchId}\u0000${f.bucket_name}\u0000${f.remote_key}`;
 
-function isFailed(status: FileProgress['status']): boolean {
-  return status !== 'cancelled' && FAILED_STATUSES.includes(status);
-}
-
 /** Recounts a batch from its files (events carry files; counts are derived from them). */
 function recount(batch: BatchSummary, files: Record<string, FileProgress>): BatchSummary {
-  let completed = 0;
-  let transferring = 0;
-  let pending = 0;
-  let failed = 0;
-  let cancelled = 0;
-  for (const id of batch.fileIds) {
-    const f = files[id];
-    if (!f) continue;
-    if (f.status === 'done') completed++;
-    else if (f.status === 'processing') transferring++;
-    else if (f.status === 'pending') pending++;
-    else if (f.status === 'cancelled') cancelled++;
-    else if (isFailed(f.status)) failed++;
-  }
-  return { ...batch, completed, transferring, pending, failed, cancelled };
+  const statuses = batch.fileIds.flatMap((id) => files[id]?.status ?? []);
+  return { ...batch, ...countStatuses(statuses) };
 }
 
 function split(b: BatchStatus): { summary: BatchSummary; files: Record<string, FileProgress> } {

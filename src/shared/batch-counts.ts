@@ -1,0 +1,40 @@
+/**
+ * A batch's counts and overall status, derived from its files' statuses in one place: the engine
+ * (REST, CLI, store), the UI's stores (live events) and the tray all count the same way.
+ */
+import { FAILED_STATUSES, type BatchState, type FileStatus, type OverallStatus } from './contract';
+
+export interface BatchCounts {
+  completed: number;
+  transferring: number;
+  pending: number;
+  /** Failed for good (cancelled files are counted apart). */
+  failed: number;
+  cancelled: number;
+}
+
+export function countStatuses(statuses: Iterable<FileStatus>): BatchCounts {
+  const c: BatchCounts = { completed: 0, transferring: 0, pending: 0, failed: 0, cancelled: 0 };
+  for (const s of statuses) {
+    if (s === 'done') c.completed++;
+    else if (s === 'processing') c.transferring++;
+    else if (s === 'pending') c.pending++;
+    else if (s === 'cancelled') c.cancelled++;
+    else if (FAILED_STATUSES.includes(s)) c.failed++;
+  }
+  return c;
+}
+
+/**
+ * SPEC.md: `in_progress` while anything is pending or transferring, then `completed` (all done),
+ * `cancelled` (cancelled by the user, or nothing but done and cancelled files with some
+ * cancelled), `failed` (none done) or `partial`.
+ */
+export function overallStatusOf(state: BatchState, total: number, c: BatchCounts): OverallStatus {
+  if (state === 'cancelled') return 'cancelled';
+  if (c.pending + c.transferring > 0) return 'in_progress';
+  if (c.completed === total) return 'completed';
+  if (c.cancelled > 0 && c.completed + c.cancelled === total) return 'cancelled';
+  if (c.completed === 0) return 'failed';
+  return 'partial';
+}
