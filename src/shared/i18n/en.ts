@@ -163,7 +163,10 @@ export const en = {
       '{{started, number}} started · {{already, number}} already done · {{failed, number}} failed to start',
     refused_one: ' · {{count, number}} request refused',
     refused_other: ' · {{count, number}} requests refused',
-    line: '{{label}}: {{message}}',
+    batch_one:
+      '{{label}}: batch started with {{count, number}} file: {{started, number}} to transfer, {{already, number}} already done, {{failed, number}} failed to start',
+    batch_other:
+      '{{label}}: batch started with {{count, number}} files: {{started, number}} to transfer, {{already, number}} already done, {{failed, number}} failed to start',
     alreadyDone: 'Already done (use Force to send again): {{keys}}',
     failedToStart: 'Failed to start {{label}}: {{error}}',
     dismiss: 'Dismiss start result',

@@ -148,7 +148,8 @@ export const zhHans = {
     summary:
       '已开始 {{started, number}} 个 · {{already, number}} 个此前已完成 · {{failed, number}} 个未能开始',
     refused_other: ' · {{count, number}} 个请求被拒绝',
-    line: '{{label}}：{{message}}',
+    batch_other:
+      '{{label}}：批次已开始，共 {{count, number}} 个文件：{{started, number}} 个待传输，{{already, number}} 个此前已完成，{{failed, number}} 个未能开始',
     alreadyDone: '此前已完成（如需重新发送，请勾选“强制重新发送”）：{{keys}}',
     failedToStart: '{{label}} 未能开始：{{error}}',
     dismiss: '关闭开始结果',

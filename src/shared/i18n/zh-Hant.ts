@@ -149,7 +149,8 @@ export const zhHant = {
     summary:
       '已開始 {{started, number}} 個 · {{already, number}} 個先前已完成 · {{failed, number}} 個無法開始',
     refused_other: ' · {{count, number}} 個要求遭拒',
-    line: '{{label}}：{{message}}',
+    batch_other:
+      '{{label}}：批次已開始，共 {{count, number}} 個檔案：{{started, number}} 個待傳輸，{{already, number}} 個先前已完成，{{failed, number}} 個無法開始',
     alreadyDone: '先前已完成（如需重新傳送，請勾選「強制重新傳送」）：{{keys}}',
     failedToStart: '{{label}} 無法開始：{{error}}',
     dismiss: '關閉開始結果',

@@ -41,7 +41,13 @@ function StartReport({ outcomes }: { outcomes: StartOutcome[] }) {
             o.ok ? (
               <li key={`${o.result.batch_id}-${i}`}>
                 <code>{o.result.batch_id}</code> —{' '}
-                {t('startReport.line', { label: o.label, message: o.result.message })}
+                {t('startReport.batch', {
+                  label: o.label,
+                  count: o.result.total_files,
+                  started: o.result.started.length,
+                  already: o.result.already_done.length,
+                  failed: o.result.failed_to_start.length,
+                })}
                 {o.result.already_done.length > 0 && (
                   <div className="muted">
                     {t('startReport.alreadyDone', { keys: formatList(o.result.already_done, 8) })}
