@@ -148,7 +148,13 @@ describe('the web UI against the headless host and real peers', () => {
         await page.getByRole('checkbox', { name: `photos/2024/${key}.jpg`, exact: true }).isChecked(),
       ).toBe(true);
     await expect.poll(() => page.locator('body').innerText()).toMatch(/3 objects · 6\.00 MiB/);
-    await page.getByRole('textbox', { name: 'MEGA folder' }).fill('/Newcomer');
+    // A target the host would refuse is refused here, with the reason, before Start.
+    const target = page.getByRole('textbox', { name: 'MEGA folder' });
+    await target.fill('/a/./b');
+    await page.getByRole('alert').filter({ hasText: 'must not contain “.” or “..”' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Start transfer' }).isDisabled()).toBe(true);
+    await target.fill('/Newcomer');
+    expect(await page.getByRole('button', { name: 'Start transfer' }).isDisabled()).toBe(false);
     await shot(page, 'browse');
     await page.getByRole('button', { name: 'Start transfer' }).click();
 

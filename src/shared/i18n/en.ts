@@ -148,6 +148,12 @@ export const en = {
     forceHint: 'Send again even if already done',
     starting: 'Starting…',
     start: 'Start transfer',
+    targetProblem: {
+      not_absolute: 'The MEGA folder must start with “/”.',
+      too_long: 'The MEGA folder path is longer than {{max, number}} characters.',
+      control_characters: 'The MEGA folder path contains control characters.',
+      dot_segments: 'The MEGA folder path must not contain “.” or “..” folders.',
+    },
   },
   transfers: {
     title: 'Transfers',

@@ -134,6 +134,12 @@ export const zhHans = {
     forceHint: '即使已完成也重新发送',
     starting: '正在开始…',
     start: '开始传输',
+    targetProblem: {
+      not_absolute: 'MEGA 文件夹路径必须以“/”开头。',
+      too_long: 'MEGA 文件夹路径超过 {{max, number}} 个字符。',
+      control_characters: 'MEGA 文件夹路径中含有控制字符。',
+      dot_segments: 'MEGA 文件夹路径中不能包含“.”或“..”。',
+    },
   },
   transfers: {
     title: '传输',

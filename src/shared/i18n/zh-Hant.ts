@@ -135,6 +135,12 @@ export const zhHant = {
     forceHint: '即使已完成也重新傳送',
     starting: '正在開始…',
     start: '開始傳輸',
+    targetProblem: {
+      not_absolute: 'MEGA 資料夾路徑必須以「/」開頭。',
+      too_long: 'MEGA 資料夾路徑超過 {{max, number}} 個字元。',
+      control_characters: 'MEGA 資料夾路徑含有控制字元。',
+      dot_segments: 'MEGA 資料夾路徑中不可包含「.」或「..」。',
+    },
   },
   transfers: {
     title: '傳輸',

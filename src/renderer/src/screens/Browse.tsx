@@ -16,6 +16,7 @@ import {
 } from 'react';
 import { useTranslation } from 'react-i18next';
 import { MAX_CONCURRENT_LIMIT } from '../../../shared/contract';
+import { MAX_TARGET_LENGTH, targetProblemKind } from '../../../shared/object-paths';
 import { baseName, formatBytes, formatDate } from '../format';
 import { buildRows, useBrowse, type Row } from '../stores/browse';
 import { useSettings } from '../stores/settings';
@@ -419,7 +420,9 @@ function StartBar() {
       bytes += s.size ?? 0;
     }
   }
-  const targetOk = target.trim().startsWith('/');
+  // The host's own rule (object-paths.ts), said here before Start rather than refused after it.
+  const problem = targetProblemKind(target.trim());
+  const problemId = useId();
   const summary =
     selected.size === 0
       ? t('startBar.nothing')
@@ -462,7 +465,8 @@ function StartBar() {
           type="text"
           value={target}
           onChange={(e) => setTarget(e.target.value)}
-          aria-invalid={!targetOk}
+          aria-invalid={problem !== null}
+          aria-describedby={problem ? problemId : undefined}
           spellCheck={false}
           size={12}
         />
@@ -485,10 +489,15 @@ function StartBar() {
       <button
         type="submit"
         className="button button--primary"
-        disabled={selected.size === 0 || !bucket || !targetOk || starting}
+        disabled={selected.size === 0 || !bucket || problem !== null || starting}
       >
         {starting ? t('startBar.starting') : t('startBar.start')}
       </button>
+      {problem && (
+        <p id={problemId} className="startbar__problem text-bad" role="alert">
+          {t(`startBar.targetProblem.${problem}`, { max: MAX_TARGET_LENGTH })}
+        </p>
+      )}
     </form>
   );
 }
