@@ -467,6 +467,11 @@ describe('the web UI against the headless host and real peers', () => {
       const tw = await openUi({ locale, heading: '瀏覽' });
       await tw.page.close();
     }
+    // The page without a token says what to do in the browser's language too.
+    const fresh = await browser.newPage({ locale: 'zh-TW' });
+    await fresh.goto(`${host.url}/`);
+    await fresh.getByRole('heading', { name: '請從網址開啟 MegaFerry', level: 1 }).waitFor();
+    await fresh.close();
 
     // An English browser, Traditional chosen in Settings: the UI changes at once, without a reload.
     const { page, problems } = await openUi({ locale: 'en-US' });
