@@ -2,9 +2,10 @@
  * The UI in Debian's Chromium (Playwright) against the headless host with the real peers: s3rver,
  * mega-mock and the embedded store. A newcomer's path (open, pick the bucket, open folders, select
  * files, start, watch the bars move, see them done, open History), cancel, a failed file shown
- * with its reason and retried, a dropped manifest, and Settings. Bytes are proven by downloading
- * back from MEGA; statuses are read back from the store. Screenshots of each screen go to
- * test-results/ui/.
+ * with its reason and retried, a dropped manifest, Settings, and every screen in Simplified and
+ * Traditional Chinese (chosen by the browser's locale and in Settings). Bytes are proven by
+ * downloading back from MEGA; statuses are read back from the store. Screenshots of each screen
+ * go to test-results/ui/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
@@ -83,8 +84,13 @@ afterAll(async () => {
 });
 
 /** A page that records every console error or warning, page error and failed request. */
-async function openUi(): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+async function openUi(
+  opts: { locale?: string; heading?: string } = {},
+): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage({
+    viewport: { width: 1280, height: 800 },
+    locale: opts.locale ?? 'en-US',
+  });
   const problems: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
@@ -94,7 +100,7 @@ async function openUi(): Promise<{ page: Page; problems: string[] }> {
     if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
   });
   await page.goto(host.uiUrl);
-  await page.getByRole('heading', { name: 'Browse', level: 1 }).waitFor();
+  await page.getByRole('heading', { name: opts.heading ?? 'Browse', level: 1 }).waitFor();
   return { page, problems };
 }
 
@@ -142,7 +148,13 @@ describe('the web UI against the headless host and real peers', () => {
         await page.getByRole('checkbox', { name: `photos/2024/${key}.jpg`, exact: true }).isChecked(),
       ).toBe(true);
     await expect.poll(() => page.locator('body').innerText()).toMatch(/3 objects · 6\.00 MiB/);
-    await page.getByRole('textbox', { name: 'MEGA folder' }).fill('/Newcomer');
+    // A target the host would refuse is refused here, with the reason, before Start.
+    const target = page.getByRole('textbox', { name: 'MEGA folder' });
+    await target.fill('/a/./b');
+    await page.getByRole('alert').filter({ hasText: 'must not contain “.” or “..”' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Start transfer' }).isDisabled()).toBe(true);
+    await target.fill('/Newcomer');
+    expect(await page.getByRole('button', { name: 'Start transfer' }).isDisabled()).toBe(false);
     await shot(page, 'browse');
     await page.getByRole('button', { name: 'Start transfer' }).click();
 
@@ -188,6 +200,8 @@ describe('the web UI against the headless host and real peers', () => {
     const csvPath = join(work, 'history.csv');
     await download.saveAs(csvPath);
     const csv = await readFile(csvPath, 'utf8');
+    // A UTF-8 byte order mark first, so Excel reads accents and Chinese names as written.
+    expect(csv.charCodeAt(0)).toBe(0xfeff);
     expect(csv).toContain('photos/2024/b.jpg');
     expect(csv).not.toContain('photos/2024/a.jpg');
     await shot(page, 'history');
@@ -343,7 +357,7 @@ describe('the web UI against the headless host and real peers', () => {
     await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
     const s3Section = page.getByRole('region', { name: 'S3' });
     await s3Section.getByRole('button', { name: 'Test' }).click();
-    await expect.poll(() => s3Section.innerText()).toMatch(/2 buckets visible/);
+    await expect.poll(() => s3Section.innerText(), { timeout: 15_000 }).toMatch(/2 buckets visible/);
     const megaSection = page.getByRole('region', { name: 'MEGA' });
     await megaSection.getByRole('button', { name: 'Test' }).click();
     await expect.poll(() => megaSection.innerText(), { timeout: 30_000 }).toMatch(/logged in as mock@test/);
@@ -368,4 +382,119 @@ describe('the web UI against the headless host and real peers', () => {
     await fresh.close();
     await page.close();
   }, 60_000);
+
+  /** Visits the four screens in one language, checks their texts and takes a picture of each. */
+  async function tourInChinese(page: Page, language: 'zh-Hans' | 'zh-Hant'): Promise<void> {
+    const words = {
+      'zh-Hans': {
+        nav: ['浏览', '传输', '历史记录', '设置'],
+        bucket: '存储桶',
+        listing: /个文件夹，\d+ 个对象/,
+        selected: /3 个对象 · 6\.00 MiB/,
+        start: '开始传输',
+        completed: '已完成',
+        status: '状态',
+        test: '测试',
+        language: '语言',
+      },
+      'zh-Hant': {
+        nav: ['瀏覽', '傳輸', '歷史紀錄', '設定'],
+        bucket: '儲存貯體',
+        listing: /個資料夾，\d+ 個物件/,
+        selected: /3 個物件 · 6\.00 MiB/,
+        start: '開始傳輸',
+        completed: '已完成',
+        status: '狀態',
+        test: '測試',
+        language: '語言',
+      },
+    }[language];
+    const [browse, transfers, history, settings] = words.nav as [string, string, string, string];
+    const nav = page.getByRole('navigation', { name: language === 'zh-Hans' ? '主导航' : '主選單' });
+    const english = /\b(Browse|Transfers|History|Settings|Refresh|Status|Completed|Loading|Bucket|Folder)\b/;
+    expect(await page.evaluate('document.documentElement.lang')).toBe(language);
+
+    await nav.getByRole('button', { name: browse }).click();
+    await page.getByRole('heading', { name: browse, level: 1 }).waitFor();
+    const picker = page.getByRole('combobox', { name: words.bucket });
+    if ((await picker.inputValue()) !== BUCKET) await picker.selectOption(BUCKET);
+    await page
+      .getByRole('button', { name: language === 'zh-Hans' ? '打开文件夹 photos' : '開啟資料夾 photos' })
+      .click();
+    await page
+      .getByRole('button', { name: language === 'zh-Hans' ? '打开文件夹 2024' : '開啟資料夾 2024' })
+      .click();
+    await expect.poll(() => page.locator('.listing-status').innerText()).toMatch(words.listing);
+    await page.getByRole('checkbox', { name: 'photos/2024/a.jpg', exact: true }).click();
+    await page
+      .getByRole('checkbox', { name: 'photos/2024/c.jpg', exact: true })
+      .click({ modifiers: ['Shift'] });
+    await expect.poll(() => page.locator('.startbar').innerText()).toMatch(words.selected);
+    await page.getByRole('button', { name: words.start }).waitFor();
+    expect(await page.locator('.content').innerText()).not.toMatch(english);
+    await shot(page, `${language}-browse`);
+    await page.getByRole('checkbox', { name: 'photos/2024/a.jpg', exact: true }).press('Escape');
+
+    await nav.getByRole('button', { name: transfers }).click();
+    await page.getByRole('heading', { name: transfers, level: 1 }).waitFor();
+    await page.locator('.badge', { hasText: words.completed }).first().waitFor();
+    expect(await page.locator('.content').innerText()).not.toMatch(english);
+    await shot(page, `${language}-transfers`);
+
+    await nav.getByRole('button', { name: history }).click();
+    await page.getByRole('heading', { name: history, level: 1 }).waitFor();
+    await page.getByRole('columnheader', { name: words.status }).waitFor();
+    await page.getByText('/Newcomer/photos/2024/a.jpg').first().waitFor();
+    expect(await page.locator('.content').innerText()).not.toMatch(english);
+    await shot(page, `${language}-history`);
+
+    await nav.getByRole('button', { name: settings }).click();
+    await page.getByRole('heading', { name: settings, level: 1 }).waitFor();
+    await page.getByRole('region', { name: 'S3' }).getByRole('button', { name: words.test }).waitFor();
+    await page.getByRole('combobox', { name: words.language }).waitFor();
+    expect(await page.locator('.content').innerText()).not.toMatch(english);
+    await shot(page, `${language}-settings`);
+  }
+
+  it('shows every screen in 简体中文 by the browser locale and in 繁體中文 chosen in Settings, live', async () => {
+    expect((await service.getSettings()).ui.language).toBe('system');
+    // The browser's language, with the setting at "system": zh-CN → Simplified, zh-TW/HK → Traditional.
+    const cn = await openUi({ locale: 'zh-CN', heading: '浏览' });
+    await tourInChinese(cn.page, 'zh-Hans');
+    expect(cn.problems).toEqual([]);
+    await cn.page.close();
+    for (const locale of ['zh-TW', 'zh-HK']) {
+      const tw = await openUi({ locale, heading: '瀏覽' });
+      await tw.page.close();
+    }
+    // The page without a token says what to do in the browser's language too.
+    const fresh = await browser.newPage({ locale: 'zh-TW' });
+    await fresh.goto(`${host.url}/`);
+    await fresh.getByRole('heading', { name: '請從網址開啟 MegaFerry', level: 1 }).waitFor();
+    await fresh.close();
+
+    // An English browser, Traditional chosen in Settings: the UI changes at once, without a reload.
+    const { page, problems } = await openUi({ locale: 'en-US' });
+    try {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Settings' }).click();
+      const picker = page.getByRole('combobox', { name: 'Language' });
+      expect(await picker.inputValue()).toBe('system');
+      await picker.selectOption('zh-Hant');
+      await page.getByRole('heading', { name: '設定', level: 1 }).waitFor();
+      await expect.poll(async () => (await service.getSettings()).ui.language).toBe('zh-Hant');
+      await tourInChinese(page, 'zh-Hant');
+      // Saved with the other settings: a reload (or another browser) opens in Traditional.
+      await page.reload();
+      await page.getByRole('heading', { name: '瀏覽', level: 1 }).waitFor();
+      // Back to the system's language (English here).
+      await page.getByRole('navigation', { name: '主選單' }).getByRole('button', { name: '設定' }).click();
+      await page.getByRole('combobox', { name: '語言' }).selectOption('system');
+      await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+      await expect.poll(async () => (await service.getSettings()).ui.language).toBe('system');
+      expect(problems).toEqual([]);
+    } finally {
+      await service.saveSettings({ ui: { language: 'system' } });
+      await page.close();
+    }
+  }, 120_000);
 });

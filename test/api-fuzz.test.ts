@@ -196,9 +196,18 @@ const badSettings = fc.oneof(
   fc.record({
     transfers: fc.record({ connections_per_file: fc.oneof(fc.constantFrom(0, 17, 2.5), operator) }),
   }),
+  fc.record({
+    ui: fc.record({
+      language: fc.oneof(
+        fc.constantFrom('fr', 'zh', 'zh-CN', 'EN', 'zh-hans', ''),
+        hostileString.filter((l) => !['system', 'en', 'zh-Hans', 'zh-Hant'].includes(l)),
+        operator,
+      ),
+    }),
+  }),
   fc
     .dictionary(hostileString, hostileValue, { minKeys: 1, maxKeys: 3 })
-    .filter((d) => !['s3', 'mega', 'mongodb', 'transfers'].some((k) => k in d)),
+    .filter((d) => !['s3', 'mega', 'mongodb', 'transfers', 'ui'].some((k) => k in d)),
 );
 
 /** Batch requests that must be refused: one field of a valid request made hostile, or anything else. */

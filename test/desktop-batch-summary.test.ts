@@ -1,7 +1,8 @@
-/** The tray tooltip and the batch-end notification texts (src/shared/batch-summary.ts). */
+/** The tray tooltip and the batch-end notification texts (src/shared/batch-summary.ts), in English and in Chinese. */
 import { describe, expect, it } from 'vitest';
 import { batchEndNotification, batchTotals, trayTooltip } from '../src/shared/batch-summary';
 import type { BatchStatus, FileProgress, FileStatus } from '../src/shared/contract';
+import { createI18n } from '../src/shared/i18n';
 
 function file(code: string, status: FileStatus, total: number | null, transferred = 0): FileProgress {
   const finished = status !== 'pending' && status !== 'processing';
@@ -114,5 +115,42 @@ describe('batchEndNotification', () => {
     expect(batchEndNotification(batch('batch_e', [], 'completed')).body).toBe(
       'no files\ns3://media → MEGA /Archive',
     );
+  });
+});
+
+describe('in Chinese', () => {
+  const hans = createI18n('zh-Hans').t;
+  const hant = createI18n('zh-Hant').t;
+
+  it('the tooltip', () => {
+    const a = batch('batch_a', [
+      ...many('d', 12, 'done'),
+      ...many('p', 3, 'processing', 100, 50),
+      ...many('w', 25, 'pending'),
+    ]);
+    expect(trayTooltip([a], hans)).toBe('MegaFerry — 3 个传输中，已完成 12/40，33%');
+    expect(trayTooltip([a], hant)).toBe('MegaFerry — 3 個傳輸中，已完成 12/40，33%');
+    expect(trayTooltip([], hant)).toBe('MegaFerry — 閒置');
+  });
+
+  it('the notifications', () => {
+    const b = batch('batch_a', [...many('d', 38, 'done'), ...many('f', 2, 's4_upload_failed')], 'partial');
+    expect(batchEndNotification(b, hans)).toEqual({
+      title: '批次已完成，部分失败',
+      body: '38 个已完成，2 个失败\ns3://media → MEGA /Archive',
+    });
+    const local = { ...batch('batch_l', many('c', 4, 'cancelled'), 'cancelled'), bucket: 'local:' };
+    expect(batchEndNotification(local, hant)).toEqual({
+      title: '批次已取消',
+      body: '4 個已取消\n本機檔案 → MEGA /Archive',
+    });
+    const two = batchEndNotification(
+      [
+        batch('batch_a', many('d', 3, 'done'), 'completed'),
+        batch('batch_b', many('e', 2, 'done'), 'completed'),
+      ],
+      hant,
+    );
+    expect(two).toEqual({ title: '2 個批次已完成', body: '5 個已完成' });
   });
 });

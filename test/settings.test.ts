@@ -112,6 +112,7 @@ describe('the desktop: settings saved with a SecretBox', () => {
           connections_per_file: 4,
           max_files_per_batch: 50,
         },
+        ui: { language: 'system' },
         locked: [],
         secret_storage: 'keychain',
       } satisfies SettingsView);
@@ -276,6 +277,37 @@ describe('locked settings and bad input', () => {
     }
   });
 
+  it('keeps the language chosen in Settings, unless MEGAFERRY_LANG fixes it', async () => {
+    const dataDir = await newDataDir();
+    const service = await FerryService.open(configFromEnv(freshEnv(dataDir)));
+    try {
+      // Not a secret: the headless host saves it too.
+      expect((await service.saveSettings({ ui: { language: 'zh-Hant' } })).ui.language).toBe('zh-Hant');
+    } finally {
+      await service.close();
+    }
+    const again = await FerryService.open(configFromEnv(freshEnv(dataDir)));
+    try {
+      expect((await again.getSettings()).ui.language).toBe('zh-Hant');
+    } finally {
+      await again.close();
+    }
+    // A locale is read as its language; the setting is then read-only.
+    const locked = await FerryService.open(
+      configFromEnv({ ...freshEnv(dataDir), MEGAFERRY_LANG: 'zh_CN.UTF-8' }),
+    );
+    try {
+      const view = await locked.getSettings();
+      expect(view.ui.language).toBe('zh-Hans');
+      expect(view.locked).toContain('ui.language');
+      await expect(locked.saveSettings({ ui: { language: 'en' } })).rejects.toThrow(
+        /ui\.language is set by the environment variable MEGAFERRY_LANG/,
+      );
+    } finally {
+      await locked.close();
+    }
+  });
+
   it.each([
     [{ transfers: { max_concurrent: 9 } }, /^transfers\.max_concurrent must be an integer from 1 to 5$/],
     [{ transfers: { max_concurrent: '2' } }, /transfers\.max_concurrent must be an integer from 1 to 5/],
@@ -288,6 +320,7 @@ describe('locked settings and bad input', () => {
     [{ mega: { mfa_code: '12' } }, /mega\.mfa_code must be the 6-digit code/],
     [{ mega: { default_target: 'Backup' } }, /mega\.default_target must be a folder path starting with "\/"/],
     [{ mongodb: { uri: 'postgres://x' } }, /mongodb\.uri must start with "mongodb:\/\/"/],
+    [{ ui: { language: 'fr' } }, /ui\.language must be one of system, en, zh-Hans, zh-Hant/],
     [{ colour: 'red' }, /unknown field: colour/],
   ])('refuses %j naming the field, changing nothing', async (patch, message) => {
     const dataDir = await newDataDir();

@@ -1,11 +1,11 @@
 /**
- * Short texts about batches for the desktop shell: the tray tooltip and the notification shown
- * when a batch ends; and how far files are through, which the UI's bars use too. Pure: no
- * electron, no Node.
+ * Short texts about batches for the desktop shell, in its language (a `Translate` from the shared
+ * catalog; English by default): the tray tooltip and the notification shown when a batch ends;
+ * and how far files are through, which the UI's bars use too. Pure: no electron, no Node.
  */
 import { LOCAL_BUCKET_PREFIX, type BatchStatus, type FileProgress, type FileStatus } from './contract';
+import { englishT, type Translate } from './i18n';
 
-const APP = 'MegaFerry';
 /** Statuses after which a file is through (done, failed or cancelled). */
 const FINISHED: ReadonlySet<FileStatus> = new Set([
   'done',
@@ -61,17 +61,17 @@ export function batchTotals(batches: readonly BatchStatus[]): BatchTotals {
  * The tray tooltip: "MegaFerry — 3 transferring, 12 of 40 done, 45%" over the batches in progress,
  * or "MegaFerry — idle".
  */
-export function trayTooltip(batches: readonly BatchStatus[]): string {
+export function trayTooltip(batches: readonly BatchStatus[], tr: Translate = englishT): string {
   const active = batches.filter((b) => b.overall_status === 'in_progress');
-  if (active.length === 0) return `${APP} — idle`;
+  if (active.length === 0) return tr('shell.idle');
   const t = batchTotals(active);
   const parts: string[] = [];
-  if (t.transferring > 0) parts.push(`${t.transferring} transferring`);
-  else if (t.pending > 0) parts.push(`${t.pending} waiting`);
-  parts.push(`${t.done} of ${t.files} done`);
-  if (t.failed > 0) parts.push(`${t.failed} failed`);
-  parts.push(`${t.percent}%`);
-  return `${APP} — ${parts.join(', ')}`;
+  if (t.transferring > 0) parts.push(tr('shell.transferring', { count: t.transferring }));
+  else if (t.pending > 0) parts.push(tr('shell.waiting', { count: t.pending }));
+  parts.push(tr('shell.doneOf', { done: t.done, count: t.files }));
+  if (t.failed > 0) parts.push(tr('shell.failed', { count: t.failed }));
+  parts.push(tr('shell.percent', { percent: t.percent }));
+  return tr('shell.tooltip', { parts: parts.join(tr('shell.separator')) });
 }
 
 export interface NotificationText {
@@ -79,18 +79,18 @@ export interface NotificationText {
   body: string;
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
 /** "38 done, 2 failed, 1 cancelled" (only the non-zero parts; "no files" when empty). */
-export function outcomeText(t: Pick<BatchTotals, 'done' | 'failed' | 'cancelled' | 'files'>): string {
+export function outcomeText(
+  t: Pick<BatchTotals, 'done' | 'failed' | 'cancelled' | 'files'>,
+  tr: Translate = englishT,
+): string {
   const parts: string[] = [];
-  if (t.done > 0) parts.push(`${t.done} done`);
-  if (t.failed > 0) parts.push(`${t.failed} failed`);
-  if (t.cancelled > 0) parts.push(`${t.cancelled} cancelled`);
-  if (parts.length === 0) return t.files === 0 ? 'no files' : `0 of ${plural(t.files, 'file')} done`;
-  return parts.join(', ');
+  if (t.done > 0) parts.push(tr('shell.done', { count: t.done }));
+  if (t.failed > 0) parts.push(tr('shell.failed', { count: t.failed }));
+  if (t.cancelled > 0) parts.push(tr('shell.cancelled', { count: t.cancelled }));
+  if (parts.length === 0)
+    return t.files === 0 ? tr('shell.noFiles') : tr('shell.noneDone', { count: t.files });
+  return parts.join(tr('shell.separator'));
 }
 
 /**
@@ -98,33 +98,40 @@ export function outcomeText(t: Pick<BatchTotals, 'done' | 'failed' | 'cancelled'
  * ("Batch finished", "Batch finished with failures", "Batch failed", "Batch cancelled"), the body
  * how many files ("38 done, 2 failed"), then where they went when known.
  */
-export function batchEndNotification(ended: BatchStatus | readonly BatchStatus[]): NotificationText {
+export function batchEndNotification(
+  ended: BatchStatus | readonly BatchStatus[],
+  tr: Translate = englishT,
+): NotificationText {
   const batches: readonly BatchStatus[] = Array.isArray(ended) ? ended : [ended as BatchStatus];
   const t = batchTotals(batches);
-  const outcome = outcomeText(t);
+  const outcome = outcomeText(t, tr);
   if (batches.length === 1) {
     const b = batches[0]!;
     const title = {
-      in_progress: 'Batch running',
-      completed: 'Batch finished',
-      partial: 'Batch finished with failures',
-      failed: 'Batch failed',
-      cancelled: 'Batch cancelled',
+      in_progress: tr('shell.batchRunning'),
+      completed: tr('shell.batchFinished'),
+      partial: tr('shell.batchPartial'),
+      failed: tr('shell.batchFailed'),
+      cancelled: tr('shell.batchCancelled'),
     }[b.overall_status];
-    const where = b.bucket && b.target ? `\n${sourceLabel(b.bucket)} → MEGA ${b.target}` : '';
+    const where =
+      b.bucket && b.target
+        ? `\n${tr('shell.where', { source: sourceLabel(b.bucket, tr), target: b.target })}`
+        : '';
     return { title, body: `${outcome}${where}` };
   }
-  const allCancelled = batches.every((b) => b.overall_status === 'cancelled');
-  const anyFailed = t.failed > 0;
-  const title = allCancelled
-    ? `${batches.length} batches cancelled`
-    : `${batches.length} batches finished${anyFailed ? ' with failures' : ''}`;
+  const count = batches.length;
+  const title = batches.every((b) => b.overall_status === 'cancelled')
+    ? tr('shell.batchesCancelled', { count })
+    : t.failed > 0
+      ? tr('shell.batchesPartial', { count })
+      : tr('shell.batchesFinished', { count });
   return { title, body: outcome };
 }
 
-function sourceLabel(bucket: string): string {
+function sourceLabel(bucket: string, tr: Translate): string {
   if (!bucket.startsWith(LOCAL_BUCKET_PREFIX)) return `s3://${bucket}`;
-  return bucket.slice(LOCAL_BUCKET_PREFIX.length) || 'local files';
+  return bucket.slice(LOCAL_BUCKET_PREFIX.length) || tr('shell.localFiles');
 }
 
 /**

@@ -2,6 +2,7 @@
  * The one contract of MegaFerry: schemas for statuses, batch requests and responses, settings and
  * events. IPC, HTTP and the CLI all validate against these and speak the inferred types.
  */
+import { LANGUAGE_CHOICES, type LanguageChoice } from './i18n/languages';
 import { z } from 'zod';
 import {
   BUCKET_NAME,
@@ -348,6 +349,13 @@ export function settingsPatchSchema(limits: { maxConcurrent: number }) {
           .optional(),
       })
       .optional(),
+    ui: z
+      .strictObject({
+        language: z
+          .enum(LANGUAGE_CHOICES, { error: `ui.language must be one of ${LANGUAGE_CHOICES.join(', ')}` })
+          .optional(),
+      })
+      .optional(),
   });
 }
 export const SettingsPatchSchema = settingsPatchSchema({ maxConcurrent: MAX_CONCURRENT_LIMIT });
@@ -374,6 +382,8 @@ export interface SettingsView {
     /** Files one batch may hold (MEGAFERRY_MAX_FILES): a larger selection is split into batches. */
     max_files_per_batch: number;
   };
+  /** The language of the UI, the tray and the notifications (`system`: the system's). */
+  ui: { language: LanguageChoice };
   /** Dotted names of settings fixed by environment variables (shown read-only). */
   locked: string[];
   /** Where saved secrets go: the OS keychain (desktop), or nowhere (headless: environment only). */

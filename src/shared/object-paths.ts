@@ -50,13 +50,27 @@ export function prefixProblem(prefix: string): string | null {
   return null;
 }
 
+export type TargetProblem = 'not_absolute' | 'too_long' | 'control_characters' | 'dot_segments';
+
+/** Which rule a destination folder path breaks, or null (the UI says it in the user's language). */
+export function targetProblemKind(target: string): TargetProblem | null {
+  if (!target.startsWith('/')) return 'not_absolute';
+  if (target.length > MAX_TARGET_LENGTH) return 'too_long';
+  if (hasControlCharacters(target)) return 'control_characters';
+  if (hasDotSegment(target)) return 'dot_segments';
+  return null;
+}
+
 /** Why a destination folder path is refused, or null: absolute, no control characters, no "."/".." segments. */
 export function targetProblem(target: string): string | null {
-  if (!target.startsWith('/')) return 'must be a folder path starting with "/"';
-  if (target.length > MAX_TARGET_LENGTH) return `is longer than ${MAX_TARGET_LENGTH} characters`;
-  if (hasControlCharacters(target)) return 'contains control characters';
-  if (hasDotSegment(target)) return 'must not contain "." or ".." segments';
-  return null;
+  const kind = targetProblemKind(target);
+  if (kind === null) return null;
+  return {
+    not_absolute: 'must be a folder path starting with "/"',
+    too_long: `is longer than ${MAX_TARGET_LENGTH} characters`,
+    control_characters: 'contains control characters',
+    dot_segments: 'must not contain "." or ".." segments',
+  }[kind];
 }
 
 /**

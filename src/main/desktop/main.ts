@@ -15,6 +15,7 @@ import { FerryService } from '../service/ferry-service';
 import { BatchWatch } from './batch-watch';
 import { bindApi, forwardEvents } from './ipc-binding';
 import { keychainSecretBox } from './secret-box';
+import { ShellLanguage } from './shell-language';
 import { FerryTray } from './tray';
 import { createMainWindow, hardenSession, showWindow } from './window';
 
@@ -39,6 +40,10 @@ const dataDir = config?.dataDir ?? (process.env.MEGAFERRY_DATA_DIR || defaultDat
 app.setPath('userData', join(dataDir, 'chromium'));
 if (process.platform === 'win32') app.setAppUserModelId(APP_ID); // notifications need it
 
+// The tray and the notifications speak the UI's language: MEGAFERRY_LANG, else the saved setting
+// (read once the service opens, and from every settings view it returns), else the system's.
+const shellLanguage = new ShellLanguage(() => app.getPreferredSystemLanguages(), process.env.MEGAFERRY_LANG);
+
 const devServerUrl = !app.isPackaged ? (process.env.ELECTRON_RENDERER_URL ?? null) : null;
 const resourcePath = (name: string) => join(app.getAppPath(), 'resources', name);
 
@@ -59,7 +64,7 @@ function openService(): Promise<FerryService> {
 
 function notifyEnded(ended: BatchStatus[]): void {
   if (!Notification.isSupported()) return;
-  const { title, body } = batchEndNotification(ended);
+  const { title, body } = batchEndNotification(ended, shellLanguage.t);
   const n = new Notification({ title, body, icon: resourcePath('icon.png') });
   n.on('click', () => showWindow(win));
   n.show();
@@ -97,7 +102,7 @@ async function start(): Promise<void> {
     console.error('MegaFerry: the service did not open:', err instanceof Error ? err.message : err),
   );
 
-  bindApi({ service: () => servicePromise!, window: () => win });
+  bindApi({ service: () => servicePromise!.then((s) => shellLanguage.watchSettings(s)), window: () => win });
   win = createMainWindow({
     dataDir,
     preloadPath: join(__dirname, '../preload/index.cjs'),
@@ -106,14 +111,23 @@ async function start(): Promise<void> {
     iconPath: resourcePath('icon.png'),
     isQuitting: () => quitting,
   });
-  tray = new FerryTray(resourcePath('tray.png'), {
-    show: () => showWindow(win),
-    cancelAll: () => void cancelAll().catch((err: unknown) => console.error('MegaFerry: cancel all:', err)),
-    quit: () => app.quit(),
-  });
+  tray = new FerryTray(
+    resourcePath('tray.png'),
+    {
+      show: () => showWindow(win),
+      cancelAll: () => void cancelAll().catch((err: unknown) => console.error('MegaFerry: cancel all:', err)),
+      quit: () => app.quit(),
+    },
+    shellLanguage.t,
+  );
+  shellLanguage.onChange(() => tray?.retranslate());
 
   const service = await servicePromise.catch(() => null);
   if (!service || closed || quitting) return;
+  await service
+    .getSettings()
+    .then((view) => shellLanguage.apply(view.ui.language))
+    .catch(() => undefined);
   watch = new BatchWatch(service, {
     onChange: (active) => {
       tray?.update(active);

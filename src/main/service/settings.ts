@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_MAX_CONCURRENT, type SettingsPatch, type SettingsView } from '../../shared/contract';
+import { languageChoiceOf, type LanguageChoice } from '../../shared/i18n/languages';
 import { InputError } from '../engine/errors';
 import { parseMongoUri, redactMongoUri } from '../store/mongo';
 
@@ -37,6 +38,7 @@ export const SETTING_NAMES = [
   'mongodb.uri',
   'transfers.max_concurrent',
   'transfers.connections_per_file',
+  'ui.language',
 ] as const;
 export type SettingName = (typeof SETTING_NAMES)[number];
 export type SettingValue = string | number | boolean;
@@ -61,6 +63,7 @@ export const SETTING_ENV: Partial<Record<SettingName, string[]>> = {
   'mega.password': ['MEGA_PASSWORD'],
   'mongodb.uri': ['MONGODB_URI'],
   'transfers.connections_per_file': ['MEGAFERRY_CONNECTIONS_PER_FILE'],
+  'ui.language': ['MEGAFERRY_LANG'],
 };
 
 /** The settings the environment gives (`connectionsPerFile` already validated by configFromEnv). */
@@ -73,6 +76,10 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv, connectionsPerFile: numb
     if (name === 's3.force_path_style') layer[name] = raw === 'true';
     else if (name === 'transfers.connections_per_file') {
       if (connectionsPerFile !== null) layer[name] = connectionsPerFile;
+    } else if (name === 'ui.language') {
+      // A choice ("zh-Hant", "system") or a locale ("zh_TW.UTF-8"); anything else is ignored.
+      const choice = languageChoiceOf(raw);
+      if (choice) layer[name] = choice;
     } else layer[name] = raw;
   }
   return layer;
@@ -92,6 +99,7 @@ export interface SettingsValues {
   mega: { email: string; password: string; default_target: string };
   mongodb: { uri: string };
   transfers: { max_concurrent: number; connections_per_file: number };
+  ui: { language: LanguageChoice };
 }
 
 /** Env over saved over defaults. */
@@ -136,6 +144,7 @@ export function resolveSettings(
       ),
       connections_per_file: int('transfers.connections_per_file', 4),
     },
+    ui: { language: languageChoiceOf(text('ui.language')) ?? 'system' },
   };
 }
 
@@ -321,6 +330,7 @@ export function settingsView(
       connections_per_file: values.transfers.connections_per_file,
       max_files_per_batch: opts.maxFilesPerBatch,
     },
+    ui: { language: values.ui.language },
     locked: SETTING_NAMES.filter((name) => opts.env[name] !== undefined),
     secret_storage: opts.box ? 'keychain' : 'environment',
   };

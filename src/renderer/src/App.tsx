@@ -1,5 +1,6 @@
 /** The application shell: sidebar, the current screen, notices and the drop overlay. */
 import { useEffect, useLayoutEffect } from 'react';
+import { Trans, useTranslation } from 'react-i18next';
 import { client, errorText } from './api';
 import { DropZone } from './components/DropZone';
 import { Notices } from './components/Notices';
@@ -68,14 +69,14 @@ function useConnection() {
 }
 
 function NoToken() {
+  const { t } = useTranslation();
   return (
     <main className="no-token">
       <div className="no-token__card">
         <img src="./favicon.svg" alt="" width={48} height={48} />
-        <h1>Open MegaFerry from its address</h1>
+        <h1>{t('noToken.title')}</h1>
         <p>
-          This page needs the access token of the MegaFerry host. Open the address printed by{' '}
-          <code>megaferry serve</code> — it ends with <code>#token=…</code>.
+          <Trans i18nKey="noToken.body" components={{ cmd: <code />, hash: <code /> }} />
         </p>
       </div>
     </main>

@@ -15,6 +15,7 @@ const view: SettingsView = {
   mega: { email: 'a@b.c', has_password: true, default_target: '/Backup' },
   mongodb: { uri_redacted: 'mongodb://u:***@db/x', store: 'mongodb' },
   transfers: { max_concurrent: 3, max_concurrent_limit: 5, connections_per_file: 4, max_files_per_batch: 50 },
+  ui: { language: 'system' },
   locked: ['s3.endpoint'],
   secret_storage: 'keychain',
 };

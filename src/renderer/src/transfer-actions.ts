@@ -4,7 +4,8 @@
  */
 import { DEFAULT_MAX_FILES, LOCAL_BUCKET_PREFIX, type BatchRequestInput } from '../../shared/contract';
 import { api, errorText } from './api';
-import { formatCount } from './format';
+import { formatList } from './format';
+import { i18n } from './i18n';
 import { groupByPrefix, parseManifest, type ManifestEntry } from '../../shared/manifest';
 import { useApp } from './stores/app';
 import { useBrowse } from './stores/browse';
@@ -55,8 +56,8 @@ export async function startSelection(): Promise<void> {
   groups.forEach((group, i) => {
     const label =
       groups.length === 1
-        ? `${formatCount(group.length)} object${group.length === 1 ? '' : 's'} from ${bucket}`
-        : `objects ${formatCount(i * cap + 1)}–${formatCount(i * cap + group.length)} from ${bucket}`;
+        ? i18n.t('startLabel.objects', { count: group.length, bucket })
+        : i18n.t('startLabel.range', { from: i * cap + 1, to: i * cap + group.length, bucket });
     const body: BatchRequestInput = group.some((o) => o.code)
       ? { bucket, items: group, ...options }
       : { bucket, keys: group.map((o) => o.key), ...options };
@@ -113,36 +114,36 @@ export async function selectFromManifest(file: File): Promise<void> {
   const { bucket } = useBrowse.getState();
   setScreen('browse');
   if (!bucket) {
-    notify('warn', `Pick a bucket first, then drop ${file.name} again.`);
+    notify('warn', i18n.t('manifest.pickBucket', { file: file.name }));
     return;
   }
   let entries: ManifestEntry[];
   try {
     entries = parseManifest(file.name, await file.text());
   } catch (err) {
-    notify('error', `Could not read ${file.name}`, errorText(err));
+    notify('error', i18n.t('manifest.readError', { file: file.name }), errorText(err));
     return;
   }
   if (entries.length === 0) {
-    notify('warn', `${file.name} lists no keys.`);
+    notify('warn', i18n.t('manifest.noKeys', { file: file.name }));
     return;
   }
   const pending = notify(
     'info',
-    `Looking up ${formatCount(entries.length)} keys from ${file.name} in ${bucket}…`,
+    i18n.t('manifest.lookingUp', { count: entries.length, file: file.name, bucket }),
   );
   try {
     const { found, missing } = await lookUpKeys(bucket, entries);
     useBrowse.getState().selectEntries(found);
-    const title = `Selected ${formatCount(found.length)} of ${formatCount(entries.length)} keys from ${file.name}.`;
+    const title = i18n.t('manifest.selected', {
+      found: found.length,
+      count: entries.length,
+      file: file.name,
+    });
     if (missing.length === 0) notify('ok', title);
-    else {
-      const shown = missing.slice(0, 10).join(', ');
-      const more = missing.length > 10 ? ` and ${formatCount(missing.length - 10)} more` : '';
-      notify('warn', title, `Not found in ${bucket}: ${shown}${more}`);
-    }
+    else notify('warn', title, i18n.t('manifest.notFound', { bucket, keys: formatList(missing, 10) }));
   } catch (err) {
-    notify('error', `Could not look up the keys of ${file.name}`, errorText(err));
+    notify('error', i18n.t('manifest.lookupError', { file: file.name }), errorText(err));
   } finally {
     useApp.getState().dismiss(pending);
   }
@@ -189,7 +190,7 @@ export async function startLocalDrop(drops: LocalDrop[]): Promise<void> {
       requests.push({ label: `${g.parent}/${prefix}`, body: { bucket, prefix, ...options } });
     chunks(g.keys, batchCap()).forEach((keys) =>
       requests.push({
-        label: `${formatCount(keys.length)} file${keys.length === 1 ? '' : 's'} from ${g.parent}`,
+        label: i18n.t('startLabel.files', { count: keys.length, folder: g.parent }),
         body: { bucket, keys, ...options },
       }),
     );

@@ -6,6 +6,7 @@ import { FERRY_API_METHODS, type FerryApi, type FerryApiMethod } from '../../../
 import type { FerryEvent } from '../../../shared/contract';
 import { API_PREFIX, EVENTS_PATH, HTTP_ROUTES, requestFor } from '../../../shared/http-routes';
 import type { ConnectionState, FerryClient } from './client';
+import { i18n } from '../i18n';
 
 export class HttpError extends Error {
   constructor(
@@ -30,7 +31,7 @@ export function createHttpClient(token: string, base = ''): FerryClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch {
-      throw new HttpError('cannot reach the MegaFerry host (is `megaferry serve` still running?)', 0);
+      throw new HttpError(i18n.t('app.unreachable'), 0);
     }
     const text = await res.text();
     let data: unknown = null;
@@ -43,7 +44,10 @@ export function createHttpClient(token: string, base = ''): FerryClient {
     }
     if (!res.ok) {
       const error = (data as { error?: unknown } | null)?.error;
-      throw new HttpError(typeof error === 'string' && error ? error : `HTTP ${res.status}`, res.status);
+      throw new HttpError(
+        typeof error === 'string' && error ? error : i18n.t('app.httpStatus', { status: res.status }),
+        res.status,
+      );
     }
     return data as T;
   }

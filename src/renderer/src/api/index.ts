@@ -3,6 +3,7 @@ import type { FerryClient } from './client';
 import { createHttpClient } from './http-client';
 import { createIpcClient } from './ipc-client';
 import { takeToken } from './token';
+import { i18n } from '../i18n';
 
 export type { FerryClient, ConnectionState } from './client';
 
@@ -17,7 +18,7 @@ export const client: FerryClient | null = chooseClient();
 
 /** The client for code that only runs once one exists (every screen behind the no-token gate). */
 export function api(): FerryClient {
-  if (!client) throw new Error('no connection to MegaFerry: open the address printed by `megaferry serve`');
+  if (!client) throw new Error(i18n.t('app.noConnection'));
   return client;
 }
 

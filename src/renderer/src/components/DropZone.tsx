@@ -3,7 +3,9 @@
  * and folders are sent to MEGA from the desktop app (a browser cannot read their paths).
  */
 import { useEffect, useState } from 'react';
+import { Trans, useTranslation } from 'react-i18next';
 import { manifestKind } from '../../../shared/manifest';
+import { i18n } from '../i18n';
 import { useApp } from '../stores/app';
 import { useBrowse } from '../stores/browse';
 import { selectFromManifest, startLocalDrop, type LocalDrop } from '../transfer-actions';
@@ -11,6 +13,7 @@ import { selectFromManifest, startLocalDrop, type LocalDrop } from '../transfer-
 const hasFiles = (e: DragEvent) => !!e.dataTransfer && [...e.dataTransfer.types].includes('Files');
 
 export function DropZone() {
+  const { t } = useTranslation();
   const [over, setOver] = useState(false);
   const target = useBrowse((s) => s.target);
   const desktop = !!window.megaferry;
@@ -59,7 +62,7 @@ export function DropZone() {
 
   if (!over) return null;
   return (
-    <div className="drop-overlay" role="dialog" aria-label="Drop files">
+    <div className="drop-overlay" role="dialog" aria-label={t('drop.label')}>
       <div className="drop-overlay__card">
         <svg viewBox="0 0 24 24" width="48" height="48" aria-hidden="true">
           <path
@@ -73,19 +76,19 @@ export function DropZone() {
         </svg>
         {desktop ? (
           <>
-            <h2>Drop to send to MEGA</h2>
+            <h2>{t('drop.desktopTitle')}</h2>
             <p>
-              Files and folders go to <code>{target || '/'}</code>. A manifest (.csv, .txt or .json) selects
-              its keys in the current bucket instead.
+              <Trans
+                i18nKey="drop.desktopBody"
+                values={{ target: target || '/' }}
+                components={{ code: <code /> }}
+              />
             </p>
           </>
         ) : (
           <>
-            <h2>Drop a manifest</h2>
-            <p>
-              A .csv (with a “key” column), .txt (one key per line) or .json list selects those keys in the
-              current bucket.
-            </p>
+            <h2>{t('drop.browserTitle')}</h2>
+            <p>{t('drop.browserBody')}</p>
           </>
         )}
       </div>
@@ -102,13 +105,7 @@ async function handleDrop(dropped: { file: File; folder: boolean }[]): Promise<v
   }
   const bridge = window.megaferry;
   if (!bridge) {
-    useApp
-      .getState()
-      .notify(
-        'info',
-        'Local files can be sent from the MegaFerry desktop app.',
-        'Here in the browser, drop a manifest (.csv, .txt or .json of object keys) to select those objects.',
-      );
+    useApp.getState().notify('info', i18n.t('drop.desktopOnly'), i18n.t('drop.desktopOnlyDetail'));
     return;
   }
   const drops: LocalDrop[] = [];
@@ -117,7 +114,7 @@ async function handleDrop(dropped: { file: File; folder: boolean }[]): Promise<v
     if (path) drops.push({ path, folder: d.folder });
   }
   if (drops.length === 0) {
-    useApp.getState().notify('error', 'Could not read the paths of the dropped files.');
+    useApp.getState().notify('error', i18n.t('drop.noPaths'));
     return;
   }
   await startLocalDrop(drops);

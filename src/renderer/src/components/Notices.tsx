@@ -1,8 +1,10 @@
 /** Transient notices (manifest results, errors of actions), announced politely. */
 import { useEffect } from 'react';
+import { useTranslation } from 'react-i18next';
 import { useApp, type Notice } from '../stores/app';
 
 function NoticeItem({ notice }: { notice: Notice }) {
+  const { t } = useTranslation();
   const dismiss = useApp((s) => s.dismiss);
   useEffect(() => {
     if (notice.tone === 'error' || notice.tone === 'warn') return; // those stay until dismissed
@@ -18,7 +20,7 @@ function NoticeItem({ notice }: { notice: Notice }) {
       <button
         type="button"
         className="icon-button"
-        aria-label="Dismiss notice"
+        aria-label={t('notice.dismiss')}
         onClick={() => dismiss(notice.id)}
       >
         ×

@@ -1,13 +1,14 @@
 /** Navigation between the four screens, the connection state and the theme choice. */
+import { useTranslation } from 'react-i18next';
 import { useApp, type Screen, type ThemeChoice } from '../stores/app';
 import { useTransfers } from '../stores/transfers';
 import { client } from '../api';
 
-const SCREENS: { id: Screen; label: string; icon: string }[] = [
-  { id: 'browse', label: 'Browse', icon: 'M3 6h6l2 2h10v10H3z' },
-  { id: 'transfers', label: 'Transfers', icon: 'M7 4v12M7 16l-3-3M7 16l3-3M17 20V8M17 8l-3 3M17 8l3 3' },
-  { id: 'history', label: 'History', icon: 'M12 7v5l3 2M4 12a8 8 0 1 0 2.3-5.6M4 4v3h3' },
-  { id: 'settings', label: 'Settings', icon: 'M4 7h10M18 7h2M4 17h4M12 17h8M16 5v4M10 15v4' },
+const SCREENS: { id: Screen; icon: string }[] = [
+  { id: 'browse', icon: 'M3 6h6l2 2h10v10H3z' },
+  { id: 'transfers', icon: 'M7 4v12M7 16l-3-3M7 16l3-3M17 20V8M17 8l-3 3M17 8l3 3' },
+  { id: 'history', icon: 'M12 7v5l3 2M4 12a8 8 0 1 0 2.3-5.6M4 4v3h3' },
+  { id: 'settings', icon: 'M4 7h10M18 7h2M4 17h4M12 17h8M16 5v4M10 15v4' },
 ];
 
 function ActiveCount() {
@@ -22,21 +23,22 @@ function ActiveCount() {
 }
 
 function ConnectionStatus() {
+  const { t } = useTranslation();
   const health = useApp((s) => s.health);
   const healthError = useApp((s) => s.healthError);
   const connection = useApp((s) => s.connection);
   const ok = health?.ok && connection === 'connected';
   const text = healthError
-    ? 'Not connected'
+    ? t('connection.notConnected')
     : connection === 'connected'
       ? health?.ok === false
-        ? 'Service unhealthy'
-        : 'Connected'
+        ? t('connection.unhealthy')
+        : t('connection.connected')
       : connection === 'connecting'
-        ? 'Connecting…'
-        : 'Disconnected';
+        ? t('connection.connecting')
+        : t('connection.disconnected');
   return (
-    <div className="conn" aria-label="Connection">
+    <div className="conn" aria-label={t('connection.label')}>
       <span
         className={`conn__dot ${ok ? 'is-ok' : healthError || connection === 'disconnected' ? 'is-bad' : 'is-wait'}`}
       />
@@ -44,9 +46,9 @@ function ConnectionStatus() {
         <div className="conn__state">{text}</div>
         <div className="conn__detail">
           {health
-            ? `${health.store === 'mongodb' ? 'MongoDB' : 'Embedded store'} · v${health.version}`
+            ? `${health.store === 'mongodb' ? t('connection.mongodb') : t('connection.embedded')} · ${t('connection.version', { version: health.version })}`
             : (healthError ?? '\u00a0')}
-          {client?.transport === 'http' ? ' · headless host' : ''}
+          {client?.transport === 'http' ? ` · ${t('connection.headless')}` : ''}
         </div>
       </div>
     </div>
@@ -54,6 +56,7 @@ function ConnectionStatus() {
 }
 
 export function Sidebar() {
+  const { t } = useTranslation();
   const screen = useApp((s) => s.screen);
   const setScreen = useApp((s) => s.setScreen);
   const theme = useApp((s) => s.theme);
@@ -62,16 +65,16 @@ export function Sidebar() {
     <aside className="sidebar">
       <div className="brand">
         <img src="./favicon.svg" alt="" width={28} height={28} />
-        <span>MegaFerry</span>
+        <span>{t('app.name')}</span>
       </div>
-      <nav aria-label="Main">
+      <nav aria-label={t('nav.label')}>
         <ul className="nav">
           {SCREENS.map((s) => (
             <li key={s.id}>
               <button
                 type="button"
                 className="nav__item"
-                aria-label={s.label}
+                aria-label={t(`nav.${s.id}`)}
                 aria-current={screen === s.id ? 'page' : undefined}
                 onClick={() => setScreen(s.id)}
               >
@@ -85,7 +88,7 @@ export function Sidebar() {
                     strokeLinejoin="round"
                   />
                 </svg>
-                <span>{s.label}</span>
+                <span>{t(`nav.${s.id}`)}</span>
                 {s.id === 'transfers' && <ActiveCount />}
               </button>
             </li>
@@ -95,11 +98,11 @@ export function Sidebar() {
       <div className="sidebar__foot">
         <ConnectionStatus />
         <label className="theme-pick">
-          <span>Theme</span>
+          <span>{t('theme.label')}</span>
           <select value={theme} onChange={(e) => setTheme(e.target.value as ThemeChoice)}>
-            <option value="system">System</option>
-            <option value="light">Light</option>
-            <option value="dark">Dark</option>
+            <option value="system">{t('theme.system')}</option>
+            <option value="light">{t('theme.light')}</option>
+            <option value="dark">{t('theme.dark')}</option>
           </select>
         </label>
       </div>

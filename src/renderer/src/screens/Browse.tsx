@@ -14,8 +14,10 @@ import {
   type KeyboardEvent,
   type MouseEvent,
 } from 'react';
+import { useTranslation } from 'react-i18next';
 import { MAX_CONCURRENT_LIMIT } from '../../../shared/contract';
-import { baseName, formatBytes, formatCount, formatDate } from '../format';
+import { MAX_TARGET_LENGTH, targetProblemKind } from '../../../shared/object-paths';
+import { baseName, formatBytes, formatDate } from '../format';
 import { buildRows, useBrowse, type Row } from '../stores/browse';
 import { useSettings } from '../stores/settings';
 import { startSelection } from '../transfer-actions';
@@ -23,12 +25,13 @@ import { startSelection } from '../transfer-actions';
 const ROW_HEIGHT = 34;
 
 function Breadcrumbs() {
+  const { t } = useTranslation();
   const bucket = useBrowse((s) => s.bucket);
   const prefix = useBrowse((s) => s.prefix);
   const openPrefix = useBrowse((s) => s.openPrefix);
   const parts = prefix.split('/').filter(Boolean);
   return (
-    <nav aria-label="Folder path" className="crumbs">
+    <nav aria-label={t('browse.folderPath')} className="crumbs">
       <ol>
         <li>
           <button
@@ -38,7 +41,7 @@ function Breadcrumbs() {
             onClick={() => openPrefix('')}
             disabled={!bucket}
           >
-            {bucket || 'No bucket'}
+            {bucket || t('browse.noBucket')}
           </button>
         </li>
         {parts.map((part, i) => {
@@ -105,6 +108,7 @@ const ObjectRow = memo(function ObjectRow({
   onCheck,
   onOpen,
 }: RowProps) {
+  const { t } = useTranslation();
   const selected = useBrowse((s) => s.selected.has(row.key));
   const prefix = useBrowse((s) => s.prefix);
   const name = row.folder ? baseName(row.key) : row.key.slice(prefix.length);
@@ -139,7 +143,7 @@ const ObjectRow = memo(function ObjectRow({
             type="button"
             tabIndex={-1}
             className="linklike"
-            aria-label={`Open folder ${name}`}
+            aria-label={t('browse.openFolder', { name })}
             onClick={(e) => {
               e.stopPropagation();
               onOpen(row);
@@ -154,7 +158,7 @@ const ObjectRow = memo(function ObjectRow({
         )}
       </div>
       <div role="gridcell" className="bcell bcell--size">
-        {row.folder ? 'Folder' : formatBytes(row.size)}
+        {row.folder ? t('browse.folder') : formatBytes(row.size)}
       </div>
       <div role="gridcell" className="bcell bcell--date">
         {row.folder ? '' : formatDate(row.lastModified)}
@@ -164,6 +168,7 @@ const ObjectRow = memo(function ObjectRow({
 });
 
 function SelectAll({ rows }: { rows: Row[] }) {
+  const { t } = useTranslation();
   const selected = useBrowse((s) => s.selected);
   const setAll = useBrowse((s) => s.setAll);
   const ref = useRef<HTMLInputElement>(null);
@@ -177,7 +182,7 @@ function SelectAll({ rows }: { rows: Row[] }) {
     <input
       ref={ref}
       type="checkbox"
-      aria-label="Select all in folder"
+      aria-label={t('browse.selectAll')}
       checked={all}
       disabled={rows.length === 0}
       onChange={() => setAll(rows, !all)}
@@ -186,6 +191,7 @@ function SelectAll({ rows }: { rows: Row[] }) {
 }
 
 function ObjectList({ rows }: { rows: Row[] }) {
+  const { t } = useTranslation();
   const openPrefix = useBrowse((s) => s.openPrefix);
   const prefix = useBrowse((s) => s.prefix);
   const loading = useBrowse((s) => s.loading);
@@ -294,7 +300,7 @@ function ObjectList({ rows }: { rows: Row[] }) {
     <div
       className="grid"
       role="grid"
-      aria-label="Folder contents"
+      aria-label={t('browse.contents')}
       aria-multiselectable="true"
       aria-rowcount={rows.length + 1}
       aria-busy={loading}
@@ -308,13 +314,13 @@ function ObjectList({ rows }: { rows: Row[] }) {
             <SelectAll rows={rows} />
           </div>
           <div role="columnheader" className="bcell bcell--name">
-            Name
+            {t('browse.name')}
           </div>
           <div role="columnheader" className="bcell bcell--size">
-            Size
+            {t('browse.size')}
           </div>
           <div role="columnheader" className="bcell bcell--date">
-            Modified
+            {t('browse.modified')}
           </div>
         </div>
       </div>
@@ -322,13 +328,13 @@ function ObjectList({ rows }: { rows: Row[] }) {
         {rows.length === 0 && !loading && (
           <div className="empty">
             {error ? (
-              <span role="alert">Could not list this folder: {error}</span>
+              <span role="alert">{t('browse.listError', { error })}</span>
             ) : !bucket ? (
-              'Choose a bucket to browse.'
+              t('browse.chooseBucket')
             ) : search ? (
-              'Nothing in this folder matches the search.'
+              t('browse.noMatch')
             ) : (
-              'This folder is empty.'
+              t('browse.empty')
             )}
           </div>
         )}
@@ -356,6 +362,7 @@ function ObjectList({ rows }: { rows: Row[] }) {
 }
 
 function ListingStatus({ rows }: { rows: Row[] }) {
+  const { t } = useTranslation();
   const loading = useBrowse((s) => s.loading);
   const folders = useBrowse((s) => s.folders.length);
   const objects = useBrowse((s) => s.objects.length);
@@ -367,29 +374,33 @@ function ListingStatus({ rows }: { rows: Row[] }) {
     <div className="listing-status" aria-live="polite">
       {loading ? (
         <span className="loading">
-          <span className="spinner" aria-hidden="true" /> Loading… {formatCount(total)} items so far
+          <span className="spinner" aria-hidden="true" /> {t('browse.loadingSoFar', { count: total })}
         </span>
       ) : (
         <span>
           {search
-            ? `${formatCount(rows.length)} of ${formatCount(total)} items match`
-            : `${formatCount(folders)} folder${folders === 1 ? '' : 's'}, ${formatCount(objects)} object${objects === 1 ? '' : 's'}`}
+            ? t('browse.matching', { shown: rows.length, count: total })
+            : t('browse.listing', {
+                folders: t('browse.folders', { count: folders }),
+                objects: t('browse.objects', { count: objects }),
+              })}
         </span>
       )}
-      {error && rows.length > 0 && <span className="text-bad"> · stopped: {error}</span>}
+      {error && rows.length > 0 && <span className="text-bad">{t('browse.stopped', { error })}</span>}
       <button
         type="button"
         className="button button--ghost button--small"
         onClick={reload}
         disabled={loading}
       >
-        Refresh
+        {t('browse.refresh')}
       </button>
     </div>
   );
 }
 
 function StartBar() {
+  const { t } = useTranslation();
   const selected = useBrowse((s) => s.selected);
   const bucket = useBrowse((s) => s.bucket);
   const target = useBrowse((s) => s.target);
@@ -409,16 +420,18 @@ function StartBar() {
       bytes += s.size ?? 0;
     }
   }
-  const targetOk = target.trim().startsWith('/');
+  // The host's own rule (object-paths.ts), said here before Start rather than refused after it.
+  const problem = targetProblemKind(target.trim());
+  const problemId = useId();
   const summary =
     selected.size === 0
-      ? 'Nothing selected'
+      ? t('startBar.nothing')
       : [
-          objects ? `${formatCount(objects)} object${objects === 1 ? '' : 's'} · ${formatBytes(bytes)}` : '',
-          folders ? `${formatCount(folders)} folder${folders === 1 ? '' : 's'} (all they hold)` : '',
+          objects ? t('startBar.objects', { count: objects, size: formatBytes(bytes) }) : '',
+          folders ? t('startBar.folders', { count: folders }) : '',
         ]
           .filter(Boolean)
-          .join(' + ');
+          .join(t('startBar.joiner'));
 
   const start = async () => {
     setStarting(true);
@@ -432,7 +445,7 @@ function StartBar() {
   return (
     <form
       className="startbar"
-      aria-label="Transfer options"
+      aria-label={t('startBar.label')}
       onSubmit={(e) => {
         e.preventDefault();
         void start();
@@ -442,23 +455,24 @@ function StartBar() {
         <strong aria-live="polite">{summary}</strong>
         {selected.size > 0 && (
           <button type="button" className="button button--ghost button--small" onClick={clearSelection}>
-            Clear selection
+            {t('startBar.clear')}
           </button>
         )}
       </div>
       <label className="field field--inline">
-        <span>MEGA folder</span>
+        <span>{t('startBar.target')}</span>
         <input
           type="text"
           value={target}
           onChange={(e) => setTarget(e.target.value)}
-          aria-invalid={!targetOk}
+          aria-invalid={problem !== null}
+          aria-describedby={problem ? problemId : undefined}
           spellCheck={false}
           size={12}
         />
       </label>
       <label className="field field--inline">
-        <span>Concurrent</span>
+        <span>{t('startBar.concurrent')}</span>
         <input
           type="number"
           min={1}
@@ -470,20 +484,26 @@ function StartBar() {
       </label>
       <label className="check">
         <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} />
-        <span title="Send again even if already done">Force re-send</span>
+        <span title={t('startBar.forceHint')}>{t('startBar.force')}</span>
       </label>
       <button
         type="submit"
         className="button button--primary"
-        disabled={selected.size === 0 || !bucket || !targetOk || starting}
+        disabled={selected.size === 0 || !bucket || problem !== null || starting}
       >
-        {starting ? 'Starting…' : 'Start transfer'}
+        {starting ? t('startBar.starting') : t('startBar.start')}
       </button>
+      {problem && (
+        <p id={problemId} className="startbar__problem text-bad" role="alert">
+          {t(`startBar.targetProblem.${problem}`, { max: MAX_TARGET_LENGTH })}
+        </p>
+      )}
     </form>
   );
 }
 
 export function BrowseScreen() {
+  const { t } = useTranslation();
   const buckets = useBrowse((s) => s.buckets);
   const bucketsLoaded = useBrowse((s) => s.bucketsLoaded);
   const bucketsError = useBrowse((s) => s.bucketsError);
@@ -498,16 +518,18 @@ export function BrowseScreen() {
   return (
     <section className="screen screen--browse" aria-labelledby="browse-title">
       <header className="screen__head">
-        <h1 id="browse-title">Browse</h1>
+        <h1 id="browse-title">{t('browse.title')}</h1>
         <div className="toolbar">
           <label className="field field--inline">
-            <span>Bucket</span>
+            <span>{t('browse.bucket')}</span>
             <select
               value={bucket}
               onChange={(e) => openBucket(e.target.value)}
               disabled={buckets.length === 0}
             >
-              {!bucket && <option value="">{bucketsLoaded ? 'No buckets' : 'Loading…'}</option>}
+              {!bucket && (
+                <option value="">{bucketsLoaded ? t('browse.noBuckets') : t('browse.loading')}</option>
+              )}
               {buckets.map((b) => (
                 <option key={b} value={b}>
                   {b}
@@ -518,8 +540,8 @@ export function BrowseScreen() {
           <input
             type="search"
             className="search"
-            placeholder="Filter this folder"
-            aria-label="Search in this folder"
+            placeholder={t('browse.filterPlaceholder')}
+            aria-label={t('browse.searchLabel')}
             value={search}
             onChange={(e) => setSearch(e.target.value)}
           />
@@ -527,9 +549,9 @@ export function BrowseScreen() {
       </header>
       {bucketsError && (
         <div className="banner banner--error" role="alert">
-          <span>Could not list buckets: {bucketsError}</span>
+          <span>{t('browse.bucketsError', { error: bucketsError })}</span>
           <button type="button" className="button button--small" onClick={() => void loadBuckets()}>
-            Try again
+            {t('browse.tryAgain')}
           </button>
         </div>
       )}

@@ -1,17 +1,12 @@
 /** History: the `files` documents, filtered by status and a search, paged, exportable as CSV. */
 import { useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import type { FileRecord } from '../../../shared/api';
 import { FILE_STATUSES, type FileStatus } from '../../../shared/contract';
 import { errorText } from '../api';
 import { toCsv } from '../../../shared/csv';
-import {
-  FILE_STATUS_LABELS,
-  VERIFY_RESULT_LABELS,
-  fileStatusTone,
-  formatCount,
-  formatDate,
-  verifyResultTone,
-} from '../format';
+import { fileStatusLabel, fileStatusTone, formatDate, verifyResultLabel, verifyResultTone } from '../format';
+import { i18n } from '../i18n';
 import { useApp } from '../stores/app';
 import { useHistory } from '../stores/history';
 
@@ -34,11 +29,12 @@ const CSV_COLUMNS: { header: string; value: (f: FileRecord) => unknown }[] = [
 
 /** What `megaferry verify` last found for the copy in MEGA, with when; a dash when never checked. */
 function VerifiedCell({ file }: { file: FileRecord }) {
+  const { t } = useTranslation();
   if (!file.verify_result) {
     return (
-      <span className="muted" title="Not verified (megaferry verify checks the copy in MEGA)">
+      <span className="muted" title={t('history.notVerifiedHint')}>
         <span aria-hidden="true">—</span>
-        <span className="sr-only">Not verified</span>
+        <span className="sr-only">{t('history.notVerified')}</span>
       </span>
     );
   }
@@ -46,16 +42,17 @@ function VerifiedCell({ file }: { file: FileRecord }) {
   return (
     <span
       className={`badge tone-${verifyResultTone(file.verify_result)}`}
-      title={`Checked against the source ${when}`}
+      title={t('history.checkedHint', { when })}
     >
-      {VERIFY_RESULT_LABELS[file.verify_result]}
-      <span className="sr-only">, checked {when}</span>
+      {verifyResultLabel(file.verify_result)}
+      <span className="sr-only">{t('history.checkedSr', { when })}</span>
     </span>
   );
 }
 
+/** Saves a CSV; the UTF-8 byte order mark lets Excel read "Café" and Chinese names as written. */
 function download(name: string, text: string) {
-  const url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
+  const url = URL.createObjectURL(new Blob(['\ufeff', text], { type: 'text/csv;charset=utf-8' }));
   const a = document.createElement('a');
   a.href = url;
   a.download = name;
@@ -66,6 +63,7 @@ function download(name: string, text: string) {
 }
 
 function ExportButton() {
+  const { t } = useTranslation();
   const [busy, setBusy] = useState(false);
   const run = async () => {
     setBusy(true);
@@ -74,23 +72,22 @@ function ExportButton() {
       const rows = await fetchAll();
       const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
       download(`megaferry-files${status ? `-${status}` : ''}-${stamp}.csv`, toCsv(CSV_COLUMNS, rows));
-      useApp
-        .getState()
-        .notify('ok', `Exported ${formatCount(rows.length)} row${rows.length === 1 ? '' : 's'} as CSV.`);
+      useApp.getState().notify('ok', i18n.t('history.exported', { count: rows.length }));
     } catch (err) {
-      useApp.getState().notify('error', 'Export failed', errorText(err));
+      useApp.getState().notify('error', i18n.t('history.exportFailed'), errorText(err));
     } finally {
       setBusy(false);
     }
   };
   return (
     <button type="button" className="button" onClick={() => void run()} disabled={busy} aria-busy={busy}>
-      {busy ? 'Exporting…' : 'Export CSV'}
+      {busy ? t('history.exporting') : t('history.export')}
     </button>
   );
 }
 
 export function HistoryScreen() {
+  const { t } = useTranslation();
   const status = useHistory((s) => s.status);
   const q = useHistory((s) => s.q);
   const files = useHistory((s) => s.files);
@@ -115,15 +112,15 @@ export function HistoryScreen() {
   return (
     <section className="screen" aria-labelledby="history-title">
       <header className="screen__head">
-        <h1 id="history-title">History</h1>
+        <h1 id="history-title">{t('history.title')}</h1>
         <div className="toolbar">
           <label className="field field--inline">
-            <span>Status</span>
+            <span>{t('history.status')}</span>
             <select value={status} onChange={(e) => setFilter({ status: e.target.value as FileStatus | '' })}>
-              <option value="">All statuses</option>
+              <option value="">{t('history.allStatuses')}</option>
               {FILE_STATUSES.map((s) => (
                 <option key={s} value={s}>
-                  {FILE_STATUS_LABELS[s]}
+                  {fileStatusLabel(s)}
                 </option>
               ))}
             </select>
@@ -131,13 +128,13 @@ export function HistoryScreen() {
           <input
             type="search"
             className="search"
-            placeholder="Search code, key or path"
-            aria-label="Search files"
+            placeholder={t('history.searchPlaceholder')}
+            aria-label={t('history.searchLabel')}
             value={search}
             onChange={(e) => setSearch(e.target.value)}
           />
           <button type="button" className="button button--ghost" onClick={() => void load()}>
-            Refresh
+            {t('history.refresh')}
           </button>
           <ExportButton />
         </div>
@@ -145,24 +142,24 @@ export function HistoryScreen() {
       <div className="screen__body">
         {error && (
           <div className="banner banner--error" role="alert">
-            Could not load the files: {error}
+            {t('history.loadError', { error })}
           </div>
         )}
         <div className="table-wrap table-wrap--card">
           <table className="table history-table" aria-busy={loading}>
-            <caption className="sr-only">Files</caption>
+            <caption className="sr-only">{t('history.caption')}</caption>
             <thead>
               <tr>
-                <th scope="col">Code</th>
-                <th scope="col">Source</th>
-                <th scope="col">MEGA path</th>
-                <th scope="col">Status</th>
+                <th scope="col">{t('history.code')}</th>
+                <th scope="col">{t('history.source')}</th>
+                <th scope="col">{t('history.megaPath')}</th>
+                <th scope="col">{t('history.status')}</th>
                 <th scope="col" className="num">
-                  Retries
+                  {t('history.retries')}
                 </th>
-                <th scope="col">Error</th>
-                <th scope="col">Updated</th>
-                <th scope="col">Verified</th>
+                <th scope="col">{t('history.error')}</th>
+                <th scope="col">{t('history.updated')}</th>
+                <th scope="col">{t('history.verified')}</th>
               </tr>
             </thead>
             <tbody>
@@ -186,7 +183,7 @@ export function HistoryScreen() {
                   </td>
                   <td>
                     <span className={`badge tone-${fileStatusTone(f.status)}`}>
-                      {FILE_STATUS_LABELS[f.status]}
+                      {fileStatusLabel(f.status)}
                     </span>
                   </td>
                   <td className="num">{f.retry_count}</td>
@@ -202,20 +199,20 @@ export function HistoryScreen() {
             </tbody>
           </table>
           {loaded && files.length === 0 && !loading && !error && (
-            <p className="empty">
-              {status || q ? 'No files match this filter.' : 'No files yet: transfers appear here.'}
-            </p>
+            <p className="empty">{status || q ? t('history.noMatch') : t('history.empty')}</p>
           )}
         </div>
         <div className="pager">
           <span className="muted" aria-live="polite">
             {loading
-              ? 'Loading…'
-              : `${formatCount(files.length)} file${files.length === 1 ? '' : 's'} shown${cursor ? ', more available' : ''}`}
+              ? t('history.loading')
+              : cursor
+                ? t('history.shownMore', { count: files.length })
+                : t('history.shown', { count: files.length })}
           </span>
           {cursor && (
             <button type="button" className="button" onClick={() => void loadMore()} disabled={loading}>
-              Load more
+              {t('history.loadMore')}
             </button>
           )}
         </div>

@@ -4,8 +4,17 @@
  * a Test with the unsaved edits; Save sends only what changed.
  */
 import { useEffect, useId, useState, type ReactNode } from 'react';
+import { Trans, useTranslation } from 'react-i18next';
 import type { ConnectionTestResult, SettingsView } from '../../../shared/contract';
+import {
+  LANGUAGES,
+  LANGUAGE_NAMES,
+  languageChoiceOf,
+  languageOfLocales,
+  type LanguageChoice,
+} from '../../../shared/i18n';
 import { api, errorText } from '../api';
+import { applyLanguageChoice, systemLocales } from '../i18n';
 import { useApp } from '../stores/app';
 import { useBrowse } from '../stores/browse';
 import { useSettings } from '../stores/settings';
@@ -51,6 +60,7 @@ function Field({
   isSet,
   autoComplete,
 }: FieldProps) {
+  const { t } = useTranslation();
   const id = useId();
   const dotted = `${section}.${name}`;
   const locked = view.locked.includes(dotted);
@@ -58,15 +68,15 @@ function Field({
   const envOnly = secret && view.secret_storage === 'environment';
   const value = (draft[section] as Record<string, string | boolean>)[name];
   const notes: ReactNode[] = [];
-  if (locked) notes.push('Set by environment variable.');
-  else if (envOnly) notes.push('Set by environment variable only: this host does not store secrets.');
+  if (locked) notes.push(t('settings.envLocked'));
+  else if (envOnly) notes.push(t('settings.envOnly'));
   if (secret && isSet !== undefined)
     notes.push(
       <span key="set" className={isSet ? 'pill pill--ok' : 'pill'}>
-        {isSet ? 'set' : 'not set'}
+        {isSet ? t('settings.isSet') : t('settings.notSet')}
       </span>,
     );
-  if (secret && !locked && !envOnly) notes.push('Leave empty to keep the saved one.');
+  if (secret && !locked && !envOnly) notes.push(t('settings.keepSecret'));
   if (hint) notes.push(hint);
   const describedBy = notes.length ? `${id}-note` : undefined;
 
@@ -144,6 +154,7 @@ function Section({
   error: string | null;
   children: ReactNode;
 }) {
+  const { t } = useTranslation();
   const [test, setTest] = useState<TestState | null>(null);
   const runTest = async () => {
     if (!testTarget) return;
@@ -170,14 +181,16 @@ function Section({
         {testTarget && (
           <div className="test">
             <span className="test__result" role="status">
-              {test?.running && 'Testing…'}
+              {test?.running && t('settings.testing')}
               {test && !test.running && 'result' in test && (
                 <span className={test.result.ok ? 'text-ok' : 'text-bad'}>
-                  {test.result.ok ? '✓ OK' : '✕ Failed'}: {test.result.message}
+                  {test.result.ok
+                    ? t('settings.testOk', { message: test.result.message })
+                    : t('settings.testFailed', { message: test.result.message })}
                 </span>
               )}
               {test && !test.running && 'error' in test && (
-                <span className="text-bad">✕ Failed: {test.error}</span>
+                <span className="text-bad">{t('settings.testFailed', { message: test.error })}</span>
               )}
             </span>
             <button
@@ -186,7 +199,7 @@ function Section({
               onClick={() => void runTest()}
               disabled={test?.running}
             >
-              Test
+              {t('settings.test')}
             </button>
           </div>
         )}
@@ -202,6 +215,7 @@ function Section({
 }
 
 function SettingsForm({ view }: { view: SettingsView }) {
+  const { t } = useTranslation();
   const setView = useSettings((s) => s.setView);
   const [draft, setDraft] = useState(() => draftFromView(view));
   const [saving, setSaving] = useState(false);
@@ -226,7 +240,7 @@ function SettingsForm({ view }: { view: SettingsView }) {
       const browse = useBrowse.getState();
       if (!browse.targetTouched && next.mega.default_target)
         browse.setTarget(next.mega.default_target, false);
-      useApp.getState().notify('ok', 'Settings saved.');
+      useApp.getState().notify('ok', t('settings.savedNotice'));
     } catch (err) {
       setError(errorText(err));
     } finally {
@@ -237,7 +251,7 @@ function SettingsForm({ view }: { view: SettingsView }) {
   return (
     <form
       className="settings"
-      aria-label="Settings"
+      aria-label={t('settings.formLabel')}
       onSubmit={(e) => {
         e.preventDefault();
         void save();
@@ -245,21 +259,39 @@ function SettingsForm({ view }: { view: SettingsView }) {
     >
       <Section
         id="s3"
-        title="S3"
-        description="Amazon S3 or any S3-compatible store. Leave keys empty to use the AWS SDK's own chain."
+        title={t('settings.s3.title')}
+        description={t('settings.s3.description')}
         testTarget="s3"
         draftPatch={patch}
         error={errorSection === 's3' ? error : null}
       >
-        <Field {...common} section="s3" name="endpoint" label="Endpoint" placeholder="empty for AWS" />
-        <Field {...common} section="s3" name="region" label="Region" placeholder="us-east-1" />
-        <Field {...common} section="s3" name="profile" label="Profile" placeholder="AWS profile, optional" />
-        <Field {...common} section="s3" name="access_key_id" label="Access key ID" />
+        <Field
+          {...common}
+          section="s3"
+          name="endpoint"
+          label={t('settings.s3.endpoint')}
+          placeholder={t('settings.s3.endpointPlaceholder')}
+        />
+        <Field
+          {...common}
+          section="s3"
+          name="region"
+          label={t('settings.s3.region')}
+          placeholder={t('settings.s3.regionPlaceholder')}
+        />
+        <Field
+          {...common}
+          section="s3"
+          name="profile"
+          label={t('settings.s3.profile')}
+          placeholder={t('settings.s3.profilePlaceholder')}
+        />
+        <Field {...common} section="s3" name="access_key_id" label={t('settings.s3.accessKeyId')} />
         <Field
           {...common}
           section="s3"
           name="secret_access_key"
-          label="Secret access key"
+          label={t('settings.s3.secretAccessKey')}
           type="password"
           isSet={view.s3.has_secret_access_key}
         />
@@ -267,25 +299,38 @@ function SettingsForm({ view }: { view: SettingsView }) {
           {...common}
           section="s3"
           name="force_path_style"
-          label="Force path-style addressing"
+          label={t('settings.s3.forcePathStyle')}
           type="checkbox"
         />
-        <Field {...common} section="s3" name="default_bucket" label="Default bucket" placeholder="optional" />
+        <Field
+          {...common}
+          section="s3"
+          name="default_bucket"
+          label={t('settings.s3.defaultBucket')}
+          placeholder={t('settings.s3.optional')}
+        />
       </Section>
       <Section
         id="mega"
-        title="MEGA"
-        description="The account files are sent to."
+        title={t('settings.mega.title')}
+        description={t('settings.mega.description')}
         testTarget="mega"
         draftPatch={patch}
         error={errorSection === 'mega' ? error : null}
       >
-        <Field {...common} section="mega" name="email" label="E-mail" type="email" autoComplete="username" />
+        <Field
+          {...common}
+          section="mega"
+          name="email"
+          label={t('settings.mega.email')}
+          type="email"
+          autoComplete="username"
+        />
         <Field
           {...common}
           section="mega"
           name="password"
-          label="Password"
+          label={t('settings.mega.password')}
           type="password"
           isSet={view.mega.has_password}
         />
@@ -293,23 +338,27 @@ function SettingsForm({ view }: { view: SettingsView }) {
           {...common}
           section="mega"
           name="mfa_code"
-          label="2FA code"
-          placeholder="6 digits, if the account uses 2FA"
-          hint="Used for the next login only; never stored."
+          label={t('settings.mega.mfaCode')}
+          placeholder={t('settings.mega.mfaPlaceholder')}
+          hint={t('settings.mega.mfaHint')}
           autoComplete="one-time-code"
         />
         <Field
           {...common}
           section="mega"
           name="default_target"
-          label="Default target folder"
+          label={t('settings.mega.defaultTarget')}
           placeholder="/"
         />
       </Section>
       <Section
         id="mongodb"
-        title="MongoDB"
-        description={`Where the file documents are kept. Now: ${view.mongodb.store === 'mongodb' ? 'a MongoDB server' : 'the embedded store'}. A change applies at the next start.`}
+        title={t('settings.mongodb.title')}
+        description={
+          view.mongodb.store === 'mongodb'
+            ? t('settings.mongodb.descriptionServer')
+            : t('settings.mongodb.descriptionEmbedded')
+        }
         testTarget="mongodb"
         draftPatch={patch}
         error={errorSection === 'mongodb' ? error : null}
@@ -318,19 +367,15 @@ function SettingsForm({ view }: { view: SettingsView }) {
           {...common}
           section="mongodb"
           name="uri"
-          label="Connection URI"
-          placeholder="empty: embedded store"
-          hint={
-            view.mongodb.uri_redacted.includes('***')
-              ? 'The password is hidden; type the whole URI to change it.'
-              : undefined
-          }
+          label={t('settings.mongodb.uri')}
+          placeholder={t('settings.mongodb.uriPlaceholder')}
+          hint={view.mongodb.uri_redacted.includes('***') ? t('settings.mongodb.uriHint') : undefined}
         />
       </Section>
       <Section
         id="transfers"
-        title="Transfers"
-        description="Defaults for new batches."
+        title={t('settings.transfers.title')}
+        description={t('settings.transfers.description')}
         draftPatch={patch}
         error={errorSection === 'transfers' ? error : null}
       >
@@ -338,21 +383,21 @@ function SettingsForm({ view }: { view: SettingsView }) {
           {...common}
           section="transfers"
           name="max_concurrent"
-          label="Files at once"
+          label={t('settings.transfers.maxConcurrent')}
           type="number"
           min={1}
           max={view.transfers.max_concurrent_limit}
-          hint={`1 to ${view.transfers.max_concurrent_limit}.`}
+          hint={t('settings.transfers.maxConcurrentHint', { max: view.transfers.max_concurrent_limit })}
         />
         <Field
           {...common}
           section="transfers"
           name="connections_per_file"
-          label="Connections per file"
+          label={t('settings.transfers.connectionsPerFile')}
           type="number"
           min={1}
           max={16}
-          hint="1 to 16."
+          hint={t('settings.transfers.connectionsHint', { max: 16 })}
         />
       </Section>
       <div className="settings__actions">
@@ -364,11 +409,11 @@ function SettingsForm({ view }: { view: SettingsView }) {
           )}
           {error && errorSection && (
             <span className="text-bad">
-              Not saved: see the {errorSection === 's3' ? 'S3' : errorSection} section.
+              {t('settings.notSaved', { section: t(`settings.${errorSection}.title`) })}
             </span>
           )}
-          {!error && saved && <span className="text-ok">Saved.</span>}
-          {!error && !saved && dirty && <span className="muted">Unsaved changes.</span>}
+          {!error && saved && <span className="text-ok">{t('settings.saved')}</span>}
+          {!error && !saved && dirty && <span className="muted">{t('settings.unsaved')}</span>}
         </div>
         <button
           type="button"
@@ -379,17 +424,92 @@ function SettingsForm({ view }: { view: SettingsView }) {
             setError(null);
           }}
         >
-          Revert
+          {t('settings.revert')}
         </button>
         <button type="submit" className="button button--primary" disabled={!dirty || saving}>
-          {saving ? 'Saving…' : 'Save'}
+          {saving ? t('settings.saving') : t('settings.save')}
         </button>
       </div>
     </form>
   );
 }
 
+/**
+ * The language: applied at once on choosing (before the round trip), then saved with the other
+ * settings; read-only when MEGAFERRY_LANG fixes it.
+ */
+function LanguageSection({ view }: { view: SettingsView }) {
+  const { t } = useTranslation();
+  const id = useId();
+  const setView = useSettings((s) => s.setView);
+  const [value, setValue] = useState<LanguageChoice>(view.ui.language);
+  const [state, setState] = useState<'idle' | 'saving' | 'saved' | { error: string }>('idle');
+  const locked = view.locked.includes('ui.language');
+  const systemLanguage = LANGUAGE_NAMES[languageOfLocales(systemLocales())];
+  useEffect(() => setValue(view.ui.language), [view.ui.language]);
+
+  const choose = async (next: LanguageChoice) => {
+    setValue(next);
+    applyLanguageChoice(next);
+    setState('saving');
+    try {
+      setView(await api().saveSettings({ ui: { language: next } }));
+      setState('saved');
+    } catch (err) {
+      setValue(view.ui.language);
+      applyLanguageChoice(view.ui.language);
+      setState({ error: errorText(err) });
+    }
+  };
+  const noteId = `${id}-note`;
+  return (
+    <section className="card settings-section" aria-labelledby="settings-ui">
+      <div className="settings-section__head">
+        <div>
+          <h2 id="settings-ui">{t('settings.language.title')}</h2>
+          <p className="muted small">{t('settings.language.description')}</p>
+        </div>
+      </div>
+      <div className="form-grid">
+        <div className="form-row">
+          <label htmlFor={id}>{t('settings.language.label')}</label>
+          <div>
+            <select
+              id={id}
+              value={value}
+              disabled={locked || state === 'saving'}
+              aria-describedby={noteId}
+              onChange={(e) => {
+                const next = languageChoiceOf(e.target.value);
+                if (next) void choose(next);
+              }}
+            >
+              <option value="system">{t('settings.language.system', { language: systemLanguage })}</option>
+              {LANGUAGES.map((language) => (
+                <option key={language} value={language} lang={language}>
+                  {LANGUAGE_NAMES[language]}
+                </option>
+              ))}
+            </select>
+            <div id={noteId} className="form-note" aria-live="polite">
+              {locked && <span>{t('settings.language.locked')}</span>}
+              {state === 'saving' && <span className="muted">{t('settings.language.saving')}</span>}
+              {state === 'saved' && <span className="text-ok">{t('settings.language.saved')}</span>}
+              {typeof state === 'object' && (
+                <span className="text-bad" role="alert">
+                  {t('settings.language.failed', { error: state.error })}
+                </span>
+              )}
+            </div>
+          </div>
+        </div>
+      </div>
+    </section>
+  );
+}
+
 export function SettingsScreen() {
+  const { t } = useTranslation();
   const view = useSettings((s) => s.view);
   const loading = useSettings((s) => s.loading);
   const unavailable = useSettings((s) => s.unavailable);
@@ -401,25 +521,26 @@ export function SettingsScreen() {
   return (
     <section className="screen" aria-labelledby="settings-title">
       <header className="screen__head">
-        <h1 id="settings-title">Settings</h1>
+        <h1 id="settings-title">{t('settings.title')}</h1>
       </header>
       <div className="screen__body screen__body--narrow">
         {unavailable && (
           <div className="banner banner--warn" role="status">
-            This MegaFerry host does not offer settings. Configure it with environment variables (see{' '}
-            <code>megaferry serve --help</code>) and restart it.
+            <Trans i18nKey="settings.unavailable" components={{ code: <code /> }} />
           </div>
         )}
         {error && (
           <div className="banner banner--error" role="alert">
-            <span>Could not load the settings: {error}</span>
+            <span>{t('settings.loadError', { error })}</span>
             <button type="button" className="button button--small" onClick={() => void load()}>
-              Try again
+              {t('settings.tryAgain')}
             </button>
           </div>
         )}
-        {!view && loading && <p className="muted">Loading settings…</p>}
-        {view && <SettingsForm key={JSON.stringify(view)} view={view} />}
+        {!view && loading && <p className="muted">{t('settings.loading')}</p>}
+        {view && <LanguageSection view={view} />}
+        {/* The form starts again from a new view, but not for a change of language alone. */}
+        {view && <SettingsForm key={JSON.stringify({ ...view, ui: null })} view={view} />}
       </div>
     </section>
   );

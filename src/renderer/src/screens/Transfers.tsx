@@ -3,24 +3,26 @@
  * their own bars, speed, ETA, status and MEGA link. Each row subscribes to its own file only.
  */
 import { memo, useState } from 'react';
+import { Trans, useTranslation } from 'react-i18next';
 import { errorText } from '../api';
 import { ProgressBar } from '../components/ProgressBar';
 import {
-  FILE_STATUS_LABELS,
-  OVERALL_STATUS_LABELS,
+  fileStatusLabel,
   fileStatusTone,
   formatBytes,
-  formatCount,
   formatDate,
   formatEta,
+  formatList,
   formatPercent,
   formatSpeed,
+  overallStatusLabel,
   overallStatusTone,
 } from '../format';
 import { useApp } from '../stores/app';
 import { batchPercent, useTransfers, type StartOutcome } from '../stores/transfers';
 
 function StartReport({ outcomes }: { outcomes: StartOutcome[] }) {
+  const { t } = useTranslation();
   const setLastStart = useTransfers((s) => s.setLastStart);
   const failedRequests = outcomes.filter((o) => !o.ok).length;
   const started = outcomes.reduce((n, o) => n + (o.ok ? o.result.started.length : 0), 0);
@@ -28,22 +30,27 @@ function StartReport({ outcomes }: { outcomes: StartOutcome[] }) {
   const failed = outcomes.flatMap((o) => (o.ok ? o.result.failed_to_start : []));
   const tone = failedRequests > 0 || failed.length > 0 ? 'warn' : 'ok';
   return (
-    <section className={`banner banner--${tone} start-report`} aria-label="Start result">
+    <section className={`banner banner--${tone} start-report`} aria-label={t('startReport.label')}>
       <div>
         <strong>
-          {formatCount(started)} started · {formatCount(already)} already done · {formatCount(failed.length)}{' '}
-          failed to start
-          {failedRequests > 0 && ` · ${failedRequests} request${failedRequests === 1 ? '' : 's'} refused`}
+          {t('startReport.summary', { started, already, failed: failed.length })}
+          {failedRequests > 0 && t('startReport.refused', { count: failedRequests })}
         </strong>
         <ul className="start-report__list">
           {outcomes.map((o, i) =>
             o.ok ? (
               <li key={`${o.result.batch_id}-${i}`}>
-                <code>{o.result.batch_id}</code> — {o.label}: {o.result.message}
+                <code>{o.result.batch_id}</code> —{' '}
+                {t('startReport.batch', {
+                  label: o.label,
+                  count: o.result.total_files,
+                  started: o.result.started.length,
+                  already: o.result.already_done.length,
+                  failed: o.result.failed_to_start.length,
+                })}
                 {o.result.already_done.length > 0 && (
                   <div className="muted">
-                    Already done (use Force to send again): {o.result.already_done.slice(0, 8).join(', ')}
-                    {o.result.already_done.length > 8 ? ` and ${o.result.already_done.length - 8} more` : ''}
+                    {t('startReport.alreadyDone', { keys: formatList(o.result.already_done, 8) })}
                   </div>
                 )}
                 {o.result.failed_to_start.length > 0 && (
@@ -58,7 +65,7 @@ function StartReport({ outcomes }: { outcomes: StartOutcome[] }) {
               </li>
             ) : (
               <li key={`failed-${i}`} className="text-bad">
-                Failed to start {o.label}: {o.error}
+                {t('startReport.failedToStart', { label: o.label, error: o.error })}
               </li>
             ),
           )}
@@ -67,7 +74,7 @@ function StartReport({ outcomes }: { outcomes: StartOutcome[] }) {
       <button
         type="button"
         className="icon-button"
-        aria-label="Dismiss start result"
+        aria-label={t('startReport.dismiss')}
         onClick={() => setLastStart(null)}
       >
         ×
@@ -77,6 +84,7 @@ function StartReport({ outcomes }: { outcomes: StartOutcome[] }) {
 }
 
 const FileRow = memo(function FileRow({ id }: { id: string }) {
+  const { t } = useTranslation();
   const f = useTransfers((s) => s.files[id]);
   if (!f) return null;
   const tone = fileStatusTone(f.status);
@@ -98,20 +106,30 @@ const FileRow = memo(function FileRow({ id }: { id: string }) {
       <td className="frow__bar">
         <ProgressBar value={progress} label={f.remote_key} tone={tone} />
         <div className="small muted">
-          {formatPercent(progress)} · {formatBytes(f.transferred_bytes)}
-          {f.total_bytes !== null ? ` of ${formatBytes(f.total_bytes)}` : ''}
+          {f.total_bytes !== null
+            ? t('batch.movedOf', {
+                percent: formatPercent(progress),
+                moved: formatBytes(f.transferred_bytes),
+                total: formatBytes(f.total_bytes),
+              })
+            : t('batch.moved', { percent: formatPercent(progress), moved: formatBytes(f.transferred_bytes) })}
         </div>
       </td>
       <td className="num">{active ? formatSpeed(f.speed) : '—'}</td>
       <td className="num">{active ? formatEta(f.eta_seconds) : '—'}</td>
       <td>
-        <span className={`badge tone-${tone}`}>{FILE_STATUS_LABELS[f.status]}</span>
+        <span className={`badge tone-${tone}`}>{fileStatusLabel(f.status)}</span>
       </td>
       <td className="num">{f.retry_count}</td>
       <td>
         {f.mega_link ? (
-          <a href={f.mega_link} target="_blank" rel="noreferrer" aria-label={`Open in MEGA: ${f.remote_key}`}>
-            Open in MEGA
+          <a
+            href={f.mega_link}
+            target="_blank"
+            rel="noreferrer"
+            aria-label={t('batch.openInMegaLabel', { key: f.remote_key })}
+          >
+            {t('batch.openInMega')}
           </a>
         ) : null}
       </td>
@@ -120,6 +138,7 @@ const FileRow = memo(function FileRow({ id }: { id: string }) {
 });
 
 function BatchCard({ id }: { id: string }) {
+  const { t } = useTranslation();
   const batch = useTransfers((s) => s.batches[id]);
   const percent = useTransfers((s) => (s.batches[id] ? batchPercent(s.batches[id], s.files) : 0));
   const expanded = useTransfers((s) => !!s.expanded[id]);
@@ -136,12 +155,12 @@ function BatchCard({ id }: { id: string }) {
       await what();
     } catch (err) {
       setError(errorText(err));
-      useApp.getState().notify('error', `Batch ${id}`, errorText(err));
+      useApp.getState().notify('error', t('batch.label', { id }), errorText(err));
     }
   };
   const filesId = `files-${id}`;
   return (
-    <li className="batch" aria-label={`Batch ${id}`}>
+    <li className="batch" aria-label={t('batch.label', { id })}>
       <div className="batch__head">
         <button
           type="button"
@@ -156,12 +175,15 @@ function BatchCard({ id }: { id: string }) {
           <span className="batch__title">
             <span className="batch__id">{id}</span>
             <span className="muted small">
-              {batch.bucket ?? '?'} → MEGA {batch.target ?? '/'}
+              {t('batch.route', {
+                bucket: batch.bucket ?? t('batch.unknownBucket'),
+                target: batch.target ?? '/',
+              })}
               {batch.created_at ? ` · ${formatDate(batch.created_at)}` : ''}
             </span>
           </span>
         </button>
-        <span className={`badge tone-${tone}`}>{OVERALL_STATUS_LABELS[batch.overall_status]}</span>
+        <span className={`badge tone-${tone}`}>{overallStatusLabel(batch.overall_status)}</span>
         <div className="batch__actions">
           {running && (
             <button
@@ -170,7 +192,7 @@ function BatchCard({ id }: { id: string }) {
               disabled={busy}
               onClick={() => void act(() => cancel(id))}
             >
-              Cancel batch
+              {t('batch.cancel')}
             </button>
           )}
           {canRetry && (
@@ -180,30 +202,38 @@ function BatchCard({ id }: { id: string }) {
               disabled={busy}
               onClick={() => void act(() => retry(id))}
             >
-              Retry failed
+              {t('batch.retry')}
             </button>
           )}
         </div>
       </div>
       <div className="batch__progress">
-        <ProgressBar value={percent} label={`Batch ${id}`} tone={tone} size="large" />
+        <ProgressBar value={percent} label={t('batch.label', { id })} tone={tone} size="large" />
         <span className="batch__pct">{formatPercent(percent)}</span>
       </div>
       <div className="counts">
         <span>
-          <b>{formatCount(batch.completed)}</b> / {formatCount(batch.total_files)} done
+          <Trans
+            i18nKey="batch.done"
+            values={{ done: batch.completed, total: batch.total_files }}
+            components={{ b: <b /> }}
+          />
         </span>
         <span className={batch.transferring ? 'tone-text-active' : ''}>
-          <b>{batch.transferring}</b> transferring
+          <Trans
+            i18nKey="batch.transferring"
+            values={{ count: batch.transferring }}
+            components={{ b: <b /> }}
+          />
         </span>
         <span>
-          <b>{batch.pending}</b> pending
+          <Trans i18nKey="batch.pending" values={{ count: batch.pending }} components={{ b: <b /> }} />
         </span>
         <span className={batch.failed ? 'text-bad' : ''}>
-          <b>{batch.failed}</b> failed
+          <Trans i18nKey="batch.failed" values={{ count: batch.failed }} components={{ b: <b /> }} />
         </span>
         <span>
-          <b>{batch.cancelled}</b> cancelled
+          <Trans i18nKey="batch.cancelled" values={{ count: batch.cancelled }} components={{ b: <b /> }} />
         </span>
       </div>
       {error && (
@@ -214,23 +244,23 @@ function BatchCard({ id }: { id: string }) {
       {expanded && (
         <div id={filesId} className="table-wrap">
           <table className="table files-table">
-            <caption className="sr-only">Files of batch {id}</caption>
+            <caption className="sr-only">{t('batch.filesCaption', { id })}</caption>
             <thead>
               <tr>
-                <th scope="col">File</th>
-                <th scope="col">Progress</th>
+                <th scope="col">{t('batch.file')}</th>
+                <th scope="col">{t('batch.progress')}</th>
                 <th scope="col" className="num">
-                  Speed
+                  {t('batch.speed')}
                 </th>
                 <th scope="col" className="num">
-                  ETA
+                  {t('batch.eta')}
                 </th>
-                <th scope="col">Status</th>
+                <th scope="col">{t('batch.status')}</th>
                 <th scope="col" className="num">
-                  Retries
+                  {t('batch.retries')}
                 </th>
                 <th scope="col">
-                  <span className="sr-only">Link</span>
+                  <span className="sr-only">{t('batch.link')}</span>
                 </th>
               </tr>
             </thead>
@@ -240,7 +270,7 @@ function BatchCard({ id }: { id: string }) {
               ))}
             </tbody>
           </table>
-          {batch.fileIds.length === 0 && <p className="empty">No files in this batch.</p>}
+          {batch.fileIds.length === 0 && <p className="empty">{t('batch.noFiles')}</p>}
         </div>
       )}
     </li>
@@ -248,6 +278,7 @@ function BatchCard({ id }: { id: string }) {
 }
 
 export function TransfersScreen() {
+  const { t } = useTranslation();
   const order = useTransfers((s) => s.order);
   const loaded = useTransfers((s) => s.loaded);
   const error = useTransfers((s) => s.error);
@@ -256,28 +287,28 @@ export function TransfersScreen() {
   return (
     <section className="screen" aria-labelledby="transfers-title">
       <header className="screen__head">
-        <h1 id="transfers-title">Transfers</h1>
+        <h1 id="transfers-title">{t('transfers.title')}</h1>
         <button
           type="button"
           className="button button--ghost"
           onClick={() => void useTransfers.getState().refreshAll()}
         >
-          Refresh
+          {t('transfers.refresh')}
         </button>
       </header>
       <div className="screen__body">
         {lastStart && <StartReport outcomes={lastStart} />}
         {error && (
           <div className="banner banner--error" role="alert">
-            Could not load the batches: {error}
+            {t('transfers.loadError', { error })}
           </div>
         )}
         {loaded && order.length === 0 && !error && (
           <div className="empty-state">
-            <h2>No transfers yet</h2>
-            <p>Pick objects in Browse and press Start transfer, or drop files on the window.</p>
+            <h2>{t('transfers.emptyTitle')}</h2>
+            <p>{t('transfers.emptyBody')}</p>
             <button type="button" className="button button--primary" onClick={() => setScreen('browse')}>
-              Go to Browse
+              {t('transfers.goBrowse')}
             </button>
           </div>
         )}

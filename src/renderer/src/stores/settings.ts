@@ -1,8 +1,12 @@
-/** Settings as the service reports them (SettingsView); secrets are only said to be set. */
+/**
+ * Settings as the service reports them (SettingsView); secrets are only said to be set. The
+ * language setting applies as soon as a view arrives.
+ */
 import { create } from 'zustand';
 import type { SettingsView } from '../../../shared/contract';
 import { api, errorText } from '../api';
 import { HttpError } from '../api/http-client';
+import { applyLanguageChoice } from '../i18n';
 
 interface SettingsState {
   view: SettingsView | null;
@@ -23,6 +27,7 @@ export const useSettings = create<SettingsState>()((set) => ({
     set({ loading: true, error: null });
     try {
       const view = await api().getSettings();
+      applyLanguageChoice(view.ui.language);
       set({ view, loading: false, unavailable: false });
       return view;
     } catch (err) {
@@ -31,5 +36,8 @@ export const useSettings = create<SettingsState>()((set) => ({
       return null;
     }
   },
-  setView: (view) => set({ view, error: null, unavailable: false }),
+  setView: (view) => {
+    applyLanguageChoice(view.ui.language);
+    set({ view, error: null, unavailable: false });
+  },
 }));
