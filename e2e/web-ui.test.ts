@@ -19,9 +19,9 @@ import { startHost, type RunningHost } from '../src/main/host/server';
 import { startS3Peer, type S3Peer } from '../test/peers/s3';
 import { downloadSha256, startMegaPeer, type MegaPeer } from '../test/peers/mega';
 import { ferryEnv } from '../test/peers/env';
+import { ensureChromium } from '../test/peers/chromium';
 import { MiB, repeatingStream, sha256, testBytes, waitFor } from '../test/peers/fixtures';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const UI_DIR = resolve(__dirname, '..', 'out', 'renderer');
 const SHOTS = resolve(__dirname, '..', 'test-results', 'ui');
 const BUCKET = 'media';
@@ -49,8 +49,7 @@ let host: RunningHost;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
+  const executablePath = ensureChromium();
   if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('the renderer is not built: npm run prepare');
   [s3, mega] = await Promise.all([startS3Peer([BUCKET, ARCHIVE]), startMegaPeer()]);
   work = await mkdtemp(join(tmpdir(), 'megaferry-ui-'));
@@ -69,11 +68,11 @@ beforeAll(async () => {
   });
   host = await startHost(service, { host: '127.0.0.1', port: 0, uiDir: UI_DIR });
   browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
   await mkdir(SHOTS, { recursive: true });
-}, 180_000);
+}, 600_000);
 
 afterAll(async () => {
   await browser?.close();
