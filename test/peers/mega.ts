@@ -302,6 +302,16 @@ function splitPath(path: string): { folders: string[]; name: string } {
 }
 
 /**
+ * A GET on a connection of its own (no pooled socket the server may have closed meanwhile, which
+ * fetch would reuse and fail with ECONNRESET on a loaded machine).
+ */
+function freshGet(url: string): Promise<IncomingMessage> {
+  return new Promise((resolveGet, reject) => {
+    http.get(url, { agent: false }, resolveGet).on('error', reject);
+  });
+}
+
+/**
  * Downloads the file at `path` in a separate session and returns its SHA-256 and size, after
  * checking its MAC against MEGA's reference. Not with megajs's `download()`: megajs 1.3.10's MAC
  * check is wrong for the empty file and for sizes whose length rounded up to 16 ends on a chunk
@@ -333,8 +343,8 @@ export async function downloadSha256(
       g?: string;
     };
     if (typeof answer?.g !== 'string') throw new Error(`MEGA gave no download URL for ${path}`);
-    const response = await fetch(answer.g);
-    if (!response.ok || !response.body) throw new Error(`download of ${path}: HTTP ${response.status}`);
+    const response = await freshGet(answer.g);
+    if (response.statusCode !== 200) throw new Error(`download of ${path}: HTTP ${response.statusCode}`);
     const decipher = ctrDecipher(key, nonce);
     const mac = new MetaMacStream(key, nonce);
     const hash = createHash('sha256');
@@ -342,7 +352,7 @@ export async function downloadSha256(
       hash.update(plain);
       mac.update(plain);
     };
-    for await (const piece of response.body) take(decipher.update(piece));
+    for await (const piece of response) take(decipher.update(piece as Buffer));
     take(decipher.final());
     const got = mac.metaMac();
     if (!got.equals(metaMac)) {
