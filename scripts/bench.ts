@@ -1,21 +1,34 @@
 /**
- * `npm run bench`: throughput, memory and resume, measured in one run against local peers.
+ * `npm run bench`: throughput, cost, memory, start-up and resume, measured in one run against
+ * local peers.
  *
  * 1. One object at a time (512 MiB and 1 GiB, seed B's size), moved three ways from the same S3
  *    stream: stock megajs upload, the same pipe with encryption off (megajs `uploadCiphertext`),
  *    and MegaFerry's MEGA destination. Prints MiB/s and the ratios.
- * 2. Three 1 GiB objects at concurrency 3 through `megaferry transfer` (a child process): its peak
- *    RSS.
- * 3. `megaferry transfer` killed with SIGKILL at 50 % of a 1 GiB object, then `megaferry resume`:
- *    the bytes sent again, and the file verified with stock megajs.
+ * 2. Cost: the crypto floor (AES-128-CTR plus the CBC-MAC over the same bytes, OpenSSL through
+ *    node:crypto in 1 MiB updates, CPU-seconds per GiB, the least of several rounds), then one
+ *    1 GiB object through `megaferry transfer` at default settings (the embedded store): the whole
+ *    process's CPU-seconds per GiB moved (start-up included), its ratio to the floor, its peak RSS.
+ * 3. Three 1 GiB objects at concurrency 3 through `megaferry transfer`: peak RSS and CPU.
+ * 4. Start-up: `megaferry --help`, `megaferry status` and a 10-byte transfer, each run several
+ *    times as a whole process (CPU-seconds and peak RSS; `node -e 0` alongside for scale).
+ * 5. `megaferry transfer` killed with SIGKILL at 50 % of a 1 GiB object, then `megaferry resume`:
+ *    the bytes sent again, and the file downloaded, decrypted and its MAC checked against MEGA's
+ *    reference (test/peers/mega.ts downloadSha256).
  *
- * `-- --quick` uses 64/128 MiB objects to try the bench itself. Figures go to bench-results/.
+ * CPU of a child process comes from its own `process.resourceUsage()` (getrusage of the whole
+ * process, worker threads included) and its peak RSS from the kernel's high-water mark (VmHWM),
+ * both written at exit by a hook loaded with `--require`.
+ *
+ * `-- --quick` uses 64/128 MiB objects to try the bench itself; `-- --startup` runs only the
+ * start-up figures; `-- --cli PATH` measures another build of the CLI (before/after figures).
+ * Figures go to bench-results/.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { MongoClient } from 'mongodb';
@@ -29,11 +42,29 @@ import { ferryEnv } from '../test/peers/env';
 import { repeatingStream } from '../test/peers/fixtures';
 
 const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
 const quick = process.argv.includes('--quick');
+const startupOnly = process.argv.includes('--startup');
 const SIZES = quick ? [64 * MiB, 128 * MiB] : [512 * MiB, 1024 * MiB];
 const BIG = quick ? 128 * MiB : 1024 * MiB;
 const BUCKET = 'bench';
-const CLI = join(process.cwd(), 'bin', 'megaferry.mjs');
+const cliAt = process.argv.indexOf('--cli');
+const CLI = resolve(cliAt > 0 ? (process.argv[cliAt + 1] ?? '') : join('bin', 'megaferry.mjs'));
+/** Runs of each start-up measure, and rounds of the crypto floor (the least counts). */
+const STARTUP_RUNS = quick ? 3 : 5;
+const FLOOR_ROUNDS = quick ? 3 : 5;
+const FLOOR_BYTES = quick ? 256 * MiB : GiB;
+
+/** Targets of issue 14, checked by the figures of the same run. */
+const TARGETS = {
+  cpu_vs_floor: 1.3,
+  one_file_peak_rss_mb: 100,
+  three_files_peak_rss_mb: 160,
+  startup_cpu_s: 0.15,
+  startup_rss_mb: 60,
+  tiny_transfer_cpu_s: 0.5,
+  tiny_transfer_rss_mb: 90,
+};
 
 /** A repeating pseudo-random pattern: cheap to make, not compressible, never held whole. */
 const PATTERN = randomBytes(MiB);
@@ -84,6 +115,181 @@ function runCli(args: string[], env: Record<string, string>): { pid: number; don
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   return { pid: child.pid ?? 0, done: new Promise((r) => child.on('exit', (code) => r(code))) };
+}
+
+/**
+ * Loaded with `--require` into a measured child (a CommonJS file: next to nothing to load): writes
+ * its own resource usage when it exits. The peak RSS is the kernel's VmHWM of the process where
+ * there is one (Linux): getrusage's maxrss of a child forked from this big process starts at this
+ * process's size, so it is kept only as the fallback elsewhere.
+ */
+const RUSAGE_HOOK = `'use strict';
+process.on('exit', () => {
+  const file = process.env.MEGAFERRY_BENCH_RUSAGE;
+  if (!file) return;
+  const fs = require('node:fs');
+  const usage = process.resourceUsage();
+  let hwmKiB = null;
+  try {
+    const m = /VmHWM:\\s+(\\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) hwmKiB = Number(m[1]);
+  } catch {}
+  fs.writeFileSync(file, JSON.stringify({ ...usage, hwmKiB }));
+});
+`;
+
+interface Usage {
+  exit: number | null;
+  seconds: number;
+  /** user + system CPU of the whole process (all threads), seconds. */
+  cpu_s: number;
+  /** Peak resident set size, MB (10^6 bytes; getrusage's maxrss is in KiB). */
+  max_rss_mb: number;
+}
+
+/** Runs `node --require hook ...args` to its end and reads the child's own resource usage. */
+async function measured(work: string, args: string[], env: Record<string, string>): Promise<Usage> {
+  const hook = join(work, 'rusage-hook.cjs');
+  await writeFile(hook, RUSAGE_HOOK);
+  const out = join(work, `rusage-${randomUUID()}.json`);
+  const t0 = process.hrtime.bigint();
+  const child = spawn(process.execPath, ['--require', hook, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, MEGAFERRY_BENCH_RUSAGE: out },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exit = await new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  if (exit !== 0)
+    process.stderr.write(`${args.slice(0, 3).join(' ')}… exited ${exit}:\n${stderr.slice(-2000)}\n`);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const usage = JSON.parse(await readFile(out, 'utf8')) as NodeJS.ResourceUsage & { hwmKiB: number | null };
+  await rm(out, { force: true });
+  return {
+    exit,
+    seconds: round(seconds, 2),
+    cpu_s: round((usage.userCPUTime + usage.systemCPUTime) / 1e6, 3),
+    max_rss_mb: round(((usage.hwmKiB ?? usage.maxRSS) * 1024) / 1e6, 1),
+  };
+}
+
+const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** The least and the median CPU and peak RSS of several runs of one measure. */
+function spread(runs: Usage[]) {
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+  const cpu = runs.map((r) => r.cpu_s);
+  const rss = runs.map((r) => r.max_rss_mb);
+  return {
+    runs: runs.length,
+    exit_codes: [...new Set(runs.map((r) => r.exit))],
+    cpu_s_min: Math.min(...cpu),
+    cpu_s_median: median(cpu),
+    max_rss_mb_min: Math.min(...rss),
+    max_rss_mb_median: median(rss),
+  };
+}
+
+/**
+ * The crypto floor, in this process (run as a child of its own): AES-128-CTR and the CBC-MAC over
+ * the same bytes, one OpenSSL call each per 1 MiB (a fresh CBC per MiB, as MEGA's chunks are MACed
+ * each from the nonce). Returns CPU-seconds per GiB, the least of `rounds` rounds of `bytes`.
+ */
+function cryptoFloor(bytes: number, rounds: number): { per_round: number[]; cpu_s_per_gib: number } {
+  const key = randomBytes(16);
+  const nonce = randomBytes(8);
+  const block = randomBytes(MiB);
+  const per: number[] = [];
+  let sink = 0;
+  for (let round = 0; round < rounds; round++) {
+    const t0 = process.cpuUsage();
+    const ctr = createCipheriv('aes-128-ctr', key, Buffer.concat([nonce, Buffer.alloc(8)]));
+    for (let done = 0; done < bytes; done += MiB) {
+      const mac = createCipheriv('aes-128-cbc', key, Buffer.concat([nonce, nonce]));
+      mac.setAutoPadding(false);
+      const macOut = mac.update(block);
+      const enc = ctr.update(block);
+      sink ^= (macOut[macOut.length - 1] ?? 0) ^ (enc[0] ?? 0);
+    }
+    const used = process.cpuUsage(t0);
+    per.push(((used.user + used.system) / 1e6) * (GiB / bytes));
+  }
+  if (sink === -1) console.log(sink); // keeps the results alive
+  return { per_round: per.map((x) => round(x, 3)), cpu_s_per_gib: round(Math.min(...per), 3) };
+}
+
+/** Runs the floor in a child process of its own (nothing else running in it). */
+async function floorInChild(): Promise<{ per_round: number[]; cpu_s_per_gib: number }> {
+  const child = spawn(
+    process.execPath,
+    [process.argv[1] ?? '', '--floor', String(FLOOR_BYTES), String(FLOOR_ROUNDS)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  if (code !== 0) throw new Error(`the crypto floor failed (exit ${code})`);
+  return JSON.parse(out) as { per_round: number[]; cpu_s_per_gib: number };
+}
+
+const verdict = (value: number, target: number) => (value <= target ? 'meets' : 'over');
+
+/**
+ * Start-up figures (issue 14, item 6) with the embedded store at default settings: `--help`,
+ * `status`, and a 10-byte transfer (a new object each run, so each one uploads), each run
+ * `STARTUP_RUNS` times; `node -e 0` for scale (a busy machine inflates everything alike).
+ */
+async function startupFigures(
+  work: string,
+  s3: Awaited<ReturnType<typeof startS3Peer>>,
+  peerEnv: Record<string, string>,
+): Promise<Record<string, unknown>> {
+  const env: Record<string, string> = { ...peerEnv, MEGAFERRY_DATA_DIR: join(work, 'startup-data') };
+  delete env.MONGODB_URI;
+  const tiny = `tiny-${randomUUID().slice(0, 8)}`;
+  for (let i = 0; i < STARTUP_RUNS; i++) await s3.put(BUCKET, `${tiny}/${i}.bin`, Buffer.from('0123456789'));
+  const runs = async (args: (i: number) => string[]) => {
+    const all: Usage[] = [];
+    for (let i = 0; i < STARTUP_RUNS; i++) all.push(await measured(work, args(i), env));
+    return spread(all);
+  };
+  const figures = {
+    cli: CLI,
+    store: 'embedded',
+    node_alone: await runs(() => ['-e', '0']),
+    help: await runs(() => [CLI, '--help']),
+    transfer_10_bytes: await runs((i) => [
+      CLI,
+      'transfer',
+      '--bucket',
+      BUCKET,
+      '--key',
+      `${tiny}/${i}.bin`,
+      '--target',
+      '/Tiny',
+    ]),
+    status: await runs(() => [CLI, 'status']),
+  };
+  const line = (name: string, f: ReturnType<typeof spread>, cpu: number, rss: number) =>
+    console.log(
+      `  ${name.padEnd(18)} ${f.cpu_s_min.toFixed(2)} CPU-s (median ${f.cpu_s_median.toFixed(2)}), ` +
+        `peak RSS ${f.max_rss_mb_min} MB (median ${f.max_rss_mb_median})` +
+        (cpu
+          ? ` — target ≤ ${cpu} s / ${rss} MB: ${verdict(f.cpu_s_min, cpu)} / ${verdict(f.max_rss_mb_min, rss)}`
+          : '') +
+        (f.exit_codes.some((c) => c !== 0) ? ` (exit ${f.exit_codes.join(',')})` : ''),
+    );
+  console.log(`start-up, least of ${STARTUP_RUNS} runs each (${CLI}):`);
+  line('node -e 0', figures.node_alone, 0, 0);
+  line('--help', figures.help, TARGETS.startup_cpu_s, TARGETS.startup_rss_mb);
+  line('status', figures.status, TARGETS.startup_cpu_s, TARGETS.startup_rss_mb);
+  line(
+    '10-byte transfer',
+    figures.transfer_10_bytes,
+    TARGETS.tiny_transfer_cpu_s,
+    TARGETS.tiny_transfer_rss_mb,
+  );
+  return figures;
 }
 
 type Way = 'stock' | 'plain' | 'ferry';
@@ -146,6 +352,12 @@ async function uploadOnce(way: Way, key: string, size: number): Promise<void> {
 
 async function main(): Promise<void> {
   quietNodeVersionWarning();
+  const floorAt = process.argv.indexOf('--floor');
+  if (floorAt > 0) {
+    const [bytes, rounds] = process.argv.slice(floorAt + 1).map(Number);
+    process.stdout.write(JSON.stringify(cryptoFloor(bytes ?? GiB, rounds ?? 3)) + '\n');
+    process.exit(0);
+  }
   const uploadAt = process.argv.indexOf('--upload');
   if (uploadAt > 0) {
     const [way, key, size] = process.argv.slice(uploadAt + 1);
@@ -159,8 +371,16 @@ async function main(): Promise<void> {
     quick,
     node: process.version,
     cpus: (await import('node:os')).cpus().length,
+    loadavg_at_start: (await import('node:os')).loadavg().map((x) => round(x, 2)),
+    targets: TARGETS,
   };
   try {
+    const peerEnv = ferryEnv({ s3, mega, mongo }, join(work, 'data'));
+    if (startupOnly) {
+      results.startup = await startupFigures(work, s3, peerEnv);
+      await writeResults(results);
+      return;
+    }
     console.log(`filling the bucket (${quick ? 'quick' : 'full'} run)…`);
     for (const size of SIZES) await s3.put(BUCKET, `single/${size / MiB}MiB.bin`, patterned(size), size);
     for (let i = 0; i < 3; i++) await s3.put(BUCKET, `trio/${i}.bin`, patterned(BIG), BIG);
@@ -168,7 +388,6 @@ async function main(): Promise<void> {
 
     // 1. Throughput, three ways, same run; each upload in a process of its own (the peers stay
     //    here), so the uploader has a core to itself as it would next to a real bucket.
-    const peerEnv = ferryEnv({ s3, mega, mongo }, join(work, 'data'));
     const throughput: Record<string, unknown>[] = [];
     for (const size of SIZES) {
       const key = `single/${size / MiB}MiB.bin`;
@@ -195,28 +414,80 @@ async function main(): Promise<void> {
     }
     results.throughput = throughput;
 
-    // 2. Memory: three big files at once through the CLI.
     const env = { ...peerEnv, MEGAFERRY_RETRY_BASE_MS: '200' };
+    // The whole-process measures run at default settings: the embedded store, not MongoDB.
+    const defaultEnv: Record<string, string> = { ...env, MEGAFERRY_DATA_DIR: join(work, 'default-data') };
+    delete defaultEnv.MONGODB_URI;
+
+    // 2. Cost: the crypto floor, then one big object through the CLI as a whole process.
     {
-      const run = runCli(
-        ['transfer', '--bucket', BUCKET, '--prefix', 'trio/', '--target', '/Trio', '--concurrency', '3'],
-        env,
+      const floor = await floorInChild();
+      const one = await measured(
+        work,
+        [CLI, 'transfer', '--bucket', BUCKET, '--key', `single/${BIG / MiB}MiB.bin`, '--target', '/Cost'],
+        defaultEnv,
       );
-      const sampler = rssSampler(run.pid);
-      const seconds = await timed(() => run.done);
-      const peak = await sampler.stop();
-      results.three_at_once = {
-        files: 3,
-        size_mib: BIG / MiB,
-        seconds: Math.round(seconds * 10) / 10,
-        peak_rss_mib: peak,
+      if (one.exit !== 0) throw new Error(`megaferry transfer of one file failed (exit ${one.exit})`);
+      const perGib = round(one.cpu_s / (BIG / GiB), 3);
+      const ratio = round(perGib / floor.cpu_s_per_gib, 2);
+      results.cost = {
+        floor: {
+          what: 'AES-128-CTR + CBC-MAC, node:crypto (OpenSSL), 1 MiB updates',
+          bytes_per_round_mib: FLOOR_BYTES / MiB,
+          rounds_cpu_s_per_gib: floor.per_round,
+          cpu_s_per_gib: floor.cpu_s_per_gib,
+        },
+        one_file: {
+          size_mib: BIG / MiB,
+          store: 'embedded',
+          seconds: one.seconds,
+          mibps: mibps(BIG, one.seconds),
+          cpu_s: one.cpu_s,
+          cpu_s_per_gib: perGib,
+          max_rss_mb: one.max_rss_mb,
+        },
+        cpu_vs_floor: ratio,
       };
       console.log(
-        `3 × ${BIG / MiB} MiB at concurrency 3: ${Math.round(seconds)} s, peak RSS of the transfer process ${peak} MiB`,
+        `crypto floor (AES-128-CTR + CBC-MAC, OpenSSL, 1 MiB updates): ${floor.cpu_s_per_gib} CPU-s/GiB ` +
+          `(least of ${floor.per_round.join(', ')})`,
+      );
+      console.log(
+        `megaferry transfer of one ${BIG / MiB} MiB object (whole process, start-up included): ${one.cpu_s} CPU-s ` +
+          `= ${perGib} CPU-s/GiB, ${ratio}× the floor (target ≤ ${TARGETS.cpu_vs_floor}×: ${verdict(ratio, TARGETS.cpu_vs_floor)}); ` +
+          `${mibps(BIG, one.seconds)} MiB/s; peak RSS ${one.max_rss_mb} MB (target ≤ ${TARGETS.one_file_peak_rss_mb}: ` +
+          `${verdict(one.max_rss_mb, TARGETS.one_file_peak_rss_mb)})`,
       );
     }
 
-    // 3. Resume: SIGKILL at 50 %, then resume; count the bytes POSTed to MEGA.
+    // 3. Memory: three big files at once through the CLI (default settings but the concurrency).
+    {
+      const trio = await measured(
+        work,
+        [CLI, 'transfer', '--bucket', BUCKET, '--prefix', 'trio/', '--target', '/Trio', '--concurrency', '3'],
+        defaultEnv,
+      );
+      if (trio.exit !== 0) throw new Error(`megaferry transfer of three files failed (exit ${trio.exit})`);
+      results.three_at_once = {
+        files: 3,
+        size_mib: BIG / MiB,
+        store: 'embedded',
+        seconds: round(trio.seconds, 1),
+        cpu_s: trio.cpu_s,
+        cpu_s_per_gib: round(trio.cpu_s / ((3 * BIG) / GiB), 3),
+        max_rss_mb: trio.max_rss_mb,
+      };
+      console.log(
+        `3 × ${BIG / MiB} MiB at concurrency 3: ${Math.round(trio.seconds)} s, ${trio.cpu_s} CPU-s, peak RSS of the ` +
+          `transfer process ${trio.max_rss_mb} MB (target ≤ ${TARGETS.three_files_peak_rss_mb}: ` +
+          `${verdict(trio.max_rss_mb, TARGETS.three_files_peak_rss_mb)})`,
+      );
+    }
+
+    // 4. Start-up.
+    results.startup = await startupFigures(work, s3, peerEnv);
+
+    // 5. Resume: SIGKILL at 50 %, then resume; count the bytes POSTed to MEGA.
     {
       const postedAtStart = mega.uploadedBytes();
       const client = await MongoClient.connect(mongo.uri);
@@ -258,18 +529,22 @@ async function main(): Promise<void> {
       };
       console.log(
         `killed at ${Math.round(killedAt / MiB)} MiB of ${BIG / MiB} MiB; after resume: ${doc?.status}, ` +
-          `sent again ${Math.round((sentAgain / MiB) * 10) / 10} MiB, stock megajs download verified: ${verified.size === BIG}`,
+          `sent again ${Math.round((sentAgain / MiB) * 10) / 10} MiB, downloaded and MAC-checked: ${verified.size === BIG}`,
       );
     }
 
-    await mkdir('bench-results', { recursive: true });
-    const file = join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    await writeFile(file, JSON.stringify(results, null, 2) + '\n');
-    console.log(`figures written to ${file}`);
+    await writeResults(results);
   } finally {
     await Promise.all([s3.stop(), mega.stop(), mongo.stop()]).catch(() => undefined);
     await rm(work, { recursive: true, force: true });
   }
+}
+
+async function writeResults(results: Record<string, unknown>): Promise<void> {
+  await mkdir('bench-results', { recursive: true });
+  const file = join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, JSON.stringify(results, null, 2) + '\n');
+  console.log(`figures written to ${file}`);
 }
 
 main().catch((err: unknown) => {

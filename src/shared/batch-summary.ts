@@ -3,7 +3,8 @@
  * catalog; English by default): the tray tooltip and the notification shown when a batch ends;
  * and how far files are through, which the UI's bars use too. Pure: no electron, no Node.
  */
-import { LOCAL_BUCKET_PREFIX, type BatchStatus, type FileProgress, type FileStatus } from './contract';
+import { LOCAL_BUCKET_PREFIX } from './constants';
+import type { BatchStatus, FileProgress, FileStatus } from './contract';
 import { englishT, type Translate } from './i18n';
 
 /** Statuses after which a file is through (done, failed or cancelled). */

@@ -5,6 +5,13 @@
 import { LANGUAGE_CHOICES, type LanguageChoice } from './i18n/languages';
 import { z } from 'zod';
 import {
+  DEFAULT_MAX_CONCURRENT,
+  DEFAULT_MAX_FILES,
+  FILE_STATUSES,
+  LOCAL_BUCKET_PREFIX,
+  MAX_CONCURRENT_LIMIT,
+} from './constants';
+import {
   BUCKET_NAME,
   BUCKET_NAME_RULE,
   MAX_KEY_BYTES,
@@ -14,36 +21,17 @@ import {
   targetProblem,
 } from './object-paths';
 
-/**
- * Local files dropped on the desktop window are transferred like S3 objects of a pseudo-bucket
- * whose name is `local:` + the absolute folder they were dropped from; keys are paths relative to
- * that folder (forward slashes), so the MEGA path is target + the relative path.
- */
-export const LOCAL_BUCKET_PREFIX = 'local:';
-
-export const FILE_STATUSES = [
-  'pending',
-  'processing',
-  'done',
-  's3_download_failed',
-  's4_upload_failed',
-  'error',
-  'cancelled',
-] as const;
+// The plain values live in ./constants (no zod), so code that only names them loads no schemas.
+export {
+  DEFAULT_MAX_CONCURRENT,
+  DEFAULT_MAX_FILES,
+  FAILED_STATUSES,
+  FILE_STATUSES,
+  LOCAL_BUCKET_PREFIX,
+  MAX_CONCURRENT_LIMIT,
+} from './constants';
 export const FileStatusSchema = z.enum(FILE_STATUSES);
 export type FileStatus = z.infer<typeof FileStatusSchema>;
-
-/** Statuses a retry may start again. */
-export const FAILED_STATUSES: readonly FileStatus[] = [
-  's3_download_failed',
-  's4_upload_failed',
-  'error',
-  'cancelled',
-];
-
-export const DEFAULT_MAX_CONCURRENT = 3;
-export const MAX_CONCURRENT_LIMIT = 5;
-export const DEFAULT_MAX_FILES = 50;
 
 export const BatchIdSchema = z
   .string()

@@ -1,18 +1,22 @@
 /**
  * The `megaferry` command line (SPEC.md "Command line"): transfer, status, files, retry, resume, verify.
  * Exit codes: 0 all done; 1 any failed or cancelled; 2 bad input or configuration; 130 interrupted.
+ *
+ * Start-up is part of every call's cost, so this module loads nothing heavy: the service (and with
+ * it the store adapter chosen, the AWS SDK, megajs) and the host (fastify) are imported by the
+ * commands that use them, when they run. `--help` loads commander alone.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { FILE_STATUSES, type BatchStatus, type FerryEvent } from '../../shared/contract';
+import type { BatchStatus, FerryEvent } from '../../shared/contract';
+import { FILE_STATUSES } from '../../shared/constants';
 import { InputError, apiErrorKind, redactSecrets } from '../engine/errors';
 import { ERROR_KIND_TABLE } from '../../shared/error-kinds';
-import { configFromEnv, type FerryConfig } from '../service/config';
-import { FerryService, VERSION } from '../service/ferry-service';
-import { startHost } from '../host/server';
-import { readKeysFile } from './keys-file';
+import type { FerryConfig } from '../service/config';
+import type { FerryService } from '../service/ferry-service';
 import { quietNodeVersionWarning } from '../node-warnings';
 import { fileURLToPath } from 'node:url';
 import { createProgressView, formatBytes } from './progress-view';
+import pkg from '../../../package.json';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -37,12 +41,22 @@ function intOption(flag: string, min: number, max: number) {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** The configuration from the environment (loaded with the command that needs it). */
+async function configFromEnv(): Promise<FerryConfig> {
+  return (await import('../service/config')).configFromEnv();
+}
+
+async function openService(config: FerryConfig, opts: { resume: boolean }): Promise<FerryService> {
+  const { FerryService } = await import('../service/ferry-service');
+  return FerryService.open(config, opts);
+}
+
 async function withService<T>(
   config: FerryConfig,
   opts: { resume: boolean; needsMega?: boolean },
   fn: (service: FerryService) => Promise<T>,
 ): Promise<T> {
-  const service = await FerryService.open(config, opts);
+  const service = await openService(config, opts);
   try {
     if (opts.needsMega) service.requireMega();
     return await fn(service);
@@ -58,7 +72,7 @@ async function follow(
   json: boolean,
 ): Promise<{ interrupted: boolean }> {
   const ids = new Set(batchIds);
-  const view = json ? null : createProgressView(process.stderr, ids);
+  const view = json ? null : await createProgressView(process.stderr, ids);
   const off = service.onEvent((e: FerryEvent) => view?.handle(e));
   let interrupted = false;
   const cancels: Promise<unknown>[] = [];
@@ -114,7 +128,7 @@ function buildProgram(): Command {
     .description(
       'Move files from S3 (or any S3-compatible store) into MEGA, with one MongoDB document per file.',
     )
-    .version(VERSION)
+    .version(pkg.version)
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ writeErr: () => undefined });
@@ -138,7 +152,7 @@ function buildProgram(): Command {
     .option('--force', 'transfer again files already done (the old copy goes to the Rubbish Bin)', false)
     .option('--json', 'print only the final batch status as JSON on stdout', false)
     .action(async (opts: Record<string, unknown>) => {
-      const config = configFromEnv();
+      const config = await configFromEnv();
       const limit = config.engine.maxConcurrentLimit;
       const concurrency =
         opts.concurrency === undefined
@@ -148,7 +162,9 @@ function buildProgram(): Command {
         config.engine.maxFilesPerBatch = intOption('--max-files', 1, 100_000)(String(opts.maxFiles));
       }
       const keys = (opts.key as string[] | undefined) ?? [];
-      const fileItems = opts.keysFile ? await readKeysFile(String(opts.keysFile)) : [];
+      const fileItems = opts.keysFile
+        ? await (await import('./keys-file')).readKeysFile(String(opts.keysFile))
+        : [];
       if ((keys.length || fileItems.length) && opts.prefix !== undefined) {
         throw new InputError('--prefix selects a whole folder: use it without --key or --keys-file');
       }
@@ -192,15 +208,19 @@ function buildProgram(): Command {
     .description('Continue the batches a crash or kill left unfinished, and wait for them.')
     .option('--json', 'print only the final batch statuses as JSON', false)
     .action(async (opts: { json: boolean }) => {
-      const code = await withService(configFromEnv(), { resume: true, needsMega: true }, async (service) => {
-        const ids = service.resumed;
-        const { interrupted } = await follow(service, ids, opts.json);
-        const statuses = await Promise.all(ids.map((id) => service.getBatch(id)));
-        if (opts.json) process.stdout.write(JSON.stringify(statuses, null, 2) + '\n');
-        else if (statuses.length === 0) process.stdout.write('nothing to resume\n');
-        else statuses.forEach(printSummary);
-        return exitFor(statuses, interrupted);
-      });
+      const code = await withService(
+        await configFromEnv(),
+        { resume: true, needsMega: true },
+        async (service) => {
+          const ids = service.resumed;
+          const { interrupted } = await follow(service, ids, opts.json);
+          const statuses = await Promise.all(ids.map((id) => service.getBatch(id)));
+          if (opts.json) process.stdout.write(JSON.stringify(statuses, null, 2) + '\n');
+          else if (statuses.length === 0) process.stdout.write('nothing to resume\n');
+          else statuses.forEach(printSummary);
+          return exitFor(statuses, interrupted);
+        },
+      );
       throw new ExitCode(code);
     });
 
@@ -211,14 +231,15 @@ function buildProgram(): Command {
         'MEGAFERRY_TOKEN). Unfinished batches continue; Ctrl-C stops it and leaves them resumable.',
     )
     .action(async () => {
-      const config = configFromEnv();
-      const service = await FerryService.open(config, { resume: true });
+      const config = await configFromEnv();
+      const service = await openService(config, { resume: true });
       try {
         service.requireMega();
       } catch (err) {
         await service.close();
         throw err;
       }
+      const { startHost } = await import('../host/server');
       let host;
       try {
         host = await startHost(service, {
@@ -251,7 +272,7 @@ function buildProgram(): Command {
     .argument('[batch_id]', 'a batch id (batch_…)')
     .option('--json', 'print JSON', false)
     .action(async (batchId: string | undefined, opts: { json: boolean }) => {
-      await withService(configFromEnv(), { resume: false }, async (service) => {
+      await withService(await configFromEnv(), { resume: false }, async (service) => {
         if (batchId) {
           const status = await service.getBatch(batchId);
           if (opts.json) process.stdout.write(JSON.stringify(status, null, 2) + '\n');
@@ -279,7 +300,7 @@ function buildProgram(): Command {
     .option('--json', 'print JSON', false)
     .action(async (opts: { status?: string; q?: string; limit: string; json: boolean }) => {
       const limit = intOption('--limit', 1, 1000)(opts.limit);
-      await withService(configFromEnv(), { resume: false }, async (service) => {
+      await withService(await configFromEnv(), { resume: false }, async (service) => {
         const page = await service.listFiles({ status: opts.status, q: opts.q, limit });
         if (opts.json) {
           process.stdout.write(JSON.stringify(page, null, 2) + '\n');
@@ -306,24 +327,28 @@ function buildProgram(): Command {
     .action(async (opts: { batch?: string; failed: boolean; json: boolean }) => {
       if (Boolean(opts.batch) === opts.failed)
         throw new InputError('retry needs exactly one of --batch <batch_id> or --failed');
-      const code = await withService(configFromEnv(), { resume: true, needsMega: true }, async (service) => {
-        let ids: string[];
-        if (opts.batch) ids = [opts.batch];
-        else
-          ids = (await service.listBatches())
-            .filter((b) => b.failed + b.cancelled > 0 && b.overall_status !== 'in_progress')
-            .map((b) => b.batch_id);
-        for (const id of ids) {
-          const r = await service.retryBatch(id);
-          if (!opts.json) process.stderr.write(`${id}: ${r.message}\n`);
-        }
-        const { interrupted } = await follow(service, ids, opts.json);
-        const statuses = await Promise.all(ids.map((id) => service.getBatch(id)));
-        if (opts.json) process.stdout.write(JSON.stringify(statuses, null, 2) + '\n');
-        else if (ids.length === 0) process.stdout.write('nothing to retry\n');
-        else statuses.forEach(printSummary);
-        return exitFor(statuses, interrupted);
-      });
+      const code = await withService(
+        await configFromEnv(),
+        { resume: true, needsMega: true },
+        async (service) => {
+          let ids: string[];
+          if (opts.batch) ids = [opts.batch];
+          else
+            ids = (await service.listBatches())
+              .filter((b) => b.failed + b.cancelled > 0 && b.overall_status !== 'in_progress')
+              .map((b) => b.batch_id);
+          for (const id of ids) {
+            const r = await service.retryBatch(id);
+            if (!opts.json) process.stderr.write(`${id}: ${r.message}\n`);
+          }
+          const { interrupted } = await follow(service, ids, opts.json);
+          const statuses = await Promise.all(ids.map((id) => service.getBatch(id)));
+          if (opts.json) process.stdout.write(JSON.stringify(statuses, null, 2) + '\n');
+          else if (ids.length === 0) process.stdout.write('nothing to retry\n');
+          else statuses.forEach(printSummary);
+          return exitFor(statuses, interrupted);
+        },
+      );
       throw new ExitCode(code);
     });
 

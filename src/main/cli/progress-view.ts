@@ -1,8 +1,8 @@
 /**
  * What the CLI shows while batches run: on a TTY a bar per active file plus an overall bar
- * (cli-progress); otherwise one plain line per file status change.
+ * (cli-progress, loaded only then); otherwise one plain line per file status change.
  */
-import cliProgress from 'cli-progress';
+import type cliProgress from 'cli-progress';
 import type { FerryEvent, FileProgress } from '../../shared/contract';
 
 export function formatBytes(n: number): string {
@@ -33,8 +33,15 @@ export interface ProgressView {
   stop(): void;
 }
 
-export function createProgressView(stream: NodeJS.WriteStream, batchIds: Set<string>): ProgressView {
-  return stream.isTTY ? new BarsView(stream, batchIds) : new LinesView(stream, batchIds);
+type CliProgress = typeof cliProgress;
+
+export async function createProgressView(
+  stream: NodeJS.WriteStream,
+  batchIds: Set<string>,
+): Promise<ProgressView> {
+  if (!stream.isTTY) return new LinesView(stream, batchIds);
+  const { default: bars } = await import('cli-progress');
+  return new BarsView(bars, stream, batchIds);
 }
 
 const FINAL = new Set(['done', 's3_download_failed', 's4_upload_failed', 'error', 'cancelled']);
@@ -49,10 +56,11 @@ class BarsView implements ProgressView {
   private files = 0;
 
   constructor(
+    bars: CliProgress,
     stream: NodeJS.WriteStream,
     private readonly batchIds: Set<string>,
   ) {
-    this.multi = new cliProgress.MultiBar(
+    this.multi = new bars.MultiBar(
       {
         stream,
         clearOnComplete: false,
@@ -62,7 +70,7 @@ class BarsView implements ProgressView {
         barsize: 24,
         fps: 5,
       },
-      cliProgress.Presets.shades_classic,
+      bars.Presets.shades_classic,
     );
     this.overall = this.multi.create(1, 0, {
       name: shortName('overall'),

@@ -6,6 +6,7 @@
  * InputError (exit 2).
  */
 import { InputError } from '../engine/errors';
+import { loadedDestination } from '../engine/destinations/lazy';
 import { MegaDestination } from '../engine/destinations/mega';
 import { configFromEnv } from '../service/config';
 import { FerryService } from '../service/ferry-service';
@@ -33,7 +34,7 @@ export async function verifyCommand(opts: VerifyCommandOptions): Promise<number>
   const service = await FerryService.open(configFromEnv(), { resume: false });
   try {
     service.requireMega();
-    const destination = service.destination;
+    const destination = await loadedDestination(service.destination);
     if (!(destination instanceof MegaDestination)) throw new InputError('verify needs the MEGA destination');
     const out = (line: string): void => {
       if (!json) process.stdout.write(line + '\n');

@@ -24,7 +24,7 @@ import type {
   FileProgress,
   FileStatus,
 } from '../../shared/contract';
-import { FAILED_STATUSES } from '../../shared/contract';
+import { FAILED_STATUSES } from '../../shared/constants';
 import { keyProblem } from '../../shared/object-paths';
 import { countStatuses, overallStatusOf } from '../../shared/batch-counts';
 import type {

@@ -5,7 +5,7 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_MAX_FILES, MAX_CONCURRENT_LIMIT } from '../../shared/contract';
+import { DEFAULT_MAX_FILES, MAX_CONCURRENT_LIMIT } from '../../shared/constants';
 import { InputError } from '../engine/errors';
 import type { EngineConfig } from '../engine/batch-manager';
 import { DEFAULT_ENGINE_CONFIG } from '../engine/batch-manager';

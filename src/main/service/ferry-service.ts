@@ -3,35 +3,37 @@
  * source and the MEGA destination. The CLI, the headless host and the desktop shell all use it.
  */
 import type { FerryApi, FileRecord, Health } from '../../shared/api';
-import {
-  BatchIdSchema,
-  type BatchCancelled,
-  type BatchStarted,
-  type BatchStatus,
-  connectionTestSchema,
-  type ConnectionTestResult,
-  type FerryEvent,
-  FilesQuerySchema,
-  LOCAL_BUCKET_PREFIX,
-  S3ObjectsQuerySchema,
-  type S3ObjectsPage,
-  type SettingsView,
-  batchRequestSchema,
-  describeZodError,
-  settingsPatchSchema,
+import { LOCAL_BUCKET_PREFIX } from '../../shared/constants';
+import type {
+  BatchCancelled,
+  BatchStarted,
+  BatchStatus,
+  ConnectionTestResult,
+  FerryEvent,
+  S3ObjectsPage,
+  SettingsView,
 } from '../../shared/contract';
 import { BatchManager, type TransferPeers } from '../engine/batch-manager';
-import { MegaDestination, type MegaConfig } from '../engine/destinations/mega';
+import type { MegaConfig } from '../engine/destinations/mega';
 import { ConflictError, InputError, NotFoundError } from '../engine/errors';
 import type { Destination, Source } from '../engine/ports';
 import { isLocalBucket } from '../engine/sources/local';
 import { RoutedSource } from '../engine/sources/routed';
-import { S3Source, type S3Config } from '../engine/sources/s3';
+import type { S3Config } from '../engine/sources/s3';
 import { openStore } from '../store/open';
 import { ListingCursorSeal } from './listing-cursor';
 import type { FileDoc, MetadataStore } from '../store/port';
 import type { FerryConfig } from './config';
-import { UnconfiguredDestination, megaConfigOf, s3ConfigOf, testMega, testMongo, testS3 } from './peers';
+import {
+  UnconfiguredDestination,
+  megaConfigOf,
+  megaDestination,
+  s3ConfigOf,
+  s3Source,
+  testMega,
+  testMongo,
+  testS3,
+} from './peers';
 import {
   type SecretBox,
   SettingsFile,
@@ -62,6 +64,12 @@ type ClosableSource = Source & { close?(): void };
 export { ConflictError, NotFoundError };
 
 export const VERSION: string = pkg.version;
+
+/**
+ * The contract's schemas (zod), loaded by the first call that validates input: listing batches
+ * needs none, and zod costs a process about 0.1 CPU-seconds and 10 MB to load.
+ */
+const schemas = () => import('../../shared/contract');
 
 export class FerryService implements FerryApi {
   readonly manager: BatchManager;
@@ -161,11 +169,11 @@ export class FerryService implements FerryApi {
     const s3Key = JSON.stringify(s3Config);
     const megaKey = JSON.stringify(megaConfig, (k, v: unknown) => (k === 'secondFactorCode' ? undefined : v));
     const newS3 = (config: S3Config): ClosableSource => {
-      const s3 = new S3Source(config);
+      const s3 = s3Source(config);
       return this.options.allowLocalFiles ? new RoutedSource(s3) : s3;
     };
     const newMega = (config: MegaConfig | null): Destination =>
-      config ? new MegaDestination(config) : new UnconfiguredDestination(this.megaMissingMessage());
+      config ? megaDestination(config) : new UnconfiguredDestination(this.megaMissingMessage());
     const keepS3 = previous?.s3 === s3Key;
     const keepMega = previous?.mega === megaKey && !this.mfaCode;
     this.mfaCode = null; // used by the destination just built, for its login only
@@ -218,6 +226,7 @@ export class FerryService implements FerryApi {
   }
 
   private async save(patch: unknown): Promise<SettingsView> {
+    const { settingsPatchSchema, describeZodError } = await schemas();
     const schema = settingsPatchSchema({ maxConcurrent: this.config.engine.maxConcurrentLimit });
     const parsed = schema.safeParse(patch ?? {});
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
@@ -235,6 +244,7 @@ export class FerryService implements FerryApi {
   }
 
   async testConnection(request: unknown): Promise<ConnectionTestResult> {
+    const { connectionTestSchema, describeZodError } = await schemas();
     const schema = connectionTestSchema({ maxConcurrent: this.config.engine.maxConcurrentLimit });
     const parsed = schema.safeParse(request ?? {});
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
@@ -258,6 +268,7 @@ export class FerryService implements FerryApi {
   }
 
   async startBatch(request: unknown): Promise<BatchStarted> {
+    const { batchRequestSchema, describeZodError } = await schemas();
     const schema = batchRequestSchema({
       maxConcurrent: this.config.engine.maxConcurrentLimit,
       maxFiles: this.config.engine.maxFilesPerBatch,
@@ -278,7 +289,7 @@ export class FerryService implements FerryApi {
   }
 
   async getBatch(batchId: string): Promise<BatchStatus> {
-    const id = checkBatchId(batchId);
+    const id = await checkBatchId(batchId);
     const status = await this.manager.status(id);
     if (!status) throw new NotFoundError(`unknown batch: ${id}`);
     return status;
@@ -318,6 +329,7 @@ export class FerryService implements FerryApi {
   }
 
   async listFiles(query: unknown): Promise<{ files: FileRecord[]; next_cursor: string | null }> {
+    const { FilesQuerySchema, describeZodError } = await schemas();
     const parsed = FilesQuerySchema.safeParse(query ?? {});
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
     const scope = [parsed.data.status, parsed.data.q];
@@ -331,6 +343,7 @@ export class FerryService implements FerryApi {
   }
 
   async listObjects(query: unknown): Promise<S3ObjectsPage> {
+    const { S3ObjectsQuerySchema, describeZodError } = await schemas();
     const parsed = S3ObjectsQuerySchema.safeParse(query ?? {});
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
     const { bucket, prefix, limit } = parsed.data;
@@ -370,7 +383,8 @@ export class FerryService implements FerryApi {
 }
 
 /** The batch id, or NotFoundError: ids arrive from IPC and HTTP as anything at all. */
-function checkBatchId(batchId: unknown): string {
+async function checkBatchId(batchId: unknown): Promise<string> {
+  const { BatchIdSchema } = await schemas();
   const parsed = BatchIdSchema.safeParse(batchId);
   if (!parsed.success) {
     const shown = typeof batchId === 'string' ? JSON.stringify(batchId.slice(0, 100)) : `a ${typeof batchId}`;

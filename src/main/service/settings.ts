@@ -10,10 +10,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_MAX_CONCURRENT, type SettingsPatch, type SettingsView } from '../../shared/contract';
+import { DEFAULT_MAX_CONCURRENT } from '../../shared/constants';
+import type { SettingsPatch, SettingsView } from '../../shared/contract';
 import { languageChoiceOf, type LanguageChoice } from '../../shared/i18n/languages';
 import { InputError } from '../engine/errors';
-import { parseMongoUri, redactMongoUri } from '../store/mongo';
+import { parseMongoUri, redactMongoUri } from '../store/mongo-uri';
 
 /**
  * Seals secrets for storage at rest, e.g. with Electron's safeStorage (the OS keychain). `seal`

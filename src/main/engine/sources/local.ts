@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, posix, win32 } from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
-import { LOCAL_BUCKET_PREFIX } from '../../../shared/contract';
+import { LOCAL_BUCKET_PREFIX } from '../../../shared/constants';
 import { FerryError } from '../errors';
 import type { Source, SourceListing, SourceObject } from '../ports';
 
