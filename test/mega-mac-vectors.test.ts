@@ -6,7 +6,7 @@
  * 1. Every vector and counter-example through the uploader's own code path: `uploadChunks` runs
  *    with the vector's file key and nonce (handed over as a saved session at offset 0 of a fresh
  *    upload URL, the only way in for a given key: a new upload draws its own), so the chunk crypto
- *    (the worker pool), the fold and the condensing are the ones every upload uses; the node key
+ *    (the streaming encryptor), the fold and the condensing are the ones every upload uses; the node key
  *    it would write must equal the vector's, and must differ from every counter-example's.
  * 2. The whole upload path (MegaDestination: a fresh key and nonce, chunk POSTs, the node made with
  *    `p`) at every vector size: the node key is read back from mega-mock's stored node, decrypted

@@ -18,9 +18,9 @@ import {
   encryptCbcZeroIv,
   nodeAesKey,
   packAttributes,
+  UploadEncryptor,
 } from '../src/main/engine/destinations/mega-crypto';
 import {
-  ChunkCryptoPool,
   httpPost,
   type ChunkPoster,
   UploadUrlRejected,
@@ -168,39 +168,41 @@ describe('uploadChunks', () => {
     expect((await downloadSha256(peer, '/parallel.bin')).size).toBe(size);
   });
 
-  it('the worker pool computes what the reference chunkMac and ctrEncrypt compute', async () => {
-    const pool = new ChunkCryptoPool(1);
-    try {
-      const key = randomBytes(16);
-      const nonce = randomBytes(8);
-      for (const [offset, length] of [
-        [0, 15],
-        [128 * KiB, 256 * KiB],
-        [5 * MiB, MiB],
-        [3 * MiB, 100 * KiB + 3],
-      ] as const) {
-        const plain = randomBytes(length);
-        const got = await pool.encrypt(key, nonce, offset, Buffer.from(plain));
-        expect(got.mac.equals(chunkMac(key, nonce, plain)), `mac at ${offset}+${length}`).toBe(true);
-        expect(got.ciphertext.equals(ctrEncrypt(key, nonce, offset, plain)), `ctr at ${offset}`).toBe(true);
+  it('the streaming encryptor computes what the reference chunkMac and ctrEncrypt compute', () => {
+    const key = randomBytes(16);
+    const nonce = randomBytes(8);
+    for (const [offset, length] of [
+      [0, 15],
+      [128 * KiB, 256 * KiB],
+      [5 * MiB, MiB],
+      [3 * MiB, 100 * KiB + 3],
+    ] as const) {
+      const plain = randomBytes(length);
+      // Pieces of odd lengths, as a socket gives them; the CTR cipher runs on from `offset`.
+      const encryptor = new UploadEncryptor(key, nonce, offset);
+      const out = Buffer.alloc(length);
+      for (let at = 0, step = 1; at < length; at += step, step = step * 7 + 3) {
+        const end = Math.min(length, at + step);
+        encryptor.update(plain.subarray(at, end), out, at);
       }
-      // There is no empty chunk (an empty file has none): asked for one, the pool refuses.
-      await expect(pool.encrypt(key, nonce, 0, Buffer.alloc(0))).rejects.toThrow(RangeError);
-    } finally {
-      await pool.close();
+      expect(encryptor.endChunk().equals(chunkMac(key, nonce, plain)), `mac at ${offset}+${length}`).toBe(
+        true,
+      );
+      expect(out.equals(ctrEncrypt(key, nonce, offset, plain)), `ctr at ${offset}`).toBe(true);
     }
+    // There is no empty chunk (an empty file has none): asked for one, the encryptor refuses.
+    expect(() => new UploadEncryptor(key, nonce, 0).endChunk()).toThrow(RangeError);
   });
 
-  it('gives the same bytes with the crypto in a worker pool', async () => {
-    const pool = new ChunkCryptoPool(2);
-    try {
-      const data = randomBytes(5 * MiB + 3);
-      const result = await uploadChunks(options(data, { crypto: pool }));
-      await makeNode('pool.bin', result);
-      expect(await downloadSha256(peer, '/pool.bin')).toEqual({ sha256: sha256(data), size: data.length });
-    } finally {
-      await pool.close();
+  it('gives the same bytes whatever pieces the body comes in', async () => {
+    const data = randomBytes(5 * MiB + 3);
+    const pieces: Buffer[] = [];
+    for (let at = 0, step = 1; at < data.length; at += step, step = ((step * 13 + 5) % (300 * KiB)) + 1) {
+      pieces.push(data.subarray(at, at + step));
     }
+    const result = await uploadChunks(options(data, { body: Readable.from(pieces) }));
+    await makeNode('pieces.bin', result);
+    expect(await downloadSha256(peer, '/pieces.bin')).toEqual({ sha256: sha256(data), size: data.length });
   });
 
   it('rejects with CancelledError at once on abort, aborting the POSTs in flight', async () => {

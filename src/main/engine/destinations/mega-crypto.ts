@@ -224,6 +224,57 @@ export class MetaMacStream {
   }
 }
 
+/**
+ * MEGA's upload crypto over plaintext fed in pieces of any length, in file order from a chunk
+ * boundary: one AES-128-CTR cipher for the whole run (not one per chunk) and a CBC-MAC per chunk
+ * (IV nonce‖nonce, last block zero-padded). Each piece is MACed and encrypted as it comes, and its
+ * ciphertext written into the caller's buffer: no chunk-sized buffer is allocated here, only
+ * OpenSSL's piece-sized outputs, which die young.
+ */
+export class UploadEncryptor {
+  private readonly ctr: Cipher;
+  private readonly iv: Buffer;
+  private cbc: Cipher | null = null;
+  /** The last CBC block of the current chunk so far. */
+  private readonly last = Buffer.alloc(16);
+  private inChunk = 0;
+
+  /** `offset`: the file byte the first piece starts at (a chunk boundary, so a multiple of 16). */
+  constructor(
+    private readonly key: Buffer,
+    nonce: Buffer,
+    offset: number,
+  ) {
+    checkKey(key, nonce);
+    this.ctr = createCipheriv('aes-128-ctr', key, counterBlock(nonce, offset));
+    this.iv = macIv(nonce);
+  }
+
+  /** MACs `plain` as the next bytes of the current chunk and writes its ciphertext to `out` at `at`. */
+  update(plain: Uint8Array, out: Uint8Array, at: number): void {
+    if (plain.length === 0) return;
+    this.cbc ??= createCipheriv('aes-128-cbc', this.key, this.iv).setAutoPadding(false);
+    this.keepLast(this.cbc.update(plain));
+    out.set(this.ctr.update(plain), at);
+    this.inChunk += plain.length;
+  }
+
+  /** Ends the current chunk: its MAC. A chunk is never empty. */
+  endChunk(): Buffer {
+    const cbc = this.cbc;
+    if (!cbc || this.inChunk === 0) throw new RangeError('MEGA never MACs an empty chunk');
+    const partial = this.inChunk % 16;
+    if (partial > 0) this.keepLast(cbc.update(Buffer.alloc(16 - partial)));
+    this.cbc = null;
+    this.inChunk = 0;
+    return Buffer.from(this.last);
+  }
+
+  private keepLast(out: Buffer): void {
+    if (out.length >= 16) out.copy(this.last, 0, out.length - 16);
+  }
+}
+
 /** AES-128-CBC with a zero IV over whole blocks (megajs's `AES#encryptCBC`, attributes). */
 export function encryptCbcZeroIv(key: Buffer, data: Buffer): Buffer {
   if (data.length % 16 !== 0) throw new RangeError('CBC input must be whole 16-byte blocks');

@@ -1,17 +1,16 @@
 /**
  * The fast upload of one file to a MEGA upload URL: the body is cut at MEGA's chunk boundaries,
- * each chunk is MACed and CTR-encrypted by OpenSSL in one call (mega-crypto), and up to
- * `connections` chunk POSTs run at once. Memory is bounded by (connections + 1) chunks whatever
- * the size, since the body is read only as fast as chunks are sent.
+ * each piece of it MACed and CTR-encrypted by OpenSSL in this thread as it arrives (mega-crypto's
+ * UploadEncryptor) into a reused chunk buffer, and up to `connections` chunk POSTs run at once.
+ * Memory is bounded by (connections + 1) chunks whatever the size, since the body is read only as
+ * fast as chunks are sent.
  *
  * Resumable: an UploadSession (URL, key, nonce, MACs of the done chunks) is handed to
  * `onCheckpoint` as the contiguous prefix of confirmed chunks grows; given back, the upload goes
  * on from `next_offset` with a body that starts there.
  */
 import { randomBytes } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import http from 'node:http';
 import https from 'node:https';
 import {
@@ -26,10 +25,10 @@ import {
 import { withRetry, type RetryPolicy } from '../retry';
 import {
   chunkBoundaries,
-  MAX_CHUNK_SIZE,
   condenseMac,
   foldMacs,
   nodeKey,
+  UploadEncryptor,
   type ChunkRange,
 } from './mega-crypto';
 
@@ -80,8 +79,6 @@ export interface UploadChunksOptions {
 
   /** How a chunk is POSTed (default: node:http with keep-alive); tests wrap it to watch or hold POSTs. */
   post?: ChunkPoster;
-  /** Where chunk crypto runs (default: the shared worker pool, `sharedChunkCryptoPool()`). */
-  crypto?: ChunkCrypto;
 }
 
 export interface UploadResult {
@@ -119,145 +116,6 @@ class ChunkCodeError extends Error {
     super(`Server returned error ${code} while uploading`);
     this.name = 'ChunkCodeError';
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Chunk crypto: in this thread, or in a worker pool
-
-export interface EncryptedChunk {
-  mac: Buffer;
-  ciphertext: Buffer;
-}
-
-export interface ChunkCrypto {
-  /** MAC and CTR-encrypt one chunk. `plain` may be transferred (detached) to another thread. */
-  encrypt(key: Buffer, nonce: Buffer, offset: number, plain: Buffer): Promise<EncryptedChunk>;
-}
-
-/**
- * The worker's code, evaluated from a string so it works alike from TS sources (vitest) and from
- * the esbuild bundle: it needs only node:crypto. Same algorithm as mega-crypto's chunkMac/ctrEncrypt.
- */
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { createCipheriv } = require('node:crypto');
-// Works through the chunk in slices and writes the ciphertext over the plaintext, so a chunk
-// costs no new chunk-sized buffer here: the same ArrayBuffer goes back to the uploader.
-const SLICE = 64 * 1024;
-parentPort.on('message', ({ id, key, nonce, offset, plain }) => {
-  try {
-    key = Buffer.from(key); nonce = Buffer.from(nonce);
-    const data = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
-    const ivMac = Buffer.concat([nonce, nonce]);
-    let mac = ivMac;
-    if (data.length > 0) {
-      const cbc = createCipheriv('aes-128-cbc', key, ivMac).setAutoPadding(false);
-      const whole = data.length - (data.length % 16);
-      let last;
-      for (let at = 0; at < whole; at += SLICE) {
-        const out = cbc.update(data.subarray(at, Math.min(whole, at + SLICE)));
-        last = out.subarray(out.length - 16);
-      }
-      if (whole < data.length) { const tail = Buffer.alloc(16); tail.set(data.subarray(whole)); last = cbc.update(tail); }
-      mac = last;
-    }
-    mac = new Uint8Array(mac); // its own 16-byte buffer, not a view of a pool slab
-    const iv = Buffer.alloc(16); nonce.copy(iv, 0); iv.writeBigUInt64BE(BigInt(offset / 16), 8);
-    const ctr = createCipheriv('aes-128-ctr', key, iv);
-    for (let at = 0; at < data.length; at += SLICE) {
-      const end = Math.min(data.length, at + SLICE);
-      data.set(ctr.update(data.subarray(at, end)), at);
-    }
-    parentPort.postMessage({ id, mac, ciphertext: plain }, [plain.buffer]);
-  } catch (err) {
-    parentPort.postMessage({ id, error: String(err && err.message || err) });
-  }
-});
-`;
-
-interface PoolJob {
-  resolve: (chunk: EncryptedChunk) => void;
-  reject: (err: Error) => void;
-}
-
-/** A pool of crypto workers; jobs go round-robin. Workers are unref'd: they never hold the process. */
-export class ChunkCryptoPool implements ChunkCrypto {
-  private readonly workers: Worker[] = [];
-  private readonly jobs = new Map<number, PoolJob>();
-  private nextId = 0;
-  private turn = 0;
-
-  constructor(private readonly size: number) {}
-
-  encrypt(key: Buffer, nonce: Buffer, offset: number, plain: Buffer): Promise<EncryptedChunk> {
-    if (plain.length === 0) return Promise.reject(new RangeError('MEGA never MACs an empty chunk'));
-    const worker = this.worker();
-    const id = this.nextId++;
-    // Only a buffer that owns its whole ArrayBuffer may be transferred; others are copied.
-    const owned = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength;
-    const data = owned ? plain : Uint8Array.prototype.slice.call(plain);
-    return new Promise<EncryptedChunk>((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject });
-      worker.ref();
-      worker.postMessage({ id, key, nonce, offset, plain: data }, [data.buffer as ArrayBuffer]);
-    });
-  }
-
-  async close(): Promise<void> {
-    const workers = this.workers.splice(0);
-    await Promise.all(workers.map((worker) => worker.terminate()));
-  }
-
-  private worker(): Worker {
-    if (this.workers.length < this.size) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true });
-      worker.unref();
-      worker.on(
-        'message',
-        (msg: { id: number; mac?: Uint8Array; ciphertext?: Uint8Array; error?: string }) => {
-          const job = this.jobs.get(msg.id);
-          if (!job) return;
-          this.jobs.delete(msg.id);
-          if (this.jobs.size === 0) for (const w of this.workers) w.unref();
-          if (msg.error !== undefined || !msg.mac || !msg.ciphertext) {
-            job.reject(new Error(`chunk crypto failed: ${msg.error ?? 'no result'}`));
-          } else {
-            const { mac, ciphertext } = msg;
-            job.resolve({
-              mac: Buffer.from(mac.buffer, mac.byteOffset, mac.byteLength),
-              ciphertext: Buffer.from(ciphertext.buffer, ciphertext.byteOffset, ciphertext.byteLength),
-            });
-          }
-        },
-      );
-      worker.on('error', (err) => this.failAll(err));
-      worker.on('exit', () => {
-        const index = this.workers.indexOf(worker);
-        if (index >= 0) this.workers.splice(index, 1);
-      });
-      this.workers.push(worker);
-      return worker;
-    }
-    const worker = this.workers[this.turn++ % this.workers.length] as Worker;
-    return worker;
-  }
-
-  private failAll(err: Error): void {
-    for (const job of this.jobs.values()) job.reject(err);
-    this.jobs.clear();
-  }
-}
-
-let sharedPool: ChunkCryptoPool | null = null;
-
-/**
- * The process's crypto pool: min(2, cores) workers, started on first use, shared by all uploads.
- * Measured here (2 cores, 256 MiB into mega-mock): 141-156 MiB/s and ~220 MiB peak RSS, against
- * 124-139 MiB/s and ~375 MiB (1.1 GiB for a 1 GiB file) with the crypto in this thread.
- */
-export function sharedChunkCryptoPool(): ChunkCryptoPool {
-  sharedPool ??= new ChunkCryptoPool(Math.min(2, availableParallelism()));
-  return sharedPool;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -317,7 +175,6 @@ class ChunkUpload {
   private readonly chunks: ChunkRange[];
   private readonly connections: number;
   private readonly poster: ChunkPoster;
-  private readonly crypto: ChunkCrypto;
   private readonly resumed: boolean;
   private session!: UploadSession;
   private key!: Buffer;
@@ -326,9 +183,10 @@ class ChunkUpload {
   private readonly macs: (Buffer | undefined)[] = [];
   /** Chunks [0, prefix) are confirmed. */
   private prefix = 0;
-  /** Full-size chunk buffers whose POST was answered, ready for the next chunks. */
-  private readonly spare: ArrayBuffer[] = [];
-  private readonly fullChunk = MAX_CHUNK_SIZE;
+  /** Chunk buffers whose POST was answered, ready for the next chunks. */
+  private readonly spare: Buffer[] = [];
+  /** The largest chunk of the file: the size of every chunk buffer. */
+  private readonly bufferSize: number;
   /** The running file MAC over the MACs of chunks [0, prefix). */
   private macState: Buffer = Buffer.alloc(16);
   private confirmedBytes = 0;
@@ -352,7 +210,7 @@ class ChunkUpload {
     this.chunks = chunkBoundaries(this.size);
     this.connections = Math.max(1, Math.floor(opts.connections ?? DEFAULT_CONNECTIONS));
     this.poster = opts.post ?? httpPost;
-    this.crypto = opts.crypto ?? sharedChunkCryptoPool();
+    this.bufferSize = this.chunks.reduce((most, c) => Math.max(most, c.end - c.start), 0);
     this.resumed = Boolean(opts.session);
     this.failed = new Promise<never>((_resolve, reject) => {
       this.fail = reject;
@@ -375,7 +233,7 @@ class ChunkUpload {
       this.recordAnswer(await this.race(this.post(0, Buffer.alloc(0), true)));
       this.opts.body.resume();
     } else {
-      await this.sendChunks();
+      await this.race(this.sendChunks());
     }
     if (!this.uploadHandle) {
       // A resumed upload MEGA had already completed (the crash fell between its last answer and
@@ -449,50 +307,164 @@ class ChunkUpload {
   }
 
   /**
-   * Reads chunk after chunk and sends it, never more than `connections` POSTs at once. The closing
-   * chunk (the last) goes alone, once every other one is confirmed: only its POST can complete the
-   * upload, so only its answer carries the token, and a lost answer to any other chunk is safely
-   * sent again (MEGA takes a chunk twice).
+   * Reads the body piece by piece ('data' events: no copy and no promise per piece), MACs and
+   * encrypts each piece into its chunk's buffer as it comes (one CTR cipher for the file), and
+   * POSTs each chunk once it is full, never more than `connections` at once. A full chunk that
+   * finds no free slot pauses the body, so S3 is read only as fast as chunks are sent: memory is
+   * `connections` chunks in flight plus the one being filled. The closing chunk (the last) goes
+   * alone, once every other one is confirmed: only its POST can complete the upload, so only its
+   * answer carries the token, and a lost answer to any other chunk is safely sent again (MEGA
+   * takes a chunk twice).
    */
-  private async sendChunks(): Promise<void> {
-    const reader = new ExactReader(this.opts.body, (length) => this.chunkBuffer(length));
+  private sendChunks(): Promise<void> {
+    const body = this.opts.body;
+    const chunks = this.chunks;
+    const encryptor = new UploadEncryptor(this.key, this.nonce, this.offsetAfter(this.prefix));
     const inFlight = new Set<Promise<void>>();
-    for (let index = this.prefix; index < this.chunks.length; index++) {
-      const chunk = this.chunks[index] as ChunkRange;
-      const plain = await this.race(reader.read(chunk.end - chunk.start));
-      const closing = index === this.chunks.length - 1;
-      const limit = closing ? 1 : this.connections;
-      while (inFlight.size >= limit) await this.race(Promise.race(inFlight));
-      const task = this.sendChunk(index, chunk, plain, closing).then(
-        () => {
-          inFlight.delete(task);
-        },
-        (err: unknown) => this.fail(err),
-      );
-      inFlight.add(task);
-    }
-    await this.race(reader.end());
-    await this.race(Promise.all(inFlight));
+    /** The chunk being filled: its index, buffer and bytes in it. */
+    let index = this.prefix;
+    let buffer: Buffer | null = null;
+    let filled = 0;
+    /** A full chunk waiting for a free slot. */
+    let waiting: ReadyChunk | null = null;
+    /** Bytes of a piece not taken yet because a full chunk waits (the body is paused meanwhile). */
+    let held: Buffer | null = null;
+    let ended = false;
+    let finished = false;
+
+    return new Promise<void>((resolve, reject) => {
+      const finish = (err: unknown): void => {
+        if (finished) return;
+        finished = true;
+        body.off('data', onData);
+        body.off('end', onEnd);
+        body.off('error', onError);
+        body.off('close', onClose);
+        if (err === null) resolve();
+        else {
+          body.destroy();
+          reject(err);
+        }
+      };
+
+      /** Starts the waiting chunk's POST when a slot is free. */
+      const launch = (): void => {
+        if (!waiting) return;
+        const limit = waiting.index === chunks.length - 1 ? 1 : this.connections;
+        if (inFlight.size >= limit) return;
+        const ready = waiting;
+        waiting = null;
+        const task = this.sendChunk(ready).then(
+          () => {
+            inFlight.delete(task);
+            proceed();
+          },
+          (err: unknown) => {
+            this.fail(err);
+            finish(err);
+          },
+        );
+        inFlight.add(task);
+      };
+
+      /** MACs and encrypts `bytes`; returns what is left when a full chunk must wait for a slot. */
+      const feed = (bytes: Buffer): Buffer | null => {
+        let at = 0;
+        while (at < bytes.length) {
+          if (waiting) {
+            launch();
+            if (waiting) return bytes.subarray(at);
+          }
+          const chunk = chunks[index];
+          if (!chunk) throw longSource();
+          const length = chunk.end - chunk.start;
+          buffer ??= this.chunkBuffer();
+          const take = Math.min(bytes.length - at, length - filled);
+          encryptor.update(bytes.subarray(at, at + take), buffer, filled);
+          filled += take;
+          at += take;
+          if (filled === length) {
+            waiting = { index, start: chunk.start, buffer, length, mac: encryptor.endChunk() };
+            index++;
+            buffer = null;
+            filled = 0;
+            launch();
+          }
+        }
+        return null;
+      };
+
+      /** After a POST ended: start the waiting chunk, take the held bytes, read on, or end. */
+      const proceed = (): void => {
+        if (finished) return;
+        try {
+          launch();
+          if (held && !waiting) held = feed(held);
+        } catch (err) {
+          finish(err);
+          return;
+        }
+        if (!held && !waiting && !ended && body.isPaused()) body.resume();
+        checkEnd();
+      };
+
+      const checkEnd = (): void => {
+        if (!ended || held) return;
+        if (index < chunks.length) finish(shortSource());
+        else if (!waiting && inFlight.size === 0) finish(null);
+      };
+
+      function onData(piece: unknown): void {
+        if (finished) return;
+        try {
+          held = feed(sourceBytes(piece));
+        } catch (err) {
+          finish(err);
+          return;
+        }
+        if (held || waiting) body.pause();
+      }
+      function onEnd(): void {
+        ended = true;
+        checkEnd();
+      }
+      function onError(err: unknown): void {
+        if (err instanceof FerryError) finish(err);
+        else {
+          const message = err instanceof Error ? err.message : String(err);
+          finish(
+            new FerryError('transient', 'source', `reading the source failed: ${message}`, { cause: err }),
+          );
+        }
+      }
+      function onClose(): void {
+        // Destroyed before its end without an error: cut short.
+        if (!ended) finish(shortSource());
+      }
+
+      body.on('data', onData);
+      body.on('end', onEnd);
+      body.on('error', onError);
+      body.on('close', onClose);
+      if (body.readableEnded) onEnd();
+    });
   }
 
   /**
-   * A buffer for the next chunk: full-size chunk buffers are reused once their POST is answered, so
-   * a long upload allocates a handful of them instead of one per MiB (memory stays flat).
+   * A buffer for the next chunk: buffers are reused once their chunk's POST is answered, so a long
+   * upload allocates `connections` + 1 of them instead of one per MiB (memory stays flat).
    */
-  private chunkBuffer(length: number): Buffer {
-    const spare = length === this.fullChunk ? this.spare.pop() : undefined;
-    return Buffer.from(spare ?? new ArrayBuffer(length));
+  private chunkBuffer(): Buffer {
+    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.bufferSize);
   }
 
-  private async sendChunk(index: number, chunk: ChunkRange, plain: Buffer, closing: boolean): Promise<void> {
-    const { mac, ciphertext } = await this.crypto.encrypt(this.key, this.nonce, chunk.start, plain);
-    const answer = await this.post(chunk.start, ciphertext, closing);
-    const whole = ciphertext.byteOffset === 0 && ciphertext.byteLength === ciphertext.buffer.byteLength;
-    if (whole && ciphertext.byteLength === this.fullChunk && this.spare.length <= this.connections) {
-      this.spare.push(ciphertext.buffer as ArrayBuffer);
-    }
+  private async sendChunk(ready: ReadyChunk): Promise<void> {
+    const { index, start, buffer, length, mac } = ready;
+    const closing = index === this.chunks.length - 1;
+    const answer = await this.post(start, buffer.subarray(0, length), closing);
+    if (this.spare.length <= this.connections) this.spare.push(buffer);
     this.macs[index] = mac;
-    this.confirmedBytes += chunk.end - chunk.start;
+    this.confirmedBytes += length;
     this.recordAnswer(answer);
     if (!this.stop.aborted) this.opts.onProgress?.(this.confirmedBytes);
     this.advancePrefix();
@@ -659,7 +631,12 @@ export const httpPost: ChunkPoster = (url, body, signal) =>
       (res) => {
         const parts: Buffer[] = [];
         res.on('data', (part: Buffer) => parts.push(part));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+        res.on('end', () => {
+          // The chunk's buffer is reused once this resolves: a server that answered before taking
+          // the whole body must not get the rest from the socket later (it then holds no keep-alive).
+          if (!req.writableFinished) req.destroy();
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) });
+        });
         res.on('error', reject);
         res.on('close', () => {
           // A cut answer: no 'end' (a no-op once the promise settled).
@@ -702,73 +679,28 @@ function errorNumber(answer: Buffer): number | null {
   return text !== '' && Number.isInteger(code) && code < 0 ? code : null;
 }
 
-/** Reads exact byte counts from a stream into buffers of their own (safe to transfer). */
-class ExactReader {
-  private readonly iterator: AsyncIterator<unknown>;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private done = false;
+/** A full chunk, encrypted, with its MAC, ready to POST. */
+interface ReadyChunk {
+  index: number;
+  start: number;
+  /** Its ciphertext is `buffer[0, length)`. */
+  buffer: Buffer;
+  length: number;
+  mac: Buffer;
+}
 
-  constructor(
-    private readonly body: Readable,
-    private readonly alloc: (length: number) => Buffer = (length) => Buffer.from(new ArrayBuffer(length)),
-  ) {
-    this.iterator = body[Symbol.asyncIterator]();
-  }
-
-  async read(length: number): Promise<Buffer> {
-    while (this.pendingBytes < length) {
-      const piece = await this.next();
-      if (piece === null) throw shortSource();
-      this.pending.push(piece);
-      this.pendingBytes += piece.length;
-    }
-    const out = this.alloc(length);
-    let filled = 0;
-    while (filled < length) {
-      const head = this.pending[0] as Buffer;
-      const take = Math.min(head.length, length - filled);
-      head.copy(out, filled, 0, take);
-      filled += take;
-      if (take === head.length) this.pending.shift();
-      else this.pending[0] = head.subarray(take);
-    }
-    this.pendingBytes -= length;
-    return out;
-  }
-
-  /** Checks that the body has no bytes beyond the announced size. */
-  async end(): Promise<void> {
-    while (this.pendingBytes === 0) {
-      const piece = await this.next();
-      if (piece === null) return;
-      this.pendingBytes += piece.length;
-    }
-    this.body.destroy();
-    throw new FerryError('transient', 'source', 'the source gave more bytes than its announced size');
-  }
-
-  private async next(): Promise<Buffer | null> {
-    if (this.done) return null;
-    let step: IteratorResult<unknown>;
-    try {
-      step = await this.iterator.next();
-    } catch (err) {
-      if (err instanceof FerryError) throw err;
-      const message = err instanceof Error ? err.message : String(err);
-      throw new FerryError('transient', 'source', `reading the source failed: ${message}`, { cause: err });
-    }
-    if (step.done) {
-      this.done = true;
-      return null;
-    }
-    const value = step.value;
-    if (typeof value === 'string') return Buffer.from(value);
-    if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-    throw new FerryError('unexpected', 'source', 'the source gave something other than bytes');
-  }
+/** A piece of the body as bytes (a view, never a copy). */
+function sourceBytes(piece: unknown): Buffer {
+  if (Buffer.isBuffer(piece)) return piece;
+  if (typeof piece === 'string') return Buffer.from(piece);
+  if (piece instanceof Uint8Array) return Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+  throw new FerryError('unexpected', 'source', 'the source gave something other than bytes');
 }
 
 function shortSource(): FerryError {
   return new FerryError('transient', 'source', 'the source gave fewer bytes than its announced size');
+}
+
+function longSource(): FerryError {
+  return new FerryError('transient', 'source', 'the source gave more bytes than its announced size');
 }
