@@ -193,11 +193,11 @@ export async function startHost(api: FerryApi, options: HostOptions): Promise<Ru
 
   // Authentication is decided where routing is: a route of the table that needs the token carries
   // the check itself, so whatever spelling of a path the router resolves to it, the check runs.
-  const requireToken =
-    (queryToken: boolean) =>
-    async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-      if (!authorized(req, queryToken)) await reply.code(401).send(UNAUTHORIZED);
-    };
+  const requireToken = (queryToken: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
+    // Returning the reply ends the request here: the route's handler never runs.
+    if (!authorized(req, queryToken)) return reply.code(401).send(UNAUTHORIZED);
+    return undefined;
+  };
 
   app.setNotFoundHandler((req, reply) => {
     if (looksLikeApiPath(req.url) && !authorized(req)) return reply.code(401).send(UNAUTHORIZED);
