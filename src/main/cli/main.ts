@@ -7,7 +7,9 @@
  * commands that use them, when they run. `--help` loads commander alone.
  */
 import { Command, CommanderError, Option } from 'commander';
-import type { BatchStatus, FerryEvent } from '../../shared/contract';
+import type { BatchStarted, BatchStatus, FerryEvent } from '../../shared/contract';
+import { keyProblem } from '../../shared/object-paths';
+import { isFolderMarker } from '../engine/paths';
 import { FILE_STATUSES } from '../../shared/constants';
 import { InputError, apiErrorKind, redactSecrets } from '../engine/errors';
 import { ERROR_KIND_TABLE } from '../../shared/error-kinds';
@@ -121,6 +123,45 @@ function exitFor(statuses: BatchStatus[], interrupted: boolean): number {
   return statuses.every((s) => s.overall_status === 'completed') ? EXIT_OK : EXIT_FAILED;
 }
 
+/** The selection's totals over its batches, one line. */
+function printSelectionSummary(statuses: BatchStatus[]): void {
+  const sum = (pick: (s: BatchStatus) => number) => statuses.reduce((n, s) => n + pick(s), 0);
+  process.stdout.write(
+    `selection: ${statuses.length} batches — ${sum((s) => s.completed)} done, ${sum((s) => s.failed)} failed, ` +
+      `${sum((s) => s.cancelled)} cancelled of ${sum((s) => s.total_files)}\n`,
+  );
+}
+
+function chunk<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
+/**
+ * The objects under a prefix when they are more than one batch may hold (they are then sent as
+ * several batches of keys); null when one batch of the prefix will do (or should say why not).
+ */
+async function selectPrefix(
+  service: FerryService,
+  bucket: string,
+  prefix: string,
+  cap: number,
+): Promise<{ key: string }[] | null> {
+  const keys: { key: string }[] = [];
+  try {
+    for await (const object of service.source.listAll(bucket, prefix)) {
+      if (isFolderMarker(object.key, object.size)) continue;
+      // A key that cannot be placed inside the target is left to the batch of the prefix to report.
+      if (keyProblem(object.key)) return null;
+      keys.push({ key: object.key });
+    }
+  } catch {
+    return null; // the batch start reports what is wrong (bucket, access) in its own words
+  }
+  return keys.length > cap ? keys : null;
+}
+
 function buildProgram(): Command {
   const program = new Command();
   program
@@ -136,7 +177,8 @@ function buildProgram(): Command {
   program
     .command('transfer')
     .description(
-      'Copy objects from a bucket into a MEGA folder as one batch. Selection: the keys given, or a keys file ' +
+      'Copy objects from a bucket into a MEGA folder as one selection, in as many batches as the files-per-batch ' +
+        'cap needs. Selection: the keys given, or a keys file ' +
         '(one key per line, or CSV with a "key" column and optional "code"), else every object under the prefix.',
     )
     .requiredOption('--bucket <name>', 'source bucket')
@@ -148,9 +190,16 @@ function buildProgram(): Command {
       '--concurrency <n>',
       'files at once, 1 to the concurrency limit (default: the saved setting, or 3)',
     )
-    .option('--max-files <n>', 'cap on files per batch (default 50 or MEGAFERRY_MAX_FILES)')
+    .option(
+      '--max-files <n>',
+      'files per batch (default 50 or MEGAFERRY_MAX_FILES); a larger selection is split into batches of this size',
+    )
     .option('--force', 'transfer again files already done (the old copy goes to the Rubbish Bin)', false)
-    .option('--json', 'print only the final batch status as JSON on stdout', false)
+    .option(
+      '--json',
+      'print only the final batch status as JSON on stdout (a list of them when the selection took several batches)',
+      false,
+    )
     .action(async (opts: Record<string, unknown>) => {
       const config = await configFromEnv();
       const limit = config.engine.maxConcurrentLimit;
@@ -169,14 +218,8 @@ function buildProgram(): Command {
         throw new InputError('--prefix selects a whole folder: use it without --key or --keys-file');
       }
       const items = [...keys.map((key) => ({ key })), ...fileItems];
-      if (items.length > config.engine.maxFilesPerBatch) {
-        throw new InputError(
-          `too many files: ${items.length} selected, at most ${config.engine.maxFilesPerBatch} per batch (--max-files)`,
-        );
-      }
-      const request = {
+      const base = {
         bucket: String(opts.bucket),
-        ...(items.length ? { items } : { prefix: (opts.prefix as string | undefined) ?? '' }),
         ...(opts.target === undefined ? {} : { target: String(opts.target) }),
         ...(concurrency === undefined ? {} : { max_concurrent: concurrency }),
         force: Boolean(opts.force),
@@ -184,21 +227,50 @@ function buildProgram(): Command {
       const json = Boolean(opts.json);
       const code = await withService(config, { resume: true, needsMega: true }, async (service) => {
         const resumed = service.resumed;
-        const started = await service.startBatch(request);
+        // One selection, in as many batches as the files-per-batch cap needs (SPEC.md).
+        const cap = config.engine.maxFilesPerBatch;
+        const selection = items.length
+          ? items
+          : await selectPrefix(service, base.bucket, (opts.prefix as string | undefined) ?? '', cap);
+        const requests =
+          selection === null
+            ? [{ ...base, prefix: (opts.prefix as string | undefined) ?? '' }]
+            : chunk(selection, cap).map((part) => ({ ...base, items: part }));
+        const started: BatchStarted[] = [];
+        for (const request of requests) {
+          const one = await service.startBatch(request);
+          started.push(one);
+          if (!json) {
+            process.stderr.write(`${one.batch_id}: ${one.message}\n`);
+            for (const f of one.failed_to_start)
+              process.stderr.write(`  not started: ${f.remote_key} — ${f.reason}\n`);
+          }
+        }
         if (!json) {
-          process.stderr.write(`${started.batch_id}: ${started.message}\n`);
-          if (started.already_done.length && !request.force) {
+          if (started.length > 1) {
+            const total = started.reduce((n, b) => n + b.total_files, 0);
+            process.stderr.write(
+              `one selection of ${total} files in ${started.length} batches of at most ${cap}\n`,
+            );
+          }
+          if (started.some((b) => b.already_done.length) && !base.force) {
             process.stderr.write('  files already done are not copied again; --force copies them anew\n');
           }
-          for (const f of started.failed_to_start)
-            process.stderr.write(`  not started: ${f.remote_key} — ${f.reason}\n`);
           if (resumed.length) process.stderr.write(`also resuming unfinished ${resumed.join(', ')}\n`);
         }
-        const { interrupted } = await follow(service, [started.batch_id, ...resumed], json);
-        const status = await service.getBatch(started.batch_id);
-        if (json) process.stdout.write(JSON.stringify(status, null, 2) + '\n');
-        else printSummary(status);
-        return exitFor([status], interrupted);
+        const ids = started.map((b) => b.batch_id);
+        const { interrupted } = await follow(service, [...ids, ...resumed], json);
+        const statuses = await Promise.all(ids.map((id) => service.getBatch(id)));
+        // --json: the REST shape of the batch, or a list of them when the selection took several.
+        if (json)
+          process.stdout.write(
+            JSON.stringify(statuses.length === 1 ? statuses[0] : statuses, null, 2) + '\n',
+          );
+        else {
+          statuses.forEach(printSummary);
+          if (statuses.length > 1) printSelectionSummary(statuses);
+        }
+        return exitFor(statuses, interrupted);
       });
       throw new ExitCode(code);
     });
