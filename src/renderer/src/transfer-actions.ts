@@ -23,6 +23,32 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
+type ListPage = { folders: string[]; objects: { key: string }[]; next_token: string | null };
+
+/**
+ * Every object key under a folder (its subfolders walked through the one-level listing) when
+ * there are more than `cap`; null when the folder fits in one batch (sent as its prefix then).
+ */
+export async function folderKeysOverCap(
+  list: (query: { bucket: string; prefix: string; token?: string; limit: number }) => Promise<ListPage>,
+  bucket: string,
+  folder: string,
+  cap: number,
+): Promise<string[] | null> {
+  const keys: string[] = [];
+  const folders = [folder];
+  for (let prefix = folders.shift(); prefix !== undefined; prefix = folders.shift()) {
+    let token: string | undefined;
+    do {
+      const page = await list({ bucket, prefix, token, limit: 1000 });
+      for (const o of page.objects) keys.push(o.key);
+      folders.push(...page.folders);
+      token = page.next_token ?? undefined;
+    } while (token);
+  }
+  return keys.length > cap ? keys : null;
+}
+
 async function runRequests(requests: { label: string; body: BatchRequestInput }[]): Promise<StartOutcome[]> {
   const outcomes: StartOutcome[] = [];
   for (const { label, body } of requests) {
@@ -47,11 +73,29 @@ export async function startSelection(): Promise<void> {
   const options = { target: target.trim() || '/', max_concurrent: concurrency, force };
   const requests: { label: string; body: BatchRequestInput }[] = [];
   const objects: { key: string; code?: string }[] = [];
-  for (const [key, s] of selected) {
-    if (s.folder) requests.push({ label: `${bucket}/${key}`, body: { bucket, prefix: key, ...options } });
-    else objects.push(s.code ? { key, code: s.code } : { key });
-  }
   const cap = batchCap();
+  for (const [key, s] of selected) {
+    if (!s.folder) {
+      objects.push(s.code ? { key, code: s.code } : { key });
+      continue;
+    }
+    // A folder that holds more than one batch may is sent as batches of its keys.
+    const keys = await folderKeysOverCap((q) => api().listObjects(q), bucket, key, cap);
+    if (!keys) {
+      requests.push({ label: `${bucket}/${key}`, body: { bucket, prefix: key, ...options } });
+      continue;
+    }
+    chunks(keys, cap).forEach((group, i) =>
+      requests.push({
+        label: i18n.t('startLabel.range', {
+          from: i * cap + 1,
+          to: i * cap + group.length,
+          bucket: `${bucket}/${key}`,
+        }),
+        body: { bucket, keys: group, ...options },
+      }),
+    );
+  }
   const groups = chunks(objects, cap);
   groups.forEach((group, i) => {
     const label =
