@@ -140,26 +140,29 @@ function chunk<T>(list: readonly T[], size: number): T[][] {
 
 /**
  * The objects under a prefix when they are more than one batch may hold (they are then sent as
- * several batches of keys); null when one batch of the prefix will do (or should say why not).
+ * several batches of keys), with the keys no batch can take (no path inside the target) and why;
+ * null when one batch of the prefix will do (it reports such keys itself) or the listing failed
+ * (the batch start then says what is wrong — bucket, access — in its own words).
  */
 async function selectPrefix(
   service: FerryService,
   bucket: string,
   prefix: string,
   cap: number,
-): Promise<{ key: string }[] | null> {
+): Promise<{ keys: { key: string }[]; refused: { key: string; reason: string }[] } | null> {
   const keys: { key: string }[] = [];
+  const refused: { key: string; reason: string }[] = [];
   try {
     for await (const object of service.source.listAll(bucket, prefix)) {
       if (isFolderMarker(object.key, object.size)) continue;
-      // A key that cannot be placed inside the target is left to the batch of the prefix to report.
-      if (keyProblem(object.key)) return null;
-      keys.push({ key: object.key });
+      const problem = keyProblem(object.key);
+      if (problem) refused.push({ key: object.key, reason: `object key ${problem}` });
+      else keys.push({ key: object.key });
     }
   } catch {
-    return null; // the batch start reports what is wrong (bucket, access) in its own words
+    return null;
   }
-  return keys.length > cap ? keys : null;
+  return keys.length + refused.length > cap ? { keys, refused } : null;
 }
 
 function buildProgram(): Command {
@@ -229,9 +232,12 @@ function buildProgram(): Command {
         const resumed = service.resumed;
         // One selection, in as many batches as the files-per-batch cap needs (SPEC.md).
         const cap = config.engine.maxFilesPerBatch;
-        const selection = items.length
-          ? items
+        const listed = items.length
+          ? null
           : await selectPrefix(service, base.bucket, (opts.prefix as string | undefined) ?? '', cap);
+        const selection = items.length ? items : (listed?.keys ?? null);
+        const refused = listed?.refused ?? [];
+        if (!json) for (const f of refused) process.stderr.write(`  not started: ${f.key} — ${f.reason}\n`);
         const requests =
           selection === null
             ? [{ ...base, prefix: (opts.prefix as string | undefined) ?? '' }]
@@ -270,7 +276,9 @@ function buildProgram(): Command {
           statuses.forEach(printSummary);
           if (statuses.length > 1) printSelectionSummary(statuses);
         }
-        return exitFor(statuses, interrupted);
+        // Keys no batch could take failed as surely as a file that failed to start.
+        const code = exitFor(statuses, interrupted);
+        return code === EXIT_OK && refused.length ? EXIT_FAILED : code;
       });
       throw new ExitCode(code);
     });

@@ -213,8 +213,10 @@ export async function startHost(api: FerryApi, options: HostOptions): Promise<Ru
     reply.header('X-Frame-Options', 'DENY');
     reply.header('Cross-Origin-Opener-Policy', 'same-origin');
     reply.header('Cross-Origin-Resource-Policy', 'same-origin');
+    // The route the router chose says it (no second decoding of the path); every refusal is JSON.
     const isApi =
-      looksLikeApiPath(req.url) || reply.getHeader('content-type')?.toString().startsWith('application/json');
+      (req.routeOptions.url ?? '').startsWith(API_PREFIX + '/') ||
+      reply.getHeader('content-type')?.toString().startsWith('application/json');
     reply.header('Content-Security-Policy', isApi ? API_SECURITY_POLICY : HOSTED_UI_SECURITY_POLICY);
     if (isApi) reply.header('Cache-Control', 'no-store');
     return payload;

@@ -485,7 +485,7 @@ function httpGet(url: string, signal: AbortSignal): Promise<Readable> {
       res.resume();
       reject(
         new FerryError(
-          res.statusCode !== undefined && res.statusCode >= 500 ? 'transient' : 'unexpected',
+          isTransientHttpStatus(res.statusCode ?? 0) ? 'transient' : 'unexpected',
           'destination',
           `MEGA download returned a ${res.statusCode ?? 0} status code`,
         ),
