@@ -8,6 +8,8 @@
  * with the account's key, holding MEGA's completion token), the file's document holds it under a
  * lease of a process that is gone, and the batch is still `running`.
  */
+import { megaDestinationId } from '../src/main/engine/destinations/ids';
+import { claimRule, patchHeldRule, queueRule } from '../src/main/store/rules';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,24 +94,38 @@ describe('resume with the checkpoint at the end of the file', () => {
       }
     }
     const batchId = `batch_end${size}`;
-    const ref = { bucket_name: BUCKET, remote_key: key };
+    const ref = {
+      bucket_name: BUCKET,
+      remote_key: key,
+      destination: megaDestinationId(mega.email),
+      s4_key: path,
+    };
     const store = await openStore({ dataDir });
     try {
       const now = new Date();
       await store.insertBatch({
         batch_id: batchId,
         options: { bucket: BUCKET, keys: [key], target: '/End', max_concurrent: 1, force: false },
-        files: [{ ...ref, code: key, start_result: 'started' }],
+        destination: ref.destination,
+        files: [{ code: key, remote_key: key, s4_key: path, start_result: 'started' }],
         state: 'running',
+        rev: 0,
         created_at: now,
         updated_at: now,
       });
-      const seed = { ...ref, code: key, s4_key: path, size, etag, batch_id: batchId };
-      expect(await store.queueFile(seed, { force: false, newTransferId: transferId })).not.toBeNull();
-      expect(await store.claim(ref, 'gone-process', 1)).not.toBeNull();
-      await store.patchHeld(ref, 'gone-process', {
-        upload_session: { transfer_id: transferId, size, etag, next_offset: size, state: checkpoint.state },
-      });
+      const seed = { ...ref, code: key, size, etag };
+      const queued = await store.applyFile(
+        ref,
+        queueRule(seed, { batchId, force: false, newTransferId: transferId }),
+      );
+      expect(queued.kind).toBe('queued');
+      expect(await store.applyFile(ref, claimRule('gone-process', 1))).not.toBeNull();
+      await store.applyFile(
+        ref,
+        patchHeldRule('gone-process', {
+          upload_session: { transfer_id: transferId, size, etag, next_offset: size, state: checkpoint.state },
+        }),
+      );
     } finally {
       await store.close();
     }

@@ -170,7 +170,7 @@ describe('a batch against real peers (MongoDB store)', () => {
     }
   });
 
-  it('reports already-done files instead of copying them again, and a forced copy replaces the old node', async () => {
+  it('reports already-done files per destination path, and a forced copy replaces the old node at that path only', async () => {
     const service = await FerryService.open(testConfig(), { resume: false });
     try {
       const key = 'force/again.bin';
@@ -202,17 +202,28 @@ describe('a batch against real peers (MongoDB store)', () => {
       const rubbish = await listPath(mega, '/Forced/force/again.bin', { trash: true });
       expect(rubbish.some((n) => n.handle === before?.handle && n.inTrash)).toBe(true);
 
-      // Forced into another folder: the copy in the earlier folder is replaced too.
+      // Forced into another folder: a transfer of its own; the copy in the earlier folder stays.
       const moved = await service.startBatch({
         bucket: BUCKET,
         keys: [key],
         target: '/Forced2',
         force: true,
       });
+      expect(moved.started).toEqual([key]);
       await service.manager.waitForBatch(moved.batch_id);
-      expect(await listPath(mega, '/Forced/force/again.bin')).toHaveLength(0);
+      const kept = await listPath(mega, '/Forced/force/again.bin');
+      expect(kept.map((n) => n.handle)).toEqual([after[0]?.handle]);
       expect(await listPath(mega, '/Forced2/force/again.bin')).toHaveLength(1);
+      await expectInMega('/Forced/force/again.bin', key);
       await expectInMega('/Forced2/force/again.bin', key);
+      // Two documents, one per destination path, both done; the earlier batches keep their history.
+      const docs = (await service.listFiles({ q: 'force/again.bin' })).files;
+      expect(docs.map((d) => [d.s4_key, d.status]).sort()).toEqual([
+        ['/Forced/force/again.bin', 'done'],
+        ['/Forced2/force/again.bin', 'done'],
+      ]);
+      expect((await service.getBatch(first.batch_id)).overall_status).toBe('completed');
+      expect((await service.getBatch(forced.batch_id)).overall_status).toBe('completed');
     } finally {
       await service.close();
     }

@@ -1,17 +1,49 @@
 /**
- * One conformance suite for the metadata store port, run against both adapters: MongoStore on a
- * real MongoDB peer (MONGODB_URI or jongodb) and EmbeddedStore in a temporary folder.
+ * One conformance suite for the metadata store, run against both adapters: MongoStore on a real
+ * MongoDB peer (MONGODB_URI or jongodb) and EmbeddedStore (SQLite) in a temporary folder. The rules
+ * themselves are tested without a store (test/store.rules.test.ts); here the stores must keep one
+ * document per transfer, apply the rules atomically (compare-and-set on `rev`), claim from the
+ * shared queue exclusively and in order, list and page alike, and keep everything across a reopen.
+ * Then what only MongoDB has: its field types, its indexes, and the upgrade of 0.1 data.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient } from 'mongodb';
+import { MongoClient, type Db, type Document } from 'mongodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FileStatus } from '../src/shared/contract';
+import { StoreCore } from '../src/main/store/core';
 import { EmbeddedStore } from '../src/main/store/embedded';
 import { MongoStore } from '../src/main/store/mongo';
 import { openStore } from '../src/main/store/open';
-import type { BatchDoc, FileDoc, FileRef, FileSeed, MetadataStore } from '../src/main/store/port';
+import type {
+  BatchDoc,
+  BatchItemDoc,
+  ClaimResult,
+  ClaimScope,
+  FileDoc,
+  FileRule,
+  FileSeed,
+  MetadataStore,
+  TransferRef,
+} from '../src/main/store/port';
+import {
+  cancelBatchRule,
+  claimRule,
+  endBatchRule,
+  failToStartRule,
+  finishRule,
+  patchHeldRule,
+  queueRule,
+  reclaimRule,
+  recordOutcomeRule,
+  releaseRule,
+  renewRule,
+  resumeRule,
+  stopRule,
+  verificationRule,
+  type QueueResult,
+} from '../src/main/store/rules';
 import { dropDatabases, startMongo, type MongoPeer } from './peers/mongo';
 
 interface StoreFixture {
@@ -19,16 +51,22 @@ interface StoreFixture {
   setup(): Promise<void>;
   /** A new, empty store (its own database or folder), initialised. */
   open(): Promise<MetadataStore>;
-  /** The same data as the last store opened, through a new instance. */
+  /** The same data as the last store opened, through a new instance (the first may stay open). */
   reopen(): Promise<MetadataStore>;
   teardown(): Promise<void>;
 }
 
-function mongoFixture(): StoreFixture & { peer(): MongoPeer; lastDbName(): string } {
+function mongoFixture(): StoreFixture & { peer(): MongoPeer; lastDbName(): string; newDbName(): string } {
   let peer: MongoPeer | null = null;
   let n = 0;
   let dbName = '';
   const used: string[] = [];
+  const newDbName = () => {
+    if (!peer) throw new Error('mongo peer not started');
+    const name = `${peer.dbName}_${++n}`;
+    used.push(name);
+    return name;
+  };
   return {
     name: 'mongodb',
     async setup() {
@@ -36,8 +74,7 @@ function mongoFixture(): StoreFixture & { peer(): MongoPeer; lastDbName(): strin
     },
     async open() {
       if (!peer) throw new Error('mongo peer not started');
-      dbName = `${peer.dbName}_${++n}`;
-      used.push(dbName);
+      dbName = newDbName();
       const store = new MongoStore(peer.uri, { dbName });
       await store.init();
       return store;
@@ -60,10 +97,11 @@ function mongoFixture(): StoreFixture & { peer(): MongoPeer; lastDbName(): strin
       return peer;
     },
     lastDbName: () => dbName,
+    newDbName,
   };
 }
 
-function embeddedFixture(): StoreFixture & { dir(): string } {
+function embeddedFixture(): StoreFixture {
   let root = '';
   let dir = '';
   let n = 0;
@@ -86,7 +124,6 @@ function embeddedFixture(): StoreFixture & { dir(): string } {
     async teardown() {
       if (root) await rm(root, { recursive: true, force: true });
     },
-    dir: () => dir,
   };
 }
 
@@ -94,63 +131,112 @@ const mongo = mongoFixture();
 const embedded = embeddedFixture();
 
 const BUCKET = 'media-bucket';
+const DEST = 'mega:ferry@example.com';
+const BATCH = 'batch_a1';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+function ref(key: string, over: Partial<TransferRef> = {}): TransferRef {
+  return { bucket_name: BUCKET, remote_key: key, destination: DEST, s4_key: `/Archive/${key}`, ...over };
+}
+
 function seed(key: string, over: Partial<FileSeed> = {}): FileSeed {
+  return { ...ref(key), code: `code-${key}`, size: 1024, etag: '"abc"', ...over };
+}
+
+function refOf(doc: TransferRef): TransferRef {
   return {
-    bucket_name: BUCKET,
-    remote_key: key,
-    code: `code-${key}`,
-    s4_key: `/Archive/${key}`,
-    size: 1024,
-    etag: '"abc"',
-    batch_id: 'batch_a1',
-    ...over,
+    bucket_name: doc.bucket_name,
+    remote_key: doc.remote_key,
+    destination: doc.destination,
+    s4_key: doc.s4_key,
   };
 }
 
-function ref(key: string, bucket = BUCKET): FileRef {
-  return { bucket_name: bucket, remote_key: key };
-}
-
-const Q = { force: false, newTransferId: 'tid-1' } as const;
-
-function batch(id: string, createdAt: Date, over: Partial<BatchDoc> = {}): BatchDoc {
-  return {
-    batch_id: id,
-    options: { bucket: BUCKET, target: '/Archive', max_concurrent: 3, force: false, keys: ['a'] },
-    files: [{ bucket_name: BUCKET, remote_key: 'a', code: 'code-a', start_result: 'started' }],
-    state: 'running',
-    created_at: createdAt,
-    updated_at: createdAt,
-    ...over,
-  };
-}
-
-/** Queues a file and takes it for `owner`. */
-async function queueAndClaim(
+/** Queues a transfer through the store's queueRule (batch_a1 unless told). */
+function queue(
   store: MetadataStore,
-  key: string,
-  owner: string,
-  leaseMs = 60_000,
-): Promise<FileDoc> {
-  const queued = await store.queueFile(seed(key), Q);
-  expect(queued).not.toBeNull();
-  const held = await store.claim(ref(key), owner, leaseMs);
+  s: FileSeed,
+  opts: Partial<{ batchId: string; force: boolean; newTransferId: string }> = {},
+): Promise<QueueResult> {
+  return store.applyFile(
+    refOf(s),
+    queueRule(s, { batchId: BATCH, force: false, newTransferId: 'tid-1', ...opts }),
+  );
+}
+
+async function queued(store: MetadataStore, s: FileSeed, batchId = BATCH): Promise<FileDoc> {
+  const r = await queue(store, s, { batchId });
+  if (r.kind !== 'queued') throw new Error(`not queued: ${JSON.stringify(r)}`);
+  return r.doc;
+}
+
+/** Queues a transfer and takes it for `owner`. */
+async function queueAndClaim(store: MetadataStore, key: string, owner: string, leaseMs = 60_000) {
+  await queued(store, seed(key));
+  const held = await store.applyFile(ref(key), claimRule(owner, leaseMs));
   expect(held).not.toBeNull();
   return held!;
 }
 
-async function markDone(store: MetadataStore, key: string, handle: string): Promise<void> {
-  await queueAndClaim(store, key, 'w-done');
-  expect(
-    await store.finish(ref(key), 'w-done', {
-      status: 'done',
-      mega_handle: handle,
-      mega_link: `link-${handle}`,
-    }),
-  ).toBe(true);
+/** A document as it could be in the store (for setting up states the rules reach in many steps). */
+function fileDoc(key: string, over: Partial<FileDoc> = {}): FileDoc {
+  const now = new Date();
+  return {
+    ...ref(key),
+    code: `code-${key}`,
+    status: 'pending',
+    status_updated_at: now,
+    creation_date: now,
+    modified_date: now,
+    retry_count: 0,
+    rev: 0,
+    size: 1024,
+    etag: '"abc"',
+    transferred_bytes: 0,
+    batch_id: BATCH,
+    queued_at: now,
+    transfer_id: `tid-${key}`,
+    lease_owner: null,
+    lease_expires_at: null,
+    stop_request: null,
+    ...over,
+  };
 }
+
+/** Writes `doc` as it is (a rule that ignores the current document). */
+function put(store: MetadataStore, doc: FileDoc): Promise<FileDoc> {
+  const rule: FileRule<FileDoc> = () => ({ next: doc, result: doc });
+  return store.applyFile(refOf(doc), rule);
+}
+
+function bitem(key: string, over: Partial<BatchItemDoc> = {}): BatchItemDoc {
+  return {
+    code: `code-${key}`,
+    remote_key: key,
+    s4_key: `/Archive/${key}`,
+    start_result: 'started',
+    ...over,
+  };
+}
+
+function batch(id: string, createdAt: Date, over: Partial<BatchDoc> = {}): BatchDoc {
+  return {
+    batch_id: id,
+    options: { bucket: BUCKET, target: '/Archive', max_concurrent: 3, force: false, keys: ['a', 'b'] },
+    destination: DEST,
+    files: [bitem('a'), bitem('b')],
+    state: 'running',
+    stop_request: null,
+    rev: 0,
+    created_at: createdAt,
+    updated_at: createdAt,
+    finished_at: null,
+    ...over,
+  };
+}
+
+const keyOf = (d: TransferRef) => `${d.bucket_name}|${d.remote_key}|${d.destination}|${d.s4_key}`;
+const lostClaims = (store: MetadataStore) => (store instanceof StoreCore ? store.lostClaims : NaN);
 
 describe.each([mongo, embedded])('MetadataStore conformance: $name', (fx: StoreFixture) => {
   let store: MetadataStore;
@@ -168,485 +254,472 @@ describe.each([mongo, embedded])('MetadataStore conformance: $name', (fx: StoreF
     expect(store.kind).toBe(fx.name);
   });
 
-  describe('queueFile', () => {
-    it('inserts a pending document with exactly seed B fields', async () => {
+  describe('transfers', () => {
+    it('queues a transfer with seed B fields and reads it back whole, dates as dates', async () => {
       const before = Date.now();
-      const doc = await store.queueFile(seed('movies/a.mp4'), { force: false, newTransferId: 'tid-a' });
-      expect(doc).not.toBeNull();
-      const d = doc!;
-      expect(d).not.toHaveProperty('_id');
-      expect(d).toMatchObject({
+      const doc = await queued(store, seed('movies/a.mp4'));
+      expect(doc).not.toHaveProperty('_id');
+      expect(doc).toMatchObject({
         code: 'code-movies/a.mp4',
         bucket_name: BUCKET,
         remote_key: 'movies/a.mp4',
+        destination: DEST,
         s4_key: '/Archive/movies/a.mp4',
         status: 'pending',
         retry_count: 0,
         size: 1024,
         etag: '"abc"',
-        last_batch_id: 'batch_a1',
-        transfer_id: 'tid-a',
-      });
-      expect(d.error_message ?? null).toBeNull();
-      for (const field of ['status_updated_at', 'creation_date', 'modified_date'] as const) {
-        expect(d[field]).toBeInstanceOf(Date);
-        expect(d[field].getTime()).toBeGreaterThanOrEqual(before - 5);
-        expect(d[field].getTime()).toBeLessThanOrEqual(Date.now() + 5);
-      }
-      expect(Number.isInteger(d.retry_count)).toBe(true);
-      expect(await store.getFile(ref('movies/a.mp4'))).toEqual(d);
-    });
-
-    it('re-queues: creation_date kept, modified_date advanced, fields updated, transfer_id kept', async () => {
-      const first = (await store.queueFile(seed('k1'), { force: false, newTransferId: 'tid-1' }))!;
-      await sleep(15);
-      const second = (await store.queueFile(
-        seed('k1', { code: 'NEW', s4_key: '/Other/k1', batch_id: 'batch_b2' }),
-        {
-          force: false,
-          newTransferId: 'tid-2',
-        },
-      ))!;
-      expect(second.creation_date.getTime()).toBe(first.creation_date.getTime());
-      expect(second.modified_date.getTime()).toBeGreaterThan(first.modified_date.getTime());
-      // pending → pending is no status change
-      expect(second.status_updated_at.getTime()).toBe(first.status_updated_at.getTime());
-      expect(second).toMatchObject({
-        code: 'NEW',
-        s4_key: '/Other/k1',
-        last_batch_id: 'batch_b2',
+        batch_id: BATCH,
         transfer_id: 'tid-1',
+        rev: 0,
       });
+      for (const field of ['status_updated_at', 'creation_date', 'modified_date', 'queued_at'] as const) {
+        const value = doc[field];
+        expect(value, field).toBeInstanceOf(Date);
+        expect(value!.getTime(), field).toBeGreaterThanOrEqual(before - 5);
+        expect(value!.getTime(), field).toBeLessThanOrEqual(Date.now() + 5);
+      }
+      expect(await store.getFile(ref('movies/a.mp4'))).toEqual(doc);
+      expect(await store.getFile(ref('movies/a.mp4', { s4_key: '/Elsewhere/movies/a.mp4' }))).toBeNull();
+      expect(await store.getFile(ref('movies/a.mp4', { destination: 'mega:other@example.com' }))).toBeNull();
     });
 
-    it('re-queues a failed file as pending, clearing its error but keeping retry_count', async () => {
-      await queueAndClaim(store, 'f1', 'w1');
-      await store.finish(ref('f1'), 'w1', {
-        status: 's4_upload_failed',
-        error_message: 'quota',
-        count_failure: true,
+    it('the same object to two destination paths, or to two destinations, is two transfers', async () => {
+      const paths = [
+        ref('x.bin', { s4_key: '/A/x.bin' }),
+        ref('x.bin', { s4_key: '/B/x.bin' }),
+        ref('x.bin', { s4_key: '/A/x.bin', destination: 's4:s4.example.com/backup' }),
+        ref('x.bin', { s4_key: '/A/x.bin', destination: 'local:/srv/copies' }),
+      ];
+      for (const p of paths) await queued(store, { ...seed('x.bin'), ...p });
+      expect((await store.listFiles({ limit: 100 })).files).toHaveLength(4);
+      // each with its own status
+      const held = await store.applyFile(paths[0]!, claimRule('w1', 60_000));
+      expect(held?.status).toBe('processing');
+      const others = await store.getFiles(paths.slice(1));
+      expect(others.map((d) => d.status)).toEqual(['pending', 'pending', 'pending']);
+      // the same place again is the same transfer
+      expect((await queue(store, { ...seed('x.bin'), ...paths[1]! })).kind).toBe('queued');
+      expect(await queue(store, { ...seed('x.bin'), ...paths[0]! }, { batchId: 'batch_b2' })).toEqual({
+        kind: 'already_in_progress',
+        batch_id: BATCH,
       });
-      await sleep(5);
-      const again = (await store.queueFile(seed('f1'), Q))!;
-      expect(again.status).toBe('pending');
-      expect(again.retry_count).toBe(1);
-      expect(again.error_message ?? null).toBeNull();
+      expect((await store.listFiles({ limit: 100 })).files).toHaveLength(4);
     });
 
-    it('with force on a done file: new transfer_id, replaces_handle = old mega_handle', async () => {
-      await store.queueFile(seed('d1'), { force: false, newTransferId: 'tid-old' });
-      await store.claim(ref('d1'), 'w', 60_000);
-      await store.finish(ref('d1'), 'w', {
-        status: 'done',
-        mega_handle: 'H-OLD',
-        mega_link: 'https://mega/x',
-      });
-      const forced = (await store.queueFile(seed('d1'), { force: true, newTransferId: 'tid-new' }))!;
-      expect(forced).toMatchObject({ status: 'pending', transfer_id: 'tid-new', replaces_handle: 'H-OLD' });
-      expect(forced.mega_handle ?? null).toBeNull();
-    });
-
-    it('without force keeps transfer_id of a done file and sets no replaces_handle', async () => {
-      await store.queueFile(seed('d2'), { force: false, newTransferId: 'tid-old' });
-      await store.claim(ref('d2'), 'w', 60_000);
-      await store.finish(ref('d2'), 'w', { status: 'done', mega_handle: 'H-OLD' });
-      const again = (await store.queueFile(seed('d2'), { force: false, newTransferId: 'tid-new' }))!;
-      expect(again.transfer_id).toBe('tid-old');
-      expect(again.replaces_handle ?? null).toBeNull();
-    });
-
-    it('with force on a file that is not done keeps its transfer_id', async () => {
-      await queueAndClaim(store, 'nd', 'w');
-      await store.finish(ref('nd'), 'w', { status: 'error', error_message: 'boom', count_failure: true });
-      const again = (await store.queueFile(seed('nd'), { force: true, newTransferId: 'tid-new' }))!;
-      expect(again.transfer_id).toBe('tid-1');
-      expect(again.replaces_handle ?? null).toBeNull();
-    });
-
-    it('returns null for a processing file under a live lease and leaves it untouched', async () => {
-      const held = await queueAndClaim(store, 'p1', 'owner-1', 60_000);
-      expect(await store.queueFile(seed('p1', { code: 'changed' }), Q)).toBeNull();
-      expect(await store.queueFile(seed('p1'), { force: true, newTransferId: 'x' })).toBeNull();
-      expect(await store.getFile(ref('p1'))).toEqual(held);
-    });
-
-    it('takes over a processing file whose lease expired', async () => {
-      await queueAndClaim(store, 'p2', 'owner-1', 1);
-      await sleep(20);
-      const doc = (await store.queueFile(seed('p2'), Q))!;
-      expect(doc).not.toBeNull();
-      expect(doc.status).toBe('pending');
-      expect(doc.lease_owner ?? null).toBeNull();
-      expect(doc.lease_expires_at ?? null).toBeNull();
-      // the old owner lost it
-      expect(await store.finish(ref('p2'), 'owner-1', { status: 'done' })).toBe(false);
-    });
-
-    it('keeps one document per {bucket_name, remote_key}', async () => {
-      await store.queueFile(seed('same'), Q);
-      await store.queueFile(seed('same', { code: 'other' }), Q);
-      await Promise.all(Array.from({ length: 5 }, () => store.queueFile(seed('race'), Q)));
-      // the same key in another bucket is another file
-      await store.queueFile(seed('same', { bucket_name: 'other-bucket' }), Q);
+    it('keeps one document per transfer when batches queue it at once', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => queue(store, seed('race'), { batchId: `batch_c${i}` })),
+      );
+      const winners = results.filter((r) => r.kind === 'queued');
+      expect(winners).toHaveLength(1);
+      const owner = (await store.getFile(ref('race')))!.batch_id;
+      const w = winners[0];
+      expect(w?.kind === 'queued' ? w.doc.batch_id : null).toBe(owner);
+      for (const r of results.filter((x) => x.kind !== 'queued')) {
+        expect(r).toEqual({ kind: 'already_in_progress', batch_id: owner });
+      }
+      // and as many documents as paths when they differ
+      await Promise.all(
+        Array.from({ length: 8 }, (_, i) => queue(store, seed('race', { s4_key: `/P${i}/race` }))),
+      );
       const all = await store.listFiles({ limit: 100 });
-      const keys = all.files.map((f) => `${f.bucket_name}/${f.remote_key}`).sort();
-      expect(keys).toEqual([`${BUCKET}/race`, `${BUCKET}/same`, 'other-bucket/same']);
+      expect(all.files.filter((d) => d.remote_key === 'race')).toHaveLength(9);
+      expect(new Set(all.files.map(keyOf)).size).toBe(9);
     });
-  });
 
-  describe('markFailedToStart', () => {
-    it('inserts a failed document when none exists', async () => {
-      const doc = await store.markFailedToStart(seed('missing'), 's3_download_failed', 'object not found');
-      expect(doc).toMatchObject({
+    it('returns what a rule wrote, with its revision, and +1 revision at every write', async () => {
+      const q = await queued(store, seed('r'));
+      expect(q.rev).toBe(0);
+      const held = (await store.applyFile(ref('r'), claimRule('w', 60_000)))!;
+      expect(held.rev).toBe(1);
+      expect(await store.getFile(ref('r'))).toEqual(held);
+      expect(await store.applyFile(ref('r'), renewRule('w', 60_000, 10))).toEqual({ held: true, stop: null });
+      expect((await store.getFile(ref('r')))!.rev).toBe(2);
+      // a rule that changes nothing writes nothing
+      expect(await store.applyFile(ref('r'), claimRule('w2', 60_000))).toBeNull();
+      expect((await store.getFile(ref('r')))!.rev).toBe(2);
+      // the key is the ref's, whatever the rule computed
+      const stray: FileRule<boolean> = (cur) => ({
+        next: { ...cur!, s4_key: '/Somewhere/else', remote_key: 'other' },
+        result: true,
+      });
+      await store.applyFile(ref('r'), stray);
+      expect((await store.getFile(ref('r')))!.rev).toBe(3);
+      expect(await store.getFile(ref('other', { s4_key: '/Somewhere/else' }))).toBeNull();
+    });
+
+    it('follows a transfer through its life: claim, progress, checkpoint, done, verify, forced again', async () => {
+      const q = await queued(store, seed('life'));
+      await sleep(5);
+      const held = (await store.applyFile(ref('life'), claimRule('w', 60_000)))!;
+      expect(held.status_updated_at.getTime()).toBeGreaterThan(q.status_updated_at.getTime());
+      expect(await store.applyFile(ref('life'), renewRule('w', 120_000, 512))).toEqual({
+        held: true,
+        stop: null,
+      });
+      const session = {
+        transfer_id: 'tid-1',
+        size: 3 * 1024 * 1024,
+        etag: '"abc"',
+        next_offset: 1024 * 1024,
+        state: { upload_url: 'http://x/upload/1', sealed_key: 'AAAA', macs: ['m1', 'm2'], n: 3, ok: true },
+      };
+      expect(await store.applyFile(ref('life'), patchHeldRule('w', { upload_session: session }))).toBe(true);
+      const mid = (await store.getFile(ref('life')))!;
+      expect(mid.upload_session).toEqual(session);
+      expect(mid.transferred_bytes).toBe(512);
+      expect(mid.lease_expires_at!.getTime()).toBeGreaterThan(Date.now() + 100_000);
+      expect(mid.status_updated_at.getTime()).toBe(held.status_updated_at.getTime());
+      // only the holder
+      expect(await store.applyFile(ref('life'), finishRule('intruder', { status: 'done' }))).toBeNull();
+      const done = await store.applyFile(
+        ref('life'),
+        finishRule('w', { status: 'done', mega_handle: 'H-1', mega_link: 'https://mega.nz/file/H-1' }),
+      );
+      expect(done).toMatchObject({
+        status: 'done',
+        mega_handle: 'H-1',
+        lease_owner: null,
+        upload_session: null,
+      });
+      expect(await store.getFile(ref('life'))).toEqual(done);
+      const verifiedAt = new Date(Date.now() - 1000);
+      expect(
+        await store.applyFile(
+          ref('life'),
+          verificationRule({ mega_handle: 'H-1', verify_result: 'mac_mismatch', verified_at: verifiedAt }),
+        ),
+      ).toBe(true);
+      const verified = (await store.getFile(ref('life')))!;
+      expect(verified.verified_at).toBeInstanceOf(Date);
+      expect(verified.verified_at!.getTime()).toBe(verifiedAt.getTime());
+      expect(verified.verify_result).toBe('mac_mismatch');
+      // already done, unless forced
+      expect((await queue(store, seed('life'), { batchId: 'batch_b2' })).kind).toBe('already_done');
+      const forced = await queue(store, seed('life'), {
+        batchId: 'batch_b2',
+        force: true,
+        newTransferId: 'tid-2',
+      });
+      expect(forced.kind).toBe('queued');
+      const again = (await store.getFile(ref('life')))!;
+      expect(again).toMatchObject({
+        status: 'pending',
+        batch_id: 'batch_b2',
+        transfer_id: 'tid-2',
+        replaces_handle: 'H-1',
+        creation_date: q.creation_date,
+      });
+      expect(again.mega_handle ?? null).toBeNull();
+      expect(again.verify_result ?? null).toBeNull();
+      expect(again.verified_at ?? null).toBeNull();
+    });
+
+    it('a stop reaches the holder at its renewal; paused, resumed, cancelled', async () => {
+      await queueAndClaim(store, 'st', 'w');
+      expect(await store.applyFile(ref('st'), stopRule('batch_other', 'pause'))).toBe('not_ours');
+      expect(await store.applyFile(ref('st'), stopRule(BATCH, 'pause'))).toBe('asked_holder');
+      expect(await store.applyFile(ref('st'), renewRule('w', 60_000, 1))).toEqual({
+        held: true,
+        stop: 'pause',
+      });
+      expect((await store.applyFile(ref('st'), releaseRule('w', 'paused')))?.status).toBe('paused');
+      expect(await store.applyFile(ref('st'), resumeRule('batch_other'))).toBe(false);
+      expect(await store.applyFile(ref('st'), resumeRule(BATCH))).toBe(true);
+      expect((await store.getFile(ref('st')))!.status).toBe('pending');
+      expect(await store.applyFile(ref('st'), stopRule(BATCH, 'cancel'))).toBe('stopped');
+      expect((await store.getFile(ref('st')))!).toMatchObject({
+        status: 'cancelled',
+        error_message: 'cancelled by the user',
+      });
+    });
+
+    it('takes back a transfer whose lease expired; its old holder can no longer finish it', async () => {
+      await queueAndClaim(store, 'stale', 'dead-worker', 1);
+      await sleep(20);
+      const back = await store.applyFile(
+        ref('stale'),
+        reclaimRule(() => false),
+      );
+      expect(back).toMatchObject({ status: 'pending', lease_owner: null, lease_expires_at: null });
+      expect(await store.applyFile(ref('stale'), finishRule('dead-worker', { status: 'done' }))).toBeNull();
+      expect(await store.applyFile(ref('stale'), renewRule('dead-worker', 1000, 5))).toEqual({ held: false });
+      // a live lease is left alone unless its owner is dead
+      await store.applyFile(ref('stale'), claimRule('w2', 60_000));
+      expect(
+        await store.applyFile(
+          ref('stale'),
+          reclaimRule(() => false),
+        ),
+      ).toBeNull();
+      expect(
+        (
+          await store.applyFile(
+            ref('stale'),
+            reclaimRule((o) => o === 'w2'),
+          )
+        )?.status,
+      ).toBe('pending');
+    });
+
+    it('records a transfer that could not start', async () => {
+      const r = await store.applyFile(
+        ref('missing'),
+        failToStartRule(seed('missing'), BATCH, 's3_download_failed', 'object not found'),
+      );
+      expect(r.kind).toBe('failed');
+      expect(await store.getFile(ref('missing'))).toMatchObject({
         status: 's3_download_failed',
         error_message: 'object not found',
         retry_count: 0,
-        code: 'code-missing',
-        s4_key: '/Archive/missing',
+        batch_id: BATCH,
       });
-      expect(doc.creation_date).toBeInstanceOf(Date);
-      expect(doc.status_updated_at).toBeInstanceOf(Date);
-      expect(await store.getFile(ref('missing'))).toEqual(doc);
-    });
-
-    it('updates an existing document, keeping creation_date', async () => {
-      const first = (await store.queueFile(seed('gone'), Q))!;
-      await sleep(5);
-      const doc = await store.markFailedToStart(seed('gone'), 's3_download_failed', 'object not found');
-      expect(doc.status).toBe('s3_download_failed');
-      expect(doc.creation_date.getTime()).toBe(first.creation_date.getTime());
-      expect(doc.status_updated_at.getTime()).toBeGreaterThan(first.status_updated_at.getTime());
-      expect(doc.retry_count).toBe(0);
     });
   });
 
-  describe('claim', () => {
-    it('is exclusive: of 10 concurrent claims exactly one wins', async () => {
-      await store.queueFile(seed('hot'), Q);
+  describe('claims', () => {
+    it('are exclusive: of 10 concurrent claims of one transfer exactly one wins', async () => {
+      await queued(store, seed('hot'));
       const results = await Promise.all(
-        Array.from({ length: 10 }, (_, i) => store.claim(ref('hot'), `worker-${i}`, 60_000)),
+        Array.from({ length: 10 }, (_, i) => store.applyFile(ref('hot'), claimRule(`worker-${i}`, 60_000))),
       );
       const winners = results.filter((r): r is FileDoc => r !== null);
       expect(winners).toHaveLength(1);
       const doc = (await store.getFile(ref('hot')))!;
+      expect(doc).toEqual(winners[0]);
       expect(doc.status).toBe('processing');
-      expect(doc.lease_owner).toBe(winners[0]!.lease_owner);
-      expect(doc.lease_expires_at).toBeInstanceOf(Date);
+      expect(doc.rev).toBe(1);
       expect(doc.lease_expires_at!.getTime()).toBeGreaterThan(Date.now() + 50_000);
     });
 
-    it('returns null for files that are not pending, or missing', async () => {
-      expect(await store.claim(ref('nope'), 'w', 60_000)).toBeNull();
-      await markDone(store, 'done1', 'H');
-      expect(await store.claim(ref('done1'), 'w', 60_000)).toBeNull();
-      await store.markFailedToStart(seed('failed1'), 's3_download_failed', 'missing');
-      expect(await store.claim(ref('failed1'), 'w', 60_000)).toBeNull();
-      await queueAndClaim(store, 'live', 'w1');
-      expect(await store.claim(ref('live'), 'w2', 60_000)).toBeNull();
-      expect(await store.claim(ref('live'), 'w1', 60_000)).toBeNull();
-    });
-
-    it('takes a processing file whose lease expired, without a status change', async () => {
-      const first = await queueAndClaim(store, 'stale', 'dead-worker', 1);
-      await sleep(20);
-      const taken = (await store.claim(ref('stale'), 'new-worker', 60_000))!;
-      expect(taken).not.toBeNull();
-      expect(taken.lease_owner).toBe('new-worker');
-      expect(taken.status_updated_at.getTime()).toBe(first.status_updated_at.getTime());
-      expect(await store.renewLease(ref('stale'), 'dead-worker', 60_000, { transferred_bytes: 1 })).toBe(
-        false,
+    it('20 concurrent claimNext over 5 pending: each transfer claimed once, the losses counted', async () => {
+      for (let i = 0; i < 5; i++) await queued(store, seed(`q${i}`));
+      const lostBefore = lostClaims(store);
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.claimNext({ destination: DEST }, `w${i}`, 60_000)),
       );
-    });
-  });
-
-  describe('held operations (renewLease, patchHeld, finish)', () => {
-    it('work only for the owner', async () => {
-      const held = await queueAndClaim(store, 'h1', 'owner');
-      expect(await store.renewLease(ref('h1'), 'intruder', 60_000, { transferred_bytes: 99 })).toBe(false);
-      expect(await store.patchHeld(ref('h1'), 'intruder', { mega_handle: 'X' })).toBe(false);
-      expect(await store.finish(ref('h1'), 'intruder', { status: 'done' })).toBe(false);
-      expect(await store.recordFailedAttempt(ref('h1'), 'intruder', 'x')).toBe(false);
-      expect(await store.release(ref('h1'), 'intruder')).toBe(false);
-      expect(await store.getFile(ref('h1'))).toEqual(held);
+      const docs = results.map((r) => r.doc).filter((d): d is FileDoc => d !== null);
+      expect(docs).toHaveLength(5);
+      expect(new Set(docs.map((d) => d.remote_key)).size).toBe(5);
+      for (const d of docs) {
+        expect((await store.getFile(d))!.lease_owner).toBe(d.lease_owner);
+      }
+      const lost = results.reduce((n, r) => n + r.lost, 0);
+      expect(lost).toBeGreaterThan(0);
+      expect(lostClaims(store) - lostBefore).toBe(lost);
+      expect(await store.claimNext({ destination: DEST }, 'late', 60_000)).toEqual({ doc: null, lost: 0 });
     });
 
-    it('renewLease writes progress and extends the lease, keeping status_updated_at', async () => {
-      const held = await queueAndClaim(store, 'h2', 'owner', 1_000);
-      await sleep(10);
-      expect(await store.renewLease(ref('h2'), 'owner', 120_000, { transferred_bytes: 4096 })).toBe(true);
-      const doc = (await store.getFile(ref('h2')))!;
-      expect(doc.transferred_bytes).toBe(4096);
-      expect(doc.lease_expires_at!.getTime()).toBeGreaterThan(held.lease_expires_at!.getTime() + 100_000);
-      expect(doc.modified_date.getTime()).toBeGreaterThan(held.modified_date.getTime());
-      expect(doc.status_updated_at.getTime()).toBe(held.status_updated_at.getTime());
-      expect(doc.status).toBe('processing');
+    it('two stores on the same data never both claim a transfer', async () => {
+      const other = await fx.reopen();
+      try {
+        for (let round = 0; round < 5; round++) {
+          const keys = Array.from({ length: 8 }, (_, i) => `r${round}-s${i}`);
+          for (const k of keys) await queued(store, seed(k));
+          const results = await Promise.all(
+            keys.flatMap((k) => [
+              store.applyFile(ref(k), claimRule('proc-A', 60_000)),
+              other.applyFile(ref(k), claimRule('proc-B', 60_000)),
+            ]),
+          );
+          for (const [i, key] of keys.entries()) {
+            const pair = [results[2 * i], results[2 * i + 1]].filter((r) => r !== null);
+            expect(pair, key).toHaveLength(1);
+            expect((await other.getFile(ref(key)))?.lease_owner).toBe(pair[0]?.lease_owner);
+          }
+        }
+        // and through the queue
+        for (let i = 0; i < 6; i++) await queued(store, seed(`n${i}`));
+        const results: ClaimResult[] = await Promise.all(
+          Array.from({ length: 12 }, (_, i) =>
+            (i % 2 ? other : store).claimNext({ destination: DEST }, `p${i}`, 60_000),
+          ),
+        );
+        const taken = results.flatMap((r) => (r.doc ? [r.doc.remote_key] : []));
+        expect(taken.sort()).toEqual(['n0', 'n1', 'n2', 'n3', 'n4', 'n5']);
+        // what one queued the other sees as in progress
+        expect(await queue(other, seed('n0'), { batchId: 'batch_b2' })).toEqual({
+          kind: 'already_in_progress',
+          batch_id: BATCH,
+        });
+      } finally {
+        await other.close();
+      }
     });
 
-    it('patchHeld sets only the given fields and keeps the status', async () => {
-      const held = await queueAndClaim(store, 'h3', 'owner');
-      await sleep(5);
-      expect(await store.patchHeld(ref('h3'), 'owner', { mega_handle: 'NODE1', replaces_handle: null })).toBe(
-        true,
+    /** Claims for `owner` until nothing in scope is left; the keys in the order taken. */
+    async function claimAll(scope: ClaimScope, owner = 'w'): Promise<string[]> {
+      const taken: string[] = [];
+      for (;;) {
+        const { doc } = await store.claimNext(scope, owner, 60_000);
+        if (!doc) return taken;
+        expect(doc).toMatchObject({
+          status: 'processing',
+          lease_owner: owner,
+          destination: scope.destination,
+        });
+        taken.push(doc.remote_key);
+        expect(taken.length).toBeLessThan(100);
+      }
+    }
+
+    it('claimNext takes from the head of the queue (oldest queued_at), within its destination', async () => {
+      const t = Date.now() - 600_000;
+      // Written out of order: the queue is by queued_at, not by insertion.
+      const ranks = [7, 19, 0, 12, 3, 15, 9, 1, 18, 5, 11, 2, 16, 8, 14, 4, 17, 6, 13, 10];
+      for (const r of ranks)
+        await put(store, fileDoc(`q${String(r).padStart(2, '0')}`, { queued_at: new Date(t + r * 1000) }));
+      await put(
+        store,
+        fileDoc('elsewhere', { queued_at: new Date(t - 1000), destination: 'mega:other@example.com' }),
       );
-      const doc = (await store.getFile(ref('h3')))!;
-      expect(doc).toMatchObject({
-        mega_handle: 'NODE1',
-        status: 'processing',
-        lease_owner: 'owner',
-        size: 1024,
-      });
-      expect(doc.replaces_handle ?? null).toBeNull();
-      expect(doc.status_updated_at.getTime()).toBe(held.status_updated_at.getTime());
-    });
-
-    it('patchHeld keeps an upload checkpoint as given and clears it with null', async () => {
-      await queueAndClaim(store, 'h4', 'owner');
-      const session = {
-        transfer_id: 't-1',
-        size: 3 * 1024 * 1024,
-        etag: '"abc"',
-        next_offset: 1024 * 1024,
-        state: { upload_url: 'http://x/upload/1', sealed_key: 'AAAA', macs: ['m1', 'm2'] },
-      };
-      expect(await store.patchHeld(ref('h4'), 'owner', { upload_session: session })).toBe(true);
-      expect((await store.getFile(ref('h4')))?.upload_session).toEqual(session);
-      expect(await store.patchHeld(ref('h4'), 'owner', { upload_session: null })).toBe(true);
-      expect((await store.getFile(ref('h4')))?.upload_session ?? null).toBeNull();
-    });
-
-    it('finish sets the status, drops the lease and counts a failure', async () => {
-      const held = await queueAndClaim(store, 'h4', 'owner');
-      await sleep(5);
-      expect(
-        await store.finish(ref('h4'), 'owner', {
-          status: 's4_upload_failed',
-          error_message: 'over quota',
-          count_failure: true,
-          transferred_bytes: 512,
-        }),
-      ).toBe(true);
-      const doc = (await store.getFile(ref('h4')))!;
-      expect(doc).toMatchObject({
-        status: 's4_upload_failed',
-        error_message: 'over quota',
-        retry_count: 1,
-        transferred_bytes: 512,
-      });
-      expect(doc.lease_owner ?? null).toBeNull();
-      expect(doc.lease_expires_at ?? null).toBeNull();
-      expect(doc.status_updated_at.getTime()).toBeGreaterThan(held.status_updated_at.getTime());
-      // no longer held: a second finish is refused
-      expect(await store.finish(ref('h4'), 'owner', { status: 'done' })).toBe(false);
-      // a second failed attempt counts again
-      await store.queueFile(seed('h4'), Q);
-      await store.claim(ref('h4'), 'owner2', 60_000);
-      await store.finish(ref('h4'), 'owner2', {
-        status: 'error',
-        error_message: 'again',
-        count_failure: true,
-      });
-      expect((await store.getFile(ref('h4')))!.retry_count).toBe(2);
-    });
-
-    it('recordFailedAttempt counts a retried failure and keeps the lease', async () => {
-      const held = await queueAndClaim(store, 'rf', 'owner');
-      expect(await store.recordFailedAttempt(ref('rf'), 'intruder', 'nope')).toBe(false);
-      await sleep(5);
-      expect(await store.recordFailedAttempt(ref('rf'), 'owner', 'socket hang up')).toBe(true);
-      expect(await store.recordFailedAttempt(ref('rf'), 'owner', 'timeout')).toBe(true);
-      const doc = (await store.getFile(ref('rf')))!;
-      expect(doc).toMatchObject({
-        status: 'processing',
-        retry_count: 2,
-        error_message: 'timeout',
-        lease_owner: 'owner',
-      });
-      expect(doc.lease_expires_at!.getTime()).toBe(held.lease_expires_at!.getTime());
-      expect(doc.status_updated_at.getTime()).toBe(held.status_updated_at.getTime());
-      expect(await store.finish(ref('rf'), 'owner', { status: 'done', error_message: null })).toBe(true);
-      expect((await store.getFile(ref('rf')))!).toMatchObject({
-        status: 'done',
-        retry_count: 2,
-        error_message: null,
-      });
-    });
-
-    it('finish done records the destination without counting a failure', async () => {
-      await queueAndClaim(store, 'h5', 'owner');
-      expect(
-        await store.finish(ref('h5'), 'owner', {
-          status: 'done',
-          mega_handle: 'H5',
-          mega_link: 'https://mega.nz/file/H5',
-          size: 2048,
-          transferred_bytes: 2048,
-        }),
-      ).toBe(true);
-      const doc = (await store.getFile(ref('h5')))!;
-      expect(doc).toMatchObject({
-        status: 'done',
-        mega_handle: 'H5',
-        mega_link: 'https://mega.nz/file/H5',
-        size: 2048,
-        retry_count: 0,
-      });
-      expect(doc.error_message ?? null).toBeNull();
-    });
-  });
-
-  describe('recordVerification', () => {
-    it('writes the result on the done copy it checked, leaving the status as it is', async () => {
-      await markDone(store, 'v1', 'H-V1');
-      const before = (await store.getFile(ref('v1')))!;
-      const at = new Date(Date.now() + 1000);
-      expect(
-        await store.recordVerification(ref('v1'), {
-          mega_handle: 'H-V1',
-          verify_result: 'mac_mismatch',
-          verified_at: at,
-        }),
-      ).toBe(true);
-      const doc = (await store.getFile(ref('v1')))!;
-      expect(doc).toMatchObject({ status: 'done', verify_result: 'mac_mismatch', mega_handle: 'H-V1' });
-      expect(doc.verified_at?.getTime()).toBe(at.getTime());
-      expect(doc.status_updated_at.getTime()).toBe(before.status_updated_at.getTime());
-      expect(doc.modified_date.getTime()).toBeGreaterThanOrEqual(before.modified_date.getTime());
-      // A later verify replaces the result.
-      await store.recordVerification(ref('v1'), {
-        mega_handle: 'H-V1',
-        verify_result: 'ok',
-        verified_at: at,
-      });
-      expect((await store.getFile(ref('v1')))?.verify_result).toBe('ok');
-    });
-
-    it('writes nothing for another copy, a file not done, or no file', async () => {
-      await markDone(store, 'v2', 'H-V2');
-      const v = { verify_result: 'bytes_mismatch' as const, verified_at: new Date() };
-      expect(await store.recordVerification(ref('v2'), { ...v, mega_handle: 'H-OTHER' })).toBe(false);
-      expect((await store.getFile(ref('v2')))?.verify_result ?? null).toBeNull();
-      await queueAndClaim(store, 'v3', 'w');
-      expect(await store.recordVerification(ref('v3'), { ...v, mega_handle: null })).toBe(false);
-      expect((await store.getFile(ref('v3')))?.verify_result ?? null).toBeNull();
-      expect(await store.recordVerification(ref('nope'), { ...v, mega_handle: 'H' })).toBe(false);
-      expect(await store.getFile(ref('nope'))).toBeNull();
-    });
-
-    it('a forced transfer drops the verification of the copy it replaces; a plain re-queue keeps it', async () => {
-      await markDone(store, 'v4', 'H-V4');
-      const v = { mega_handle: 'H-V4', verify_result: 'mac_mismatch' as const, verified_at: new Date() };
-      await store.recordVerification(ref('v4'), v);
-      const kept = (await store.queueFile(seed('v4'), { force: false, newTransferId: 'tid-x' }))!;
-      expect(kept.verify_result).toBe('mac_mismatch');
-      await store.claim(ref('v4'), 'w', 60_000);
-      await store.finish(ref('v4'), 'w', { status: 'done', mega_handle: 'H-V4' });
-      const forced = (await store.queueFile(seed('v4'), { force: true, newTransferId: 'tid-new' }))!;
-      expect(forced.verify_result ?? null).toBeNull();
-      expect(forced.verified_at ?? null).toBeNull();
-      expect((await store.getFile(ref('v4')))?.verify_result ?? null).toBeNull();
-    });
-  });
-
-  describe('status_updated_at', () => {
-    it('changes only when the status changes', async () => {
-      const q1 = (await store.queueFile(seed('s1'), Q))!;
-      await sleep(5);
-      const q2 = (await store.queueFile(seed('s1'), Q))!;
-      expect(q2.status_updated_at.getTime()).toBe(q1.status_updated_at.getTime());
-      await sleep(5);
-      const held = (await store.claim(ref('s1'), 'o', 60_000))!;
-      expect(held.status_updated_at.getTime()).toBeGreaterThan(q2.status_updated_at.getTime());
-      await sleep(5);
-      await store.renewLease(ref('s1'), 'o', 60_000, { transferred_bytes: 1 });
-      await store.patchHeld(ref('s1'), 'o', { mega_handle: 'h' });
-      const mid = (await store.getFile(ref('s1')))!;
-      expect(mid.status_updated_at.getTime()).toBe(held.status_updated_at.getTime());
-      expect(mid.modified_date.getTime()).toBeGreaterThan(held.modified_date.getTime());
-      await sleep(5);
-      await store.finish(ref('s1'), 'o', { status: 'done' });
-      const done = (await store.getFile(ref('s1')))!;
-      expect(done.status_updated_at.getTime()).toBeGreaterThan(mid.status_updated_at.getTime());
-      await sleep(5);
-      // done → done through setStatusWhere is no change
-      expect(await store.setStatusWhere([ref('s1')], ['done'], 'done')).toBe(0);
-      expect((await store.getFile(ref('s1')))!.status_updated_at.getTime()).toBe(
-        done.status_updated_at.getTime(),
+      await put(store, fileDoc('paused', { queued_at: new Date(t - 1000), status: 'paused' }));
+      await put(store, fileDoc('failed', { queued_at: new Date(t - 1000), status: 'error' }));
+      await put(
+        store,
+        fileDoc('held', { queued_at: new Date(t - 1000), status: 'processing', lease_owner: 'x' }),
       );
+      const remaining = ranks.map((r) => `q${String(r).padStart(2, '0')}`).sort();
+      for (;;) {
+        const { doc } = await store.claimNext({ destination: DEST }, 'w', 60_000);
+        if (!doc) break;
+        // Runners racing for the head spread over its first few (CLAIM_WINDOW, 8, in core.ts): never
+        // a transfer with more than that many queued before it.
+        const rank = remaining.indexOf(doc.remote_key);
+        expect(rank, doc.remote_key).toBeGreaterThanOrEqual(0);
+        expect(rank, doc.remote_key).toBeLessThan(8);
+        remaining.splice(rank, 1);
+      }
+      expect(remaining).toEqual([]);
+      expect(await claimAll({ destination: 'mega:other@example.com' })).toEqual(['elsewhere']);
+      expect(
+        (await store.getFiles([ref('paused'), ref('failed'), ref('held')])).map((d) => d.status),
+      ).toEqual(['paused', 'error', 'processing']);
+      expect((await store.getFile(ref('held')))?.lease_owner).toBe('x');
+    });
+
+    it('claimNext honours batch_ids and exclude_batch_ids', async () => {
+      for (const [i, b] of ['batch_x', 'batch_y', 'batch_z', 'batch_x', 'batch_y'].entries()) {
+        await put(store, fileDoc(`k${i}`, { batch_id: b }));
+      }
+      const scope = { destination: DEST };
+      expect(await claimAll({ ...scope, batch_ids: [] })).toEqual([]);
+      expect(await claimAll({ ...scope, batch_ids: ['batch_none'] })).toEqual([]);
+      expect(await claimAll({ ...scope, exclude_batch_ids: ['batch_x', 'batch_y', 'batch_z'] })).toEqual([]);
+      expect(await claimAll({ ...scope, exclude_batch_ids: ['batch_x', 'batch_y'] })).toEqual(['k2']);
+      expect(
+        (
+          await claimAll({ ...scope, batch_ids: ['batch_x', 'batch_y'], exclude_batch_ids: ['batch_y'] })
+        ).sort(),
+      ).toEqual(['k0', 'k3']);
+      expect((await claimAll({ ...scope, exclude_batch_ids: [] })).sort()).toEqual(['k1', 'k4']);
+      expect(await claimAll(scope)).toEqual([]);
+    });
+
+    it('a pending transfer of no batch (0.1 data) is claimed whatever batches a scope excludes', async () => {
+      await put(store, fileDoc('orphan', { batch_id: null }));
+      const scope = { destination: DEST, exclude_batch_ids: ['batch_busy'] };
+      expect((await store.claimNext(scope, 'w', 60_000)).doc?.remote_key).toBe('orphan');
     });
   });
 
-  describe('setStatusWhere', () => {
-    it('changes only files in the given statuses and counts them', async () => {
-      await store.queueFile(seed('a'), Q);
-      await store.queueFile(seed('b'), Q);
-      await markDone(store, 'c', 'HC');
-      await store.markFailedToStart(seed('d'), 's3_download_failed', 'missing');
-      const before = (await store.getFile(ref('a')))!;
-      await sleep(5);
-      const refs = [ref('a'), ref('b'), ref('c'), ref('d'), ref('not-there'), ref('a')];
-      expect(await store.setStatusWhere(refs, ['pending'], 'cancelled', 'cancelled by user')).toBe(2);
-      const a = (await store.getFile(ref('a')))!;
-      expect(a).toMatchObject({ status: 'cancelled', error_message: 'cancelled by user' });
-      expect(a.status_updated_at.getTime()).toBeGreaterThan(before.status_updated_at.getTime());
-      expect((await store.getFile(ref('b')))!.status).toBe('cancelled');
-      expect((await store.getFile(ref('c')))!.status).toBe('done');
-      expect(await store.setStatusWhere(refs, ['pending'], 'cancelled')).toBe(0);
-      // retry: failed and cancelled back to pending; error message left as is when not given
-      expect(await store.setStatusWhere(refs, ['cancelled', 's3_download_failed'], 'pending')).toBe(3);
-      expect((await store.getFile(ref('d')))!).toMatchObject({ status: 'pending', error_message: 'missing' });
-      expect(await store.setStatusWhere([], ['pending'], 'cancelled')).toBe(0);
+  describe('compare-and-set', () => {
+    it('loses no update: 20 concurrent increments all land', async () => {
+      await queued(store, seed('count'));
+      const bump: FileRule<number> = (cur) =>
+        cur
+          ? { next: { ...cur, retry_count: cur.retry_count + 1 }, result: cur.retry_count + 1 }
+          : { next: null, result: -1 };
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => store.applyFile(ref('count'), bump)),
+      );
+      expect([...results].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      const doc = (await store.getFile(ref('count')))!;
+      expect(doc.retry_count).toBe(20);
+      expect(doc.rev).toBe(20);
     });
 
-    it('moving a processing file away drops its lease', async () => {
-      await queueAndClaim(store, 'pp', 'owner');
-      expect(await store.setStatusWhere([ref('pp')], ['processing'], 'cancelled', 'cancelled')).toBe(1);
-      const doc = (await store.getFile(ref('pp')))!;
-      expect(doc.status).toBe('cancelled');
-      expect(doc.lease_owner ?? null).toBeNull();
-      expect(await store.finish(ref('pp'), 'owner', { status: 'done' })).toBe(false);
+    it('a lease renewal and a stop request at once both land (two stores)', async () => {
+      const other = await fx.reopen();
+      try {
+        const keys = Array.from({ length: 10 }, (_, i) => `cas${i}`);
+        for (const k of keys) await queueAndClaim(store, k, 'holder');
+        const results = await Promise.all(
+          keys.flatMap((k, i) => [
+            store.applyFile(ref(k), renewRule('holder', 90_000, 1000 + i)),
+            other.applyFile(ref(k), stopRule(BATCH, i % 2 ? 'pause' : 'cancel')),
+          ]),
+        );
+        expect(results.filter((r) => r === 'asked_holder')).toHaveLength(10);
+        for (const [i, k] of keys.entries()) {
+          const doc = (await store.getFile(ref(k)))!;
+          expect(doc, k).toMatchObject({
+            status: 'processing',
+            lease_owner: 'holder',
+            transferred_bytes: 1000 + i,
+            stop_request: i % 2 ? 'pause' : 'cancel',
+            rev: 3,
+          });
+          expect(doc.lease_expires_at!.getTime()).toBeGreaterThan(Date.now() + 80_000);
+        }
+      } finally {
+        await other.close();
+      }
     });
   });
 
-  describe('listProcessing and release', () => {
-    it('lists every processing file; release returns one to pending (or a given status)', async () => {
-      await queueAndClaim(store, 'r1', 'o1');
-      await queueAndClaim(store, 'r2', 'o2');
-      await store.queueFile(seed('r3'), Q);
-      const processing = await store.listProcessing();
-      expect(processing.map((d) => d.remote_key).sort()).toEqual(['r1', 'r2']);
+  describe('findOpen and findProcessing', () => {
+    it('find the open transfers of the batches asked, and every processing one', async () => {
+      const statuses: FileStatus[] = ['pending', 'processing', 'paused', 'done', 'error', 'cancelled'];
+      for (const b of ['batch_x', 'batch_y']) {
+        for (const s of statuses) {
+          await put(
+            store,
+            fileDoc(`${b}-${s}`, {
+              batch_id: b,
+              status: s,
+              lease_owner: s === 'processing' ? 'w' : null,
+              lease_expires_at: s === 'processing' ? new Date(Date.now() + 60_000) : null,
+            }),
+          );
+        }
+      }
+      await put(store, fileDoc('loose', { batch_id: null, status: 'processing', lease_owner: 'old' }));
+      const names = (docs: FileDoc[]) => docs.map((d) => d.remote_key).sort();
+      expect(names(await store.findOpen(['batch_x']))).toEqual([
+        'batch_x-paused',
+        'batch_x-pending',
+        'batch_x-processing',
+      ]);
+      expect(names(await store.findOpen(['batch_x', 'batch_y', 'batch_none']))).toHaveLength(6);
+      expect(await store.findOpen([])).toEqual([]);
+      expect(await store.findOpen(['batch_none'])).toEqual([]);
+      const processing = await store.findProcessing();
+      expect(names(processing)).toEqual(['batch_x-processing', 'batch_y-processing', 'loose']);
       for (const d of processing) expect(d).not.toHaveProperty('_id');
-
-      expect(await store.release(ref('r1'), 'o2')).toBe(false);
-      expect(await store.release(ref('r1'), 'o1')).toBe(true);
-      const r1 = (await store.getFile(ref('r1')))!;
-      expect(r1.status).toBe('pending');
-      expect(r1.lease_owner ?? null).toBeNull();
-      expect(r1.lease_expires_at ?? null).toBeNull();
-      expect(await store.release(ref('r1'), 'o1')).toBe(false);
-
-      expect(await store.release(ref('r2'), 'o2', 'cancelled')).toBe(true);
-      expect((await store.getFile(ref('r2')))!.status).toBe('cancelled');
-      expect(await store.listProcessing()).toEqual([]);
     });
-  });
 
-  describe('getFiles', () => {
-    it('returns the documents found, in the order asked, once each', async () => {
-      await store.queueFile(seed('x'), Q);
-      await store.queueFile(seed('y'), Q);
-      await store.queueFile(seed('z', { bucket_name: 'b2' }), Q);
+    it('getFiles returns the documents found, in the order asked, once each', async () => {
+      await queued(store, seed('x'));
+      await queued(store, seed('y'));
+      await queued(store, seed('z', { bucket_name: 'b2' }));
+      await queued(store, seed('y', { s4_key: '/Other/y' }));
       const docs = await store.getFiles([
         ref('y'),
         ref('missing'),
         ref('x'),
-        ref('z', 'b2'),
+        ref('z', { bucket_name: 'b2' }),
         ref('y'),
         ref('z'),
+        ref('y', { s4_key: '/Other/y' }),
+        ref('y', { destination: 'mega:other@example.com' }),
       ]);
-      expect(docs.map((d) => `${d.bucket_name}/${d.remote_key}`)).toEqual([
-        `${BUCKET}/y`,
-        `${BUCKET}/x`,
-        'b2/z',
+      expect(docs.map((d) => `${d.bucket_name}/${d.s4_key}`)).toEqual([
+        `${BUCKET}//Archive/y`,
+        `${BUCKET}//Archive/x`,
+        'b2//Archive/z',
+        `${BUCKET}//Other/y`,
       ]);
       expect(await store.getFiles([])).toEqual([]);
       expect(docs[0]).not.toHaveProperty('_id');
@@ -654,58 +727,102 @@ describe.each([mongo, embedded])('MetadataStore conformance: $name', (fx: StoreF
   });
 
   describe('listFiles', () => {
-    async function fill(): Promise<void> {
-      for (let i = 0; i < 23; i++) {
-        const key = `Folder/Clip_${String(i).padStart(2, '0')}.MP4`;
-        const bucket = i % 3 === 0 ? 'zz-bucket' : BUCKET;
-        await store.queueFile(
-          seed(key, {
-            bucket_name: bucket,
-            code: i === 7 ? 'SPECIAL-Code' : `c${i}`,
-            s4_key: `/Dest/${i}/v.mp4`,
-          }),
-          Q,
-        );
-        if (i % 4 === 0) await store.markFailedToStart(seed(key, { bucket_name: bucket }), 'error', 'x');
-        if (i % 5 === 0) await sleep(2); // some creation dates equal, some not
+    /**
+     * 48 transfers over 3 creation dates, 16 at each differing in every part of the key; the newest
+     * keys sort last, so the date must come first.
+     */
+    async function fillGrid(): Promise<FileDoc[]> {
+      const base = Date.now() - 3_600_000;
+      const docs: FileDoc[] = [];
+      for (const [n, prefix] of ['a', 'm', 'z'].entries()) {
+        const t = base + n * 1000;
+        for (const bucket of ['bucket-a', 'bucket-b']) {
+          for (const key of [`${prefix}1`, `${prefix}2`]) {
+            for (const dest of ['mega:a@example.com', 's4:host/b']) {
+              for (const s4 of ['/P/1', '/P/2']) {
+                docs.push(
+                  await put(
+                    store,
+                    fileDoc(key, {
+                      bucket_name: bucket,
+                      destination: dest,
+                      s4_key: s4,
+                      creation_date: new Date(t),
+                      code: `c-${t}-${bucket}-${key}-${dest}-${s4}`,
+                    }),
+                  ),
+                );
+              }
+            }
+          }
+        }
       }
+      return docs;
     }
 
-    it('pages newest first through every document exactly once', async () => {
-      await fill();
+    const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    const listingOrder = (a: FileDoc, b: FileDoc) =>
+      b.creation_date.getTime() - a.creation_date.getTime() ||
+      cmp(a.bucket_name, b.bucket_name) ||
+      cmp(a.remote_key, b.remote_key) ||
+      cmp(a.destination, b.destination) ||
+      cmp(a.s4_key, b.s4_key);
+
+    async function pageAll(query: { status?: FileStatus; q?: string; limit: number }): Promise<FileDoc[]> {
       const seen: FileDoc[] = [];
       let cursor: string | undefined;
       let pages = 0;
       do {
-        const page = await store.listFiles({ limit: 4, cursor });
-        expect(page.files.length).toBeLessThanOrEqual(4);
+        const page = await store.listFiles({ ...query, cursor });
+        expect(page.files.length).toBeLessThanOrEqual(query.limit);
+        if (page.next_cursor) expect(page.files).toHaveLength(query.limit);
         seen.push(...page.files);
         cursor = page.next_cursor ?? undefined;
-        pages++;
-        expect(pages).toBeLessThan(20);
+        expect(++pages).toBeLessThan(200);
       } while (cursor);
-      expect(pages).toBe(6);
-      const ids = seen.map((d) => `${d.bucket_name}/${d.remote_key}`);
-      expect(new Set(ids).size).toBe(23);
-      expect(ids).toHaveLength(23);
-      for (let i = 1; i < seen.length; i++) {
-        expect(seen[i]!.creation_date.getTime()).toBeLessThanOrEqual(seen[i - 1]!.creation_date.getTime());
+      return seen;
+    }
+
+    it('pages newest first through every document exactly once, ties broken by the whole key', async () => {
+      const docs = await fillGrid();
+      const expected = [...docs].sort(listingOrder).map(keyOf);
+      expect(new Set(expected).size).toBe(48);
+      for (const limit of [1, 5, 7, 16, 48, 100]) {
+        const seen = await pageAll({ limit });
+        expect(seen.map(keyOf), `limit ${limit}`).toEqual(expected);
       }
-      for (const d of seen) expect(d).not.toHaveProperty('_id');
+      const first = await store.listFiles({ limit: 5 });
+      expect(first.files.map(keyOf)).toEqual(expected.slice(0, 5));
+      for (const d of first.files) {
+        expect(d).not.toHaveProperty('_id');
+        expect(d.creation_date).toBeInstanceOf(Date);
+      }
     });
 
     it('a limit that divides the total ends with next_cursor null, not an empty page', async () => {
-      for (const k of ['a', 'b', 'c', 'd']) await store.queueFile(seed(k), Q);
+      for (const k of ['a', 'b', 'c', 'd']) await queued(store, seed(k));
       const p1 = await store.listFiles({ limit: 2 });
       expect(p1.next_cursor).not.toBeNull();
       const p2 = await store.listFiles({ limit: 2, cursor: p1.next_cursor! });
       expect(p2.files).toHaveLength(2);
       expect(p2.next_cursor).toBeNull();
       expect((await store.listFiles({ limit: 10 })).next_cursor).toBeNull();
+      expect(await store.listFiles({ limit: 10, status: 'done' })).toEqual({ files: [], next_cursor: null });
     });
 
     it('filters by status and by a case-insensitive substring of code, remote_key or s4_key', async () => {
-      await fill();
+      for (let i = 0; i < 23; i++) {
+        const key = `Folder/Clip_${String(i).padStart(2, '0')}.MP4`;
+        const bucket = i % 3 === 0 ? 'zz-bucket' : BUCKET;
+        const s = seed(key, {
+          bucket_name: bucket,
+          code: i === 7 ? 'SPECIAL-Code' : `c${i}`,
+          s4_key: `/Dest/${i}/v.mp4`,
+        });
+        await queued(store, s);
+        if (i % 4 === 0) await store.applyFile(refOf(s), failToStartRule(s, BATCH, 'error', 'x'));
+        if (i % 5 === 0) await sleep(2); // some creation dates equal, some not
+      }
       const errors = await store.listFiles({ status: 'error', limit: 100 });
       expect(errors.files.map((d) => d.remote_key).sort()).toEqual(
         [0, 4, 8, 12, 16, 20].map((i) => `Folder/Clip_${String(i).padStart(2, '0')}.MP4`),
@@ -714,61 +831,80 @@ describe.each([mongo, embedded])('MetadataStore conformance: $name', (fx: StoreF
 
       const byCode = await store.listFiles({ q: 'special-CODE', limit: 100 });
       expect(byCode.files.map((d) => d.code)).toEqual(['SPECIAL-Code']);
-      const byKey = await store.listFiles({ q: 'clip_1', limit: 100 });
-      expect(byKey.files).toHaveLength(10);
+      expect((await store.listFiles({ q: 'clip_1', limit: 100 })).files).toHaveLength(10);
       const byS4 = await store.listFiles({ q: '/dest/22/', limit: 100 });
       expect(byS4.files.map((d) => d.remote_key)).toEqual(['Folder/Clip_22.MP4']);
-      // regular-expression characters are taken literally
+      // pattern characters of either store are taken literally
       expect((await store.listFiles({ q: 'clip_.*', limit: 100 })).files).toHaveLength(0);
+      expect((await store.listFiles({ q: 'clip%', limit: 100 })).files).toHaveLength(0);
+      expect((await store.listFiles({ q: 'c_ip', limit: 100 })).files).toHaveLength(0);
+      expect((await store.listFiles({ q: '\\', limit: 100 })).files).toHaveLength(0);
       expect((await store.listFiles({ q: '.mp4', limit: 100 })).files).toHaveLength(23);
+      // the destination is no part of the search
+      expect((await store.listFiles({ q: 'ferry@example', limit: 100 })).files).toHaveLength(0);
 
       // filters and paging together
-      const seen: string[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await store.listFiles({ status: 'pending', q: 'CLIP_1', limit: 3, cursor });
-        seen.push(...page.files.map((d) => d.remote_key));
-        cursor = page.next_cursor ?? undefined;
-      } while (cursor);
-      expect(seen.sort()).toEqual([10, 11, 13, 14, 15, 17, 18, 19].map((i) => `Folder/Clip_${i}.MP4`));
+      const seen = await pageAll({ status: 'pending', q: 'CLIP_1', limit: 3 });
+      expect(seen.map((d) => d.remote_key).sort()).toEqual(
+        [10, 11, 13, 14, 15, 17, 18, 19].map((i) => `Folder/Clip_${i}.MP4`),
+      );
     });
 
-    it('rejects a cursor it did not make', async () => {
-      await expect(store.listFiles({ limit: 5, cursor: 'not-a-cursor' })).rejects.toThrow(/cursor/);
+    it('matches literal %, _ and \\ in keys', async () => {
+      for (const key of ['50%_off.jpg', '50pct-off.jpg', 'a\\b.jpg', 'ab.jpg'])
+        await queued(store, seed(key));
+      const names = async (q: string) =>
+        (await store.listFiles({ q, limit: 100 })).files.map((d) => d.remote_key).sort();
+      expect(await names('50%_')).toEqual(['50%_off.jpg']);
+      expect(await names('a\\b')).toEqual(['a\\b.jpg']);
+    });
+
+    it('refuses a cursor it did not make', async () => {
+      const cursors = [
+        'not-a-cursor',
+        // the listing cursor of the previous model: 3 parts
+        Buffer.from(JSON.stringify([Date.now(), BUCKET, 'k'])).toString('base64url'),
+        Buffer.from(JSON.stringify([Date.now(), BUCKET, 'k', DEST, 5])).toString('base64url'),
+        Buffer.from(JSON.stringify([1e300, BUCKET, 'k', DEST, '/x'])).toString('base64url'),
+        Buffer.from(JSON.stringify({ at: 1, bucket_name: BUCKET })).toString('base64url'),
+      ];
+      for (const cursor of cursors) {
+        await expect(store.listFiles({ limit: 5, cursor }), cursor).rejects.toThrow(/cursor/);
+      }
     });
   });
 
   describe('batches', () => {
-    it('inserts, gets, updates and lists newest first', async () => {
+    it('inserts, gets and lists newest first', async () => {
       const t0 = new Date('2024-05-01T10:00:00Z');
-      await store.insertBatch(batch('batch_old', t0));
+      const at = new Date('2024-05-01T10:05:00Z');
+      const old = batch('batch_old', t0, {
+        files: [
+          bitem('a', {
+            outcome: {
+              status: 'done',
+              size: 5,
+              transferred_bytes: 5,
+              retry_count: 1,
+              error_message: null,
+              mega_link: 'https://mega.nz/file/A',
+              at,
+            },
+          }),
+          bitem('b', { start_result: 'already_in_progress', in_batch: 'batch_q', reason: null }),
+        ],
+        rev: 9, // insertBatch starts every batch at revision 0
+      });
+      await store.insertBatch(old);
       await store.insertBatch(batch('batch_mid', new Date(t0.getTime() + 1000), { state: 'finished' }));
       await store.insertBatch(batch('batch_new', new Date(t0.getTime() + 2000)));
 
       const got = (await store.getBatch('batch_old'))!;
-      expect(got).toEqual(batch('batch_old', t0));
+      expect(got).toEqual({ ...old, rev: 0 });
       expect(got.created_at).toBeInstanceOf(Date);
+      expect(got.files[0]!.outcome!.at).toBeInstanceOf(Date);
       expect(got).not.toHaveProperty('_id');
       expect(await store.getBatch('batch_unknown')).toBeNull();
-
-      const finishedAt = new Date();
-      const files = [
-        { bucket_name: BUCKET, remote_key: 'a', code: 'code-a', start_result: 'already_done' as const },
-        {
-          bucket_name: BUCKET,
-          remote_key: 'b',
-          code: 'b',
-          start_result: 'failed_to_start' as const,
-          reason: 'gone',
-        },
-      ];
-      await store.updateBatch('batch_old', { state: 'cancelled', finished_at: finishedAt, files });
-      const updated = (await store.getBatch('batch_old'))!;
-      expect(updated).toMatchObject({ state: 'cancelled', files, batch_id: 'batch_old' });
-      expect(updated.finished_at!.getTime()).toBe(finishedAt.getTime());
-      expect(updated.updated_at.getTime()).toBeGreaterThan(t0.getTime());
-      expect(updated.created_at.getTime()).toBe(t0.getTime());
-      expect(updated.options).toEqual(got.options);
 
       expect((await store.listBatches({})).map((b) => b.batch_id)).toEqual([
         'batch_new',
@@ -779,31 +915,90 @@ describe.each([mongo, embedded])('MetadataStore conformance: $name', (fx: StoreF
         'batch_new',
         'batch_mid',
       ]);
-      expect((await store.listBatches({ state: 'running' })).map((b) => b.batch_id)).toEqual(['batch_new']);
+      expect((await store.listBatches({ state: 'running' })).map((b) => b.batch_id)).toEqual([
+        'batch_new',
+        'batch_old',
+      ]);
+      expect((await store.listBatches({ state: 'cancelled' })).map((b) => b.batch_id)).toEqual([]);
     });
 
-    it('refuses a second batch with the same id and an update of an unknown one', async () => {
+    it('refuses a second batch with the same id; a rule on an unknown batch creates nothing', async () => {
       await store.insertBatch(batch('batch_dup', new Date()));
-      await expect(store.insertBatch(batch('batch_dup', new Date()))).rejects.toThrow(/batch_dup/);
+      await expect(store.insertBatch(batch('batch_dup', new Date(), { state: 'finished' }))).rejects.toThrow(
+        /batch_dup/,
+      );
       expect(await store.listBatches({})).toHaveLength(1);
-      await expect(store.updateBatch('batch_nope', { state: 'finished' })).rejects.toThrow(/batch_nope/);
+      expect((await store.getBatch('batch_dup'))!.state).toBe('running');
+      expect(await store.applyBatch('batch_nope', cancelBatchRule())).toBe('missing');
+      expect(await store.getBatch('batch_nope')).toBeNull();
+    });
+
+    it('applies batch rules with compare-and-set: concurrent outcomes all land', async () => {
+      const keys = Array.from({ length: 10 }, (_, i) => `o${i}`);
+      await store.insertBatch(batch(BATCH, new Date(), { files: keys.map((k) => bitem(k)) }));
+      const docs = keys.map((k) => fileDoc(k, { status: 'done', size: 7, mega_link: `L-${k}` }));
+      const results = await Promise.all(docs.map((d) => store.applyBatch(BATCH, recordOutcomeRule(d))));
+      expect(results).toEqual(keys.map(() => true));
+      const b = (await store.getBatch(BATCH))!;
+      expect(b.rev).toBe(10);
+      expect(b.files.map((i) => i.outcome?.mega_link)).toEqual(keys.map((k) => `L-${k}`));
+      // recorded once
+      expect(await store.applyBatch(BATCH, recordOutcomeRule({ ...docs[0]!, status: 'error' }))).toBe(false);
+      expect((await store.getBatch(BATCH))!.rev).toBe(10);
+    });
+
+    it('a batch ends by the store’s word, whichever store moved its files; a cancel at once is kept', async () => {
+      const other = await fx.reopen();
+      try {
+        await store.insertBatch(batch(BATCH, new Date(), { files: [bitem('a'), bitem('b')] }));
+        await queueAndClaim(store, 'a', 'w');
+        await queued(store, seed('b'));
+        const docsNow = () => store.getFiles([ref('a'), ref('b')]);
+        expect(await store.applyBatch(BATCH, endBatchRule(await docsNow()))).toEqual({
+          ended: false,
+          open: 2,
+        });
+        await store.applyFile(ref('a'), finishRule('w', { status: 'done', mega_link: 'L-a' }));
+        await other.applyFile(ref('b'), stopRule(BATCH, 'cancel'));
+        expect(await store.findOpen([BATCH])).toEqual([]);
+        const [ended, cancel] = await Promise.all([
+          store.applyBatch(BATCH, endBatchRule(await docsNow())),
+          other.applyBatch(BATCH, cancelBatchRule()),
+        ]);
+        expect(ended.ended).toBe(true);
+        const b = (await other.getBatch(BATCH))!;
+        // either the cancel came first (the batch ends cancelled) or the end did (the cancel finds it ended)
+        expect(b.state).toBe(cancel === 'asked' ? 'cancelled' : 'finished');
+        expect(cancel === 'asked' || cancel === 'ended').toBe(true);
+        expect(b.finished_at).toBeInstanceOf(Date);
+        expect(b.files.map((i) => i.outcome?.status)).toEqual(['done', 'cancelled']);
+        expect(b.files[0]!.outcome!.mega_link).toBe('L-a');
+      } finally {
+        await other.close();
+      }
     });
   });
 
   it('keeps its documents across close and reopen', async () => {
-    await store.queueFile(seed('keep'), Q);
-    await markDone(store, 'kept-done', 'HK');
+    await queued(store, seed('keep'));
+    await queueAndClaim(store, 'kept-held', 'w');
+    await store.applyFile(ref('kept-held'), finishRule('w', { status: 'done', mega_handle: 'HK' }));
+    await queued(store, seed('keep', { s4_key: '/Other/keep' }));
     await store.insertBatch(batch('batch_keep', new Date('2024-01-01T00:00:00Z')));
     const before = await store.listFiles({ limit: 100 });
+    const batchBefore = await store.getBatch('batch_keep');
     await store.close();
     store = await fx.reopen();
     const after = await store.listFiles({ limit: 100 });
     expect(after).toEqual(before);
+    expect(after.files).toHaveLength(3);
     expect(after.files[0]!.creation_date).toBeInstanceOf(Date);
-    expect((await store.getBatch('batch_keep'))!.created_at).toBeInstanceOf(Date);
-    // the unique key still holds after a reopen
-    await store.queueFile(seed('keep'), Q);
-    expect((await store.listFiles({ limit: 100 })).files).toHaveLength(2);
+    expect(await store.getBatch('batch_keep')).toEqual(batchBefore);
+    // the unique key still holds after a reopen, and revisions go on
+    expect((await queue(store, seed('keep'), { batchId: 'batch_b2' })).kind).toBe('already_in_progress');
+    expect((await store.listFiles({ limit: 100 })).files).toHaveLength(3);
+    const held = await store.applyFile(ref('keep'), claimRule('w2', 60_000));
+    expect(held?.rev).toBe(1);
   });
 });
 
@@ -829,91 +1024,105 @@ describe('MongoStore specifics', () => {
 
   it('writes seed B field names and BSON types (read back with a raw client)', async () => {
     await queueAndClaim(store, 'raw.bin', 'w');
-    await store.finish(ref('raw.bin'), 'w', { status: 'error', error_message: 'bad', count_failure: true });
+    await store.applyFile(
+      ref('raw.bin'),
+      finishRule('w', { status: 'error', error_message: 'bad', count_failure: true }),
+    );
     const files = client.db(mongo.lastDbName()).collection('files');
     const raw = await files.findOne({ bucket_name: BUCKET, remote_key: 'raw.bin' });
     expect(raw).not.toBeNull();
-    for (const f of ['code', 'bucket_name', 'remote_key', 's4_key', 'status', 'error_message']) {
+    for (const f of [
+      'code',
+      'bucket_name',
+      'remote_key',
+      'destination',
+      's4_key',
+      'status',
+      'error_message',
+    ]) {
       expect(typeof raw![f], f).toBe('string');
     }
     for (const f of ['status_updated_at', 'creation_date', 'modified_date']) {
       expect(raw![f], f).toBeInstanceOf(Date);
     }
-    expect(typeof raw!.retry_count).toBe('number');
     expect(raw!.retry_count).toBe(1);
-    // BSON types as stored: dates are BSON dates, retry_count an int
     const typed = await files.countDocuments({
       remote_key: 'raw.bin',
       creation_date: { $type: 'date' },
       modified_date: { $type: 'date' },
       status_updated_at: { $type: 'date' },
+      queued_at: { $type: 'date' },
       retry_count: { $type: 'int' },
+      rev: { $type: 'int' },
     });
     expect(typed).toBe(1);
-    const expected = new Set<string>([
-      '_id',
-      'code',
-      'bucket_name',
-      'remote_key',
-      's4_key',
-      'status',
-      'status_updated_at',
-      'creation_date',
-      'modified_date',
-      'retry_count',
-      'error_message',
-      'size',
-      'etag',
-      'transferred_bytes',
-      'last_batch_id',
-      'transfer_id',
-      'lease_owner',
-      'lease_expires_at',
-    ]);
-    expect(new Set(Object.keys(raw!))).toEqual(expected);
+    expect(new Set(Object.keys(raw!))).toEqual(
+      new Set([
+        '_id',
+        'code',
+        'bucket_name',
+        'remote_key',
+        'destination',
+        's4_key',
+        'status',
+        'status_updated_at',
+        'creation_date',
+        'modified_date',
+        'retry_count',
+        'error_message',
+        'rev',
+        'size',
+        'etag',
+        'transferred_bytes',
+        'batch_id',
+        'queued_at',
+        'transfer_id',
+        'lease_owner',
+        'lease_expires_at',
+        'stop_request',
+        'claims',
+      ]),
+    );
+    // the batch too: dates as dates
+    await store.insertBatch(batch('batch_raw', new Date()));
+    const rawBatch = await client
+      .db(mongo.lastDbName())
+      .collection('batches')
+      .findOne({ batch_id: 'batch_raw' });
+    expect(rawBatch?.created_at).toBeInstanceOf(Date);
+    expect(rawBatch?.destination).toBe(DEST);
   });
 
   it('creates the indexes, and the unique one holds against raw inserts', async () => {
     const db = client.db(mongo.lastDbName());
     const fileIndexes = await db.collection('files').listIndexes().toArray();
-    const refIndex = fileIndexes.find(
-      (i) => JSON.stringify(i.key) === JSON.stringify({ bucket_name: 1, remote_key: 1 }),
-    );
-    expect(refIndex?.unique).toBe(true);
-    expect(fileIndexes.some((i) => JSON.stringify(i.key) === JSON.stringify({ status: 1 }))).toBe(true);
+    const unique = fileIndexes.find((i) => i.name === 'transfer_unique');
+    expect(unique?.unique).toBe(true);
+    expect(unique?.key).toEqual({ bucket_name: 1, remote_key: 1, destination: 1, s4_key: 1 });
+    // no other unique index on files (the _id index aside)
+    expect(fileIndexes.filter((i) => i.unique && i.name !== '_id_').map((i) => i.name)).toEqual([
+      'transfer_unique',
+    ]);
+    const firstFields = fileIndexes.map((i) => Object.keys(i.key as Document)[0]);
+    expect(firstFields).toContain('status');
+    expect(firstFields).toContain('batch_id');
     const batchIndexes = await db.collection('batches').listIndexes().toArray();
     expect(batchIndexes.find((i) => JSON.stringify(i.key) === JSON.stringify({ batch_id: 1 }))?.unique).toBe(
       true,
     );
 
-    await store.queueFile(seed('uniq'), Q);
-    await expect(
-      db.collection('files').insertOne({ bucket_name: BUCKET, remote_key: 'uniq' }),
-    ).rejects.toThrow(/duplicate key|E11000/);
-  });
-
-  it('two stores sharing one database never both claim a file', async () => {
-    const other = (await mongo.reopen()) as MongoStore;
-    try {
-      // Rounds of simultaneous claims from two connections: a server that ran the conditional
-      // writes without isolation would hand some file to both.
-      for (let round = 0; round < 8; round++) {
-        const keys = Array.from({ length: 10 }, (_, i) => `r${round}-s${i}`);
-        for (const k of keys) await store.queueFile(seed(k), Q);
-        const results = await Promise.all(
-          keys.flatMap((k) => [store.claim(ref(k), 'proc-A', 60_000), other.claim(ref(k), 'proc-B', 60_000)]),
-        );
-        for (const [i, key] of keys.entries()) {
-          const pair = [results[2 * i], results[2 * i + 1]].filter((r) => r !== null);
-          expect(pair, key).toHaveLength(1);
-          expect((await store.getFile(ref(key)))?.lease_owner).toBe(pair[0]?.lease_owner);
-        }
-      }
-      // what one process queues the other sees as in flight
-      expect(await other.queueFile(seed('r0-s0'), Q)).toBeNull();
-    } finally {
-      await other.close();
-    }
+    await queued(store, seed('uniq'));
+    await expect(db.collection('files').insertOne({ ...ref('uniq') })).rejects.toThrow(
+      /duplicate key|E11000/,
+    );
+    // another path or destination of the same object is another transfer
+    await db.collection('files').insertOne({ ...ref('uniq', { s4_key: '/Other/uniq' }) });
+    await db.collection('files').insertOne({ ...ref('uniq', { destination: 'local:/srv' }) });
+    expect(await db.collection('files').countDocuments({ remote_key: 'uniq' })).toBe(3);
+    await store.insertBatch(batch('batch_u', new Date()));
+    await expect(db.collection('batches').insertOne({ batch_id: 'batch_u' })).rejects.toThrow(
+      /duplicate key|E11000/,
+    );
   });
 
   it('fails fast on an unreachable server, naming the host and never the password', async () => {
@@ -928,6 +1137,7 @@ describe('MongoStore specifics', () => {
     const message = (err as Error).message;
     expect(message).toContain('127.0.0.1:1');
     expect(message).not.toContain('Sup3r-S3cret');
+    expect(JSON.stringify(err, Object.getOwnPropertyNames(err))).not.toContain('Sup3r-S3cret');
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
@@ -937,6 +1147,334 @@ describe('MongoStore specifics', () => {
     expect(named.describe()).toMatch(new RegExp(`/${peer.dbName}$`));
     const bare = new MongoStore(peer.uri.replace(/\/[^/?]*(\?|$)/, '$1'));
     expect(bare.describe()).toMatch(/\/megaferry$/);
+    // and it is the database written to
+    const viaUri = new MongoStore(peer.uri.replace(`/${peer.dbName}`, `/${peer.dbName}_path`));
+    await viaUri.init();
+    try {
+      await queued(viaUri, seed('in-path'));
+      const raw = await client
+        .db(`${peer.dbName}_path`)
+        .collection('files')
+        .findOne({ remote_key: 'in-path' });
+      expect(raw?.status).toBe('pending');
+    } finally {
+      await viaUri.close();
+      // a real server keeps it (jongodb forgets it on exit)
+      if (process.env.MONGODB_URI) await dropDatabases(peer.uri, [`${peer.dbName}_path`]);
+    }
+  });
+
+  describe('upgrade of 0.1 data', () => {
+    const LEGACY_DEST = 'mega:old@example.com';
+    const BUCKET01 = 'media';
+    const t = (m: number) => new Date(Date.UTC(2025, 5, 1, 12, m));
+    /** A document as 0.1 wrote it: one per source object, no destination, no revision. */
+    const legacyFile = (key: string, s4: string, over: Document = {}): Document => ({
+      code: `code-${key}`,
+      bucket_name: BUCKET01,
+      remote_key: key,
+      s4_key: s4,
+      status: 'pending',
+      status_updated_at: t(1),
+      creation_date: t(0),
+      modified_date: t(2),
+      retry_count: 0,
+      size: 1000,
+      etag: '"e"',
+      transferred_bytes: 0,
+      transfer_id: `tid-${key}`,
+      lease_owner: null,
+      lease_expires_at: null,
+      ...over,
+    });
+    const legacyFiles = (): Document[] => [
+      legacyFile('a.jpg', '/Archive/a.jpg', {
+        status: 'done',
+        last_batch_id: 'batch_old',
+        transferred_bytes: 1000,
+        mega_handle: 'H-A',
+        mega_link: 'https://mega.nz/file/H-A',
+        retry_count: 1,
+      }),
+      legacyFile('b.jpg', '/Archive/b.jpg', {
+        status: 's4_upload_failed',
+        last_batch_id: 'batch_old',
+        retry_count: 2,
+        error_message: 'quota',
+        transferred_bytes: 300,
+      }),
+      legacyFile('c.jpg', '/Photos/c.jpg', { last_batch_id: 'batch_run' }),
+      legacyFile('d.jpg', '/Photos/d.jpg', {
+        status: 'processing',
+        last_batch_id: 'batch_run',
+        lease_owner: 'host:1:x',
+        lease_expires_at: t(30),
+      }),
+      legacyFile('e.jpg', '/e.jpg', { status: 'done', mega_handle: 'H-E' }),
+    ];
+    const legacyBatches = (): Document[] => [
+      {
+        batch_id: 'batch_old',
+        options: {
+          bucket: BUCKET01,
+          target: '/Archive',
+          max_concurrent: 3,
+          force: false,
+          keys: ['a.jpg', 'b.jpg', 'x.jpg', 'z.jpg'],
+        },
+        files: [
+          { bucket_name: BUCKET01, remote_key: 'a.jpg', code: 'code-a.jpg', start_result: 'started' },
+          { bucket_name: BUCKET01, remote_key: 'b.jpg', code: 'code-b.jpg', start_result: 'started' },
+          {
+            bucket_name: BUCKET01,
+            remote_key: 'x.jpg',
+            code: 'code-x.jpg',
+            start_result: 'failed_to_start',
+            reason: 'object not found',
+          },
+          {
+            bucket_name: BUCKET01,
+            remote_key: 'z.jpg',
+            code: 'code-z.jpg',
+            start_result: 'in_flight',
+            in_batch: 'batch_other',
+          },
+        ],
+        state: 'finished',
+        created_at: t(0),
+        updated_at: t(9),
+        finished_at: t(8),
+      },
+      {
+        batch_id: 'batch_run',
+        options: {
+          bucket: BUCKET01,
+          target: '/Photos',
+          max_concurrent: 2,
+          force: false,
+          keys: ['c.jpg', 'd.jpg'],
+        },
+        files: [
+          { bucket_name: BUCKET01, remote_key: 'c.jpg', code: 'code-c.jpg', start_result: 'started' },
+          { bucket_name: BUCKET01, remote_key: 'd.jpg', code: 'code-d.jpg', start_result: 'started' },
+        ],
+        state: 'running',
+        created_at: t(10),
+        updated_at: t(10),
+      },
+    ];
+
+    /** 0.1's documents and indexes (its unique index on the source object, named by default). */
+    // jongodb (the offline MongoDB peer) has no dropIndexes command: the documents' upgrade is
+    // tested without 0.1's unique index, the index itself in a test of its own.
+    async function seedLegacy(db: Db, files = legacyFiles(), legacyIndex = false): Promise<void> {
+      if (legacyIndex) {
+        await db.collection('files').createIndex({ bucket_name: 1, remote_key: 1 }, { unique: true });
+      }
+      await db.collection('files').createIndex({ status: 1 });
+      await db.collection('files').insertMany(files);
+      await db.collection('batches').createIndex({ batch_id: 1 }, { unique: true });
+      await db.collection('batches').insertMany(legacyBatches());
+    }
+
+    const openUpgraded = async (dbName: string) => {
+      const s = new MongoStore(mongo.peer().uri, { dbName, legacyDestination: LEGACY_DEST });
+      await s.init();
+      return s;
+    };
+
+    /** Every document, as stored, in a stable order (for "nothing changed"). */
+    async function snapshot(db: Db): Promise<{ files: Document[]; batches: Document[]; indexes: string[] }> {
+      return {
+        files: await db.collection('files').find().sort({ remote_key: 1, s4_key: 1 }).toArray(),
+        batches: await db.collection('batches').find().sort({ batch_id: 1 }).toArray(),
+        indexes: (await db.collection('files').listIndexes().toArray()).map((i) => String(i.name)).sort(),
+      };
+    }
+
+    async function expectUpgraded(db: Db): Promise<void> {
+      const before = new Map(legacyFiles().map((f) => [f.remote_key as string, f]));
+      const files = await db.collection('files').find().toArray();
+      // nothing lost, nothing doubled
+      expect(files.map((f) => f.remote_key as string).sort()).toEqual([...before.keys()].sort());
+      for (const f of files) {
+        const prev = before.get(f.remote_key as string)!;
+        const { last_batch_id, ...kept } = prev;
+        expect(f, f.remote_key as string).toMatchObject({
+          ...kept,
+          destination: LEGACY_DEST,
+          rev: 0,
+          batch_id: last_batch_id ?? null,
+        });
+        expect(f, f.remote_key as string).not.toHaveProperty('last_batch_id');
+      }
+      const c = files.find((f) => f.remote_key === 'c.jpg')!;
+      expect(c.queued_at).toEqual(t(2)); // a pending 0.1 transfer keeps its place in the queue
+
+      const batches = new Map(
+        (await db.collection('batches').find().toArray()).map((b) => [b.batch_id as string, b]),
+      );
+      expect([...batches.keys()].sort()).toEqual(['batch_old', 'batch_run']);
+      const old = batches.get('batch_old')!;
+      expect(old).toMatchObject({
+        destination: LEGACY_DEST,
+        rev: 0,
+        state: 'finished',
+        created_at: t(0),
+        finished_at: t(8),
+        options: legacyBatches()[0]!.options as Document,
+      });
+      const items = old.files as BatchItemDoc[];
+      expect(items.map((i) => [i.remote_key, i.s4_key, i.start_result])).toEqual([
+        ['a.jpg', '/Archive/a.jpg', 'started'],
+        ['b.jpg', '/Archive/b.jpg', 'started'],
+        ['x.jpg', '/Archive/x.jpg', 'failed_to_start'],
+        ['z.jpg', '/Archive/z.jpg', 'already_in_progress'],
+      ]);
+      expect(items[0]!.outcome).toEqual({
+        status: 'done',
+        size: 1000,
+        transferred_bytes: 1000,
+        retry_count: 1,
+        error_message: null,
+        mega_link: 'https://mega.nz/file/H-A',
+        at: t(8),
+      });
+      expect(items[1]!.outcome).toMatchObject({
+        status: 's4_upload_failed',
+        retry_count: 2,
+        error_message: 'quota',
+        transferred_bytes: 300,
+      });
+      expect(items[2]).toMatchObject({ reason: 'object not found', outcome: null });
+      expect(items[3]).toMatchObject({ in_batch: 'batch_other', outcome: null });
+      const run = batches.get('batch_run')!;
+      expect(run).toMatchObject({ destination: LEGACY_DEST, rev: 0, state: 'running' });
+      expect((run.files as BatchItemDoc[]).map((i) => [i.s4_key, i.outcome ?? null])).toEqual([
+        ['/Photos/c.jpg', null],
+        ['/Photos/d.jpg', null],
+      ]);
+    }
+
+    it('brings documents and batches to today’s model; two more starts at once change nothing', async () => {
+      const dbName = mongo.newDbName();
+      const db = client.db(dbName);
+      await seedLegacy(db);
+      const upgraded = await openUpgraded(dbName);
+      try {
+        await expectUpgraded(db);
+        // the store works on the upgraded data
+        const c = await upgraded.getFile({
+          bucket_name: BUCKET01,
+          remote_key: 'c.jpg',
+          destination: LEGACY_DEST,
+          s4_key: '/Photos/c.jpg',
+        });
+        expect(c).toMatchObject({ status: 'pending', batch_id: 'batch_run', rev: 0 });
+        expect((await upgraded.findOpen(['batch_run'])).map((d) => d.remote_key).sort()).toEqual([
+          'c.jpg',
+          'd.jpg',
+        ]);
+        expect((await upgraded.findProcessing()).map((d) => d.remote_key)).toEqual(['d.jpg']);
+        const old = (await upgraded.getBatch('batch_old'))!;
+        expect(old.files[0]!.outcome!.at).toBeInstanceOf(Date);
+
+        const before = await snapshot(db);
+        const [s1, s2] = await Promise.all([openUpgraded(dbName), openUpgraded(dbName)]);
+        await Promise.all([s1.close(), s2.close()]);
+        expect(await snapshot(db)).toEqual(before);
+      } finally {
+        await upgraded.close();
+      }
+    });
+
+    it('drops 0.1’s unique index: the same object can then go to a second path', async () => {
+      const dbName = mongo.newDbName();
+      const db = client.db(dbName);
+      await seedLegacy(db, legacyFiles(), true);
+      // Can this server drop an index at all? (A real MongoDB can; jongodb cannot.)
+      await db.collection('probe').createIndex({ x: 1 });
+      const canDrop = await db
+        .collection('probe')
+        .dropIndex('x_1')
+        .then(() => true)
+        .catch(() => false);
+      if (!canDrop) {
+        // The upgrade stops before changing anything, and says what to do.
+        const before = await snapshot(db);
+        const err = await openUpgraded(dbName).catch((e: unknown) => e);
+        expect(String(err)).toMatch(/bucket_name_1_remote_key_1.*could not be dropped.*nothing was changed/);
+        expect(String(err)).toContain('db.files.dropIndex("bucket_name_1_remote_key_1")');
+        expect(await snapshot(db)).toEqual(before);
+        return;
+      }
+      const upgraded = await openUpgraded(dbName);
+      try {
+        const indexes = await db.collection('files').listIndexes().toArray();
+        expect(indexes.find((i) => i.name === 'transfer_unique')?.unique).toBe(true);
+        const elsewhere: FileSeed = {
+          bucket_name: BUCKET01,
+          remote_key: 'a.jpg',
+          destination: LEGACY_DEST,
+          s4_key: '/Second/a.jpg',
+          code: 'code-a.jpg',
+          size: 1000,
+          etag: null,
+        };
+        // the done one at its old path is still done
+        const again = await queue(
+          upgraded,
+          { ...elsewhere, s4_key: '/Archive/a.jpg' },
+          { batchId: 'batch_new' },
+        );
+        expect(again.kind).toBe('already_done');
+        const second = await queue(upgraded, elsewhere, { batchId: 'batch_new' }).catch((e: unknown) => e);
+        expect(second).toMatchObject({ kind: 'queued' });
+        expect(await db.collection('files').countDocuments({ remote_key: 'a.jpg' })).toBe(2);
+        expect(indexes.map((i) => i.name)).not.toContain('bucket_name_1_remote_key_1');
+        // queued in 0.1, before anything queued now
+        expect((await upgraded.claimNext({ destination: LEGACY_DEST }, 'w', 60_000)).doc?.remote_key).toBe(
+          'c.jpg',
+        );
+      } finally {
+        await upgraded.close();
+      }
+    });
+
+    it('is brought up alike when two processes start on 0.1 data at (nearly) the same moment', async () => {
+      // Rounds with the second start a little later each time, so that it may begin while the first
+      // is between the files and the batches.
+      for (const lagMs of [0, 0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40]) {
+        const dbName = mongo.newDbName();
+        const db = client.db(dbName);
+        await seedLegacy(db);
+        const [s1, s2] = await Promise.all([
+          openUpgraded(dbName),
+          sleep(lagMs).then(() => openUpgraded(dbName)),
+        ]);
+        await Promise.all([s1.close(), s2.close()]);
+        await expectUpgraded(db);
+      }
+    });
+
+    it('an upgrade interrupted after the files still gives an ended batch its outcomes', async () => {
+      // A start that upgraded the files and was killed before the batches.
+      const dbName = mongo.newDbName();
+      const db = client.db(dbName);
+      const files = legacyFiles().map((f) => {
+        const { last_batch_id, ...rest } = f;
+        return {
+          ...rest,
+          destination: LEGACY_DEST,
+          rev: 0,
+          batch_id: last_batch_id ?? null,
+          queued_at: f.status === 'pending' ? f.modified_date : null,
+        };
+      });
+      await seedLegacy(db, files, false);
+      await (await openUpgraded(dbName)).close();
+      await expectUpgraded(db);
+    });
   });
 });
 
@@ -956,15 +1494,21 @@ describe('openStore', () => {
   it('opens the embedded store without a URI, and MongoDB with one', async () => {
     const embeddedStore = await openStore({ dataDir: dir });
     expect(embeddedStore.kind).toBe('embedded');
-    await embeddedStore.queueFile(seed('e'), Q);
+    await queued(embeddedStore, seed('e'));
     await embeddedStore.close();
 
     const mongoStore = await openStore({ mongodbUri: peer.uri, dataDir: dir });
     expect(mongoStore.kind).toBe('mongodb');
     expect(await mongoStore.getFile(ref('e'))).toBeNull();
-    await mongoStore.queueFile(seed('m'), Q);
+    await queued(mongoStore, seed('m'));
     expect((await mongoStore.getFile(ref('m')))!.status).toBe<FileStatus>('pending');
     await mongoStore.close();
+
+    // a blank URI is no URI
+    const again = await openStore({ mongodbUri: '  ', dataDir: dir });
+    expect(again.kind).toBe('embedded');
+    expect((await again.getFile(ref('e')))?.status).toBe('pending');
+    await again.close();
   });
 
   it('says which store failed and why, without secrets', async () => {

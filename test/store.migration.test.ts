@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
 import { EmbeddedStore } from '../src/main/store/embedded';
 import { parseNedb } from '../src/main/store/nedb-import';
 
@@ -25,7 +26,7 @@ afterEach(async () => {
 
 describe('the embedded store of 0.1', () => {
   it('is imported at the first start: every file and batch, dates as dates, the last write of each', async () => {
-    const store = new EmbeddedStore(dir);
+    const store = new EmbeddedStore(dir, { legacyDestination: 'mega:owner@example.com' });
     await store.init();
     try {
       const page = await store.listFiles({ limit: 100 });
@@ -54,7 +55,23 @@ describe('the embedded store of 0.1', () => {
       expect((await store.listFiles({ limit: 10, status: 'done' })).files.map((f) => f.remote_key)).toEqual([
         'a.jpg',
       ]);
-      expect((await store.listProcessing()).map((f) => f.remote_key)).toEqual(['c.jpg']);
+      expect((await store.findProcessing()).map((f) => f.remote_key)).toEqual(['c.jpg']);
+      // Today's model: each transfer keyed by its destination too (the configured MEGA account),
+      // owned by the batch 0.1 recorded last, with a revision for compare-and-set.
+      for (const f of page.files) {
+        expect(f.destination).toBe('mega:owner@example.com');
+        expect(f.rev).toBe(0);
+        expect(f.batch_id).toMatch(/^batch_old[12]$/);
+        expect(f).not.toHaveProperty('last_batch_id');
+      }
+      const old1 = await store.getBatch('batch_old1');
+      expect(old1?.destination).toBe('mega:owner@example.com');
+      expect(old1?.files.map((i) => i.s4_key)).toEqual([
+        '/Backup/a.jpg',
+        '/Backup/b.jpg',
+        '/Backup/c.jpg',
+        '/Backup/gone.jpg',
+      ]);
       const batches = await store.listBatches({});
       expect(batches.map((b) => [b.batch_id, b.state])).toEqual([
         ['batch_old2', 'finished'],
@@ -86,6 +103,99 @@ describe('the embedded store of 0.1', () => {
       expect(await again.listBatches({})).toHaveLength(2);
     } finally {
       await again.close();
+    }
+  });
+
+  it('brings the first SQLite schema (a document per object) to a document per transfer', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'megaferry-schema1-'));
+    try {
+      // The tables and one row each as the first SQLite adapter wrote them.
+      const db = new Database(join(empty, 'megaferry.sqlite'));
+      db.exec(`
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE files (bucket_name TEXT NOT NULL, remote_key TEXT NOT NULL, status TEXT NOT NULL,
+          creation_date INTEGER NOT NULL, code TEXT NOT NULL, s4_key TEXT NOT NULL, doc TEXT NOT NULL,
+          PRIMARY KEY (bucket_name, remote_key));
+        CREATE TABLE batches (batch_id TEXT PRIMARY KEY, state TEXT NOT NULL, created_at INTEGER NOT NULL,
+          doc TEXT NOT NULL);
+      `);
+      db.prepare('INSERT INTO meta VALUES (?, ?)').run('schema_version', '1');
+      const at = { $date: 1_790_000_000_000 };
+      const file = {
+        bucket_name: 'media',
+        remote_key: 'v/a.mp4',
+        code: 'A',
+        s4_key: '/Backup/v/a.mp4',
+        status: 'done',
+        status_updated_at: at,
+        creation_date: at,
+        modified_date: at,
+        retry_count: 0,
+        size: 5,
+        transferred_bytes: 5,
+        last_batch_id: 'batch_s1',
+        mega_handle: 'H1',
+      };
+      db.prepare('INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+        'media',
+        'v/a.mp4',
+        'done',
+        at.$date,
+        'A',
+        '/Backup/v/a.mp4',
+        JSON.stringify(file),
+      );
+      const batch = {
+        batch_id: 'batch_s1',
+        options: { bucket: 'media', keys: ['v/a.mp4'], target: '/Backup', max_concurrent: 3, force: false },
+        files: [
+          { bucket_name: 'media', remote_key: 'v/a.mp4', code: 'A', start_result: 'started', reason: null },
+        ],
+        state: 'finished',
+        created_at: at,
+        updated_at: at,
+        finished_at: at,
+      };
+      db.prepare('INSERT INTO batches VALUES (?, ?, ?, ?)').run(
+        'batch_s1',
+        'finished',
+        at.$date,
+        JSON.stringify(batch),
+      );
+      db.close();
+
+      const store = new EmbeddedStore(empty, { legacyDestination: 'mega:owner@example.com' });
+      await store.init();
+      try {
+        const doc = await store.getFile({
+          bucket_name: 'media',
+          remote_key: 'v/a.mp4',
+          destination: 'mega:owner@example.com',
+          s4_key: '/Backup/v/a.mp4',
+        });
+        expect(doc).toMatchObject({ status: 'done', batch_id: 'batch_s1', rev: 0, mega_handle: 'H1' });
+        expect(doc?.creation_date).toEqual(new Date(at.$date));
+        const upgraded = await store.getBatch('batch_s1');
+        expect(upgraded?.destination).toBe('mega:owner@example.com');
+        expect(upgraded?.files[0]).toMatchObject({
+          s4_key: '/Backup/v/a.mp4',
+          start_result: 'started',
+          outcome: { status: 'done', size: 5 },
+        });
+      } finally {
+        await store.close();
+      }
+      // Opened again: nothing changes (the schema is current).
+      const again = new EmbeddedStore(empty);
+      await again.init();
+      try {
+        expect((await again.listFiles({ limit: 10 })).files).toHaveLength(1);
+        expect((await again.getBatch('batch_s1'))?.destination).toBe('mega:owner@example.com');
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await rm(empty, { recursive: true, force: true });
     }
   });
 

@@ -30,12 +30,30 @@ export interface FileRecord {
   error_message: string | null;
   size: number | null;
   transferred_bytes: number;
-  last_batch_id: string | null;
+  /** Where the copy goes (`mega:<e-mail>`, `s4:<host>/<bucket>`, `local:<folder>`). */
+  destination: string;
+  /** The batch that owns the transfer now. */
+  batch_id: string | null;
   mega_handle: string | null;
   mega_link: string | null;
   /** When `megaferry verify` last checked this copy (ISO date), and what it found; null: never. */
   verified_at: string | null;
   verify_result: VerifyResult | null;
+}
+
+export interface BatchPaused {
+  batch_id: string;
+  status: 'paused';
+  message: string;
+  /** Transfers held now or asked to stop at their holder's next lease renewal. */
+  paused_transfers: number;
+}
+
+export interface BatchResumed {
+  batch_id: string;
+  status: 'resumed';
+  message: string;
+  resumed_transfers: number;
 }
 
 export interface Health {
@@ -49,6 +67,10 @@ export interface FerryApi {
   getBatch(batchId: string): Promise<BatchStatus>;
   listBatches(): Promise<BatchStatus[]>;
   cancelBatch(batchId: string): Promise<BatchCancelled>;
+  /** Holds the batch's transfers (moving ones keep their checkpoint), from any process. */
+  pauseBatch(batchId: string): Promise<BatchPaused>;
+  /** Queues the batch's paused transfers again; they continue from their checkpoints. */
+  resumeBatch(batchId: string): Promise<BatchResumed>;
   retryBatch(
     batchId: string,
   ): Promise<{ batch_id: string; status: 'started'; message: string; restarted: string[] }>;
@@ -71,6 +93,8 @@ export const FERRY_API_METHODS = [
   'getBatch',
   'listBatches',
   'cancelBatch',
+  'pauseBatch',
+  'resumeBatch',
   'retryBatch',
   'listFiles',
   'listBuckets',

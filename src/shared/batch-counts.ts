@@ -18,7 +18,7 @@ export function countStatuses(statuses: Iterable<FileStatus>): BatchCounts {
   for (const s of statuses) {
     if (s === 'done') c.completed++;
     else if (s === 'processing') c.transferring++;
-    else if (s === 'pending') c.pending++;
+    else if (s === 'pending' || s === 'paused') c.pending++;
     else if (s === 'cancelled') c.cancelled++;
     else if (FAILED_STATUSES.includes(s)) c.failed++;
   }

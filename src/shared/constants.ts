@@ -12,6 +12,7 @@ export const FILE_STATUSES = [
   's4_upload_failed',
   'error',
   'cancelled',
+  'paused',
 ] as const;
 
 /** Statuses a retry may start again. */
@@ -32,3 +33,10 @@ export const DEFAULT_MAX_FILES = 50;
  * that folder (forward slashes), so the MEGA path is target + the relative path.
  */
 export const LOCAL_BUCKET_PREFIX = 'local:';
+
+/** A new selection id: the batches one selection was split into carry it, and are shown as one. */
+export function newSelectionId(): string {
+  const bytes = new Uint8Array(8);
+  globalThis.crypto.getRandomValues(bytes);
+  return 'sel_' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}

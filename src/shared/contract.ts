@@ -29,6 +29,7 @@ export {
   FILE_STATUSES,
   LOCAL_BUCKET_PREFIX,
   MAX_CONCURRENT_LIMIT,
+  newSelectionId,
 } from './constants';
 export const FileStatusSchema = z.enum(FILE_STATUSES);
 export type FileStatus = z.infer<typeof FileStatusSchema>;
@@ -86,6 +87,8 @@ export const BatchItemSchema = z.strictObject({
 });
 export type BatchItem = z.infer<typeof BatchItemSchema>;
 
+const SELECTION_RULE = 'selection must be "sel_" and 6 to 32 lowercase letters or digits';
+
 /** Builds the batch request schema for the configured limits (settings may raise them). */
 export function batchRequestSchema(limits: { maxConcurrent: number; maxFiles: number }) {
   return z
@@ -102,6 +105,10 @@ export function batchRequestSchema(limits: { maxConcurrent: number; maxFiles: nu
         .max(limits.maxConcurrent, `max_concurrent must be an integer from 1 to ${limits.maxConcurrent}`)
         .default(DEFAULT_MAX_CONCURRENT),
       force: z.boolean({ error: 'force must be true or false' }).default(false),
+      selection: z
+        .string({ error: SELECTION_RULE })
+        .regex(/^sel_[a-z0-9]{6,32}$/, SELECTION_RULE)
+        .optional(),
     })
     .refine((r) => !(r.keys && r.items), {
       message: 'give either keys or items, not both',
@@ -133,6 +140,8 @@ export const BatchStartedSchema = z.object({
   total_files: z.number().int(),
   started: z.array(z.string()),
   already_done: z.array(z.string()),
+  /** Transfers another batch is moving (or holds paused): listed with that batch, not started twice. */
+  already_in_progress: z.array(z.object({ code: z.string(), remote_key: z.string(), batch_id: z.string() })),
   failed_to_start: z.array(FailedToStartSchema),
 });
 export type BatchStarted = z.infer<typeof BatchStartedSchema>;
@@ -154,6 +163,8 @@ export const FileProgressSchema = z.object({
   retry_count: z.number().int(),
   error_message: z.string().nullable(),
   mega_link: z.string().nullable().optional(),
+  /** An item another batch is moving: that batch's id (this batch shows it, counts it apart). */
+  in_batch: z.string().nullable().optional(),
 });
 export type FileProgress = z.infer<typeof FileProgressSchema>;
 
@@ -169,6 +180,8 @@ export const BatchStatusSchema = z.object({
   created_at: z.string().optional(),
   target: z.string().optional(),
   bucket: z.string().optional(),
+  /** The selection this batch is part of, when one selection was split into several batches. */
+  selection: z.string().nullable().optional(),
   files: z.array(FileProgressSchema),
 });
 export type BatchStatus = z.infer<typeof BatchStatusSchema>;

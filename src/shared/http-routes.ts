@@ -27,6 +27,8 @@ export const HTTP_ROUTES = {
   listBatches: { method: 'GET', path: '/batches', argument: 'none', status: 200, access: 'token' },
   getBatch: { method: 'GET', path: '/batches/:id', argument: 'id', status: 200, access: 'token' },
   cancelBatch: { method: 'POST', path: '/batches/:id/cancel', argument: 'id', status: 200, access: 'token' },
+  pauseBatch: { method: 'POST', path: '/batches/:id/pause', argument: 'id', status: 200, access: 'token' },
+  resumeBatch: { method: 'POST', path: '/batches/:id/resume', argument: 'id', status: 200, access: 'token' },
   retryBatch: { method: 'POST', path: '/batches/:id/retry', argument: 'id', status: 202, access: 'token' },
   listFiles: { method: 'GET', path: '/files', argument: 'query', status: 200, access: 'token' },
   listBuckets: { method: 'GET', path: '/s3/buckets', argument: 'none', status: 200, access: 'token' },

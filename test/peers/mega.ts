@@ -68,6 +68,8 @@ export interface MegaPeer {
   uploadedBytes(): number;
   /** Makes chunk POSTs fail while `fn` returns an Error (null: stop failing). */
   setUploadError(fn: UploadErrorSimulator | null): void;
+  /** Holds each chunk POST this long before MEGA sees it (0: none): a slow link, for the tests. */
+  setChunkDelay(ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -85,6 +87,7 @@ export async function startMegaPeer(): Promise<MegaPeer> {
     commands: [],
     uploads: new Map(),
     uploadedBytes: 0,
+    chunkDelayMs: 0,
   };
   const proxy = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -106,7 +109,9 @@ export async function startMegaPeer(): Promise<MegaPeer> {
         req.on('end', () => res.end(''));
         return;
       }
-      forward(req, res, mockPort, null);
+      const delay = kind === 'upload' ? proxyContext.chunkDelayMs : 0;
+      if (delay > 0) setTimeout(() => forward(req, res, mockPort, null), delay);
+      else forward(req, res, mockPort, null);
     }
   });
   const proxyPort = await listen(proxy);
@@ -120,6 +125,9 @@ export async function startMegaPeer(): Promise<MegaPeer> {
     uploadedBytes: () => proxyContext.uploadedBytes,
     setUploadError(fn) {
       options.simulateUploadError = fn ?? undefined;
+    },
+    setChunkDelay(ms) {
+      proxyContext.chunkDelayMs = ms;
     },
     async stop() {
       await Promise.all([close(proxy), close(mock)]);
@@ -138,6 +146,7 @@ function isRepeatedChunk(state: MegaMockState, id: string, offset: number, req: 
 
 interface ProxyContext {
   mockPort: number;
+  chunkDelayMs: number;
   state: MegaMockState;
   dataFolder: string;
   /** The `a` of every command seen. */
@@ -284,8 +293,25 @@ function close(server: Server): Promise<void> {
 
 /** A fresh, separate megajs session on the peer (not the one under test). */
 async function openSession(peer: MegaPeer): Promise<Storage> {
-  return new Storage({ email: peer.email, password: peer.password, gateway: peer.gateway, keepalive: false })
-    .ready;
+  // A loaded machine now and then resets a pooled connection (ECONNRESET): log in again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await new Storage({
+        email: peer.email,
+        password: peer.password,
+        gateway: peer.gateway,
+        keepalive: false,
+      }).ready;
+    } catch (err) {
+      if (
+        attempt >= 3 ||
+        !/fetch failed|ECONNRESET|socket hang up/.test(
+          String((err as Error)?.message) + String((err as { cause?: unknown })?.cause),
+        )
+      )
+        throw err;
+    }
+  }
 }
 
 function folderAt(storage: Storage, folders: string[]): MutableFile | undefined {
@@ -327,43 +353,72 @@ export async function downloadSha256(
 ): Promise<{ sha256: string; size: number }> {
   const storage = await openSession(peer);
   try {
-    const { folders, name } = splitPath(path);
-    const nodes = (folderAt(storage, folders)?.children ?? []).filter(
-      (child) => !child.directory && child.name === name,
-    );
-    if (nodes.length !== 1) throw new Error(`expected one file at ${path}, found ${nodes.length}`);
-    const node = nodes[0] as MutableFile;
-    if (!node.key || node.key.length !== 32) throw new Error(`the node at ${path} has no file key`);
-    const { key, nonce, metaMac } = splitNodeKey(Buffer.from(node.key));
-    const answer = (await storage.api.request({
-      a: 'g',
-      g: 1,
-      n: node.nodeId,
-    } as unknown as JSON)) as unknown as {
-      g?: string;
-    };
-    if (typeof answer?.g !== 'string') throw new Error(`MEGA gave no download URL for ${path}`);
-    const response = await freshGet(answer.g);
-    if (response.statusCode !== 200) throw new Error(`download of ${path}: HTTP ${response.statusCode}`);
-    const decipher = ctrDecipher(key, nonce);
-    const mac = new MetaMacStream(key, nonce);
-    const hash = createHash('sha256');
-    const take = (plain: Buffer): void => {
-      hash.update(plain);
-      mac.update(plain);
-    };
-    for await (const piece of response) take(decipher.update(piece as Buffer));
-    take(decipher.final());
-    const got = mac.metaMac();
-    if (!got.equals(metaMac)) {
-      throw new Error(
-        `MAC mismatch at ${path}: the node key holds ${metaMac.toString('hex')}, the bytes give ${got.toString('hex')}`,
-      );
-    }
-    return { sha256: hash.digest('hex'), size: mac.size };
+    return await downloadIn(storage, path);
   } finally {
     await storage.close().catch(() => undefined);
   }
+}
+
+/**
+ * downloadSha256 for many paths in one session (one login): each path's SHA-256 and size, or
+ * the reason it could not be checked (not exactly one file there, a MAC mismatch…).
+ */
+export async function downloadAllSha256(
+  peer: MegaPeer,
+  paths: string[],
+): Promise<Map<string, { sha256: string; size: number } | { error: string }>> {
+  const storage = await openSession(peer);
+  const out = new Map<string, { sha256: string; size: number } | { error: string }>();
+  try {
+    for (const path of paths) {
+      out.set(
+        path,
+        await downloadIn(storage, path).catch((err: unknown) => ({
+          error: err instanceof Error ? err.message : String(err),
+        })),
+      );
+    }
+    return out;
+  } finally {
+    await storage.close().catch(() => undefined);
+  }
+}
+
+async function downloadIn(storage: Storage, path: string): Promise<{ sha256: string; size: number }> {
+  const { folders, name } = splitPath(path);
+  const nodes = (folderAt(storage, folders)?.children ?? []).filter(
+    (child) => !child.directory && child.name === name,
+  );
+  if (nodes.length !== 1) throw new Error(`expected one file at ${path}, found ${nodes.length}`);
+  const node = nodes[0] as MutableFile;
+  if (!node.key || node.key.length !== 32) throw new Error(`the node at ${path} has no file key`);
+  const { key, nonce, metaMac } = splitNodeKey(Buffer.from(node.key));
+  const answer = (await storage.api.request({
+    a: 'g',
+    g: 1,
+    n: node.nodeId,
+  } as unknown as JSON)) as unknown as {
+    g?: string;
+  };
+  if (typeof answer?.g !== 'string') throw new Error(`MEGA gave no download URL for ${path}`);
+  const response = await freshGet(answer.g);
+  if (response.statusCode !== 200) throw new Error(`download of ${path}: HTTP ${response.statusCode}`);
+  const decipher = ctrDecipher(key, nonce);
+  const mac = new MetaMacStream(key, nonce);
+  const hash = createHash('sha256');
+  const take = (plain: Buffer): void => {
+    hash.update(plain);
+    mac.update(plain);
+  };
+  for await (const piece of response) take(decipher.update(piece as Buffer));
+  take(decipher.final());
+  const got = mac.metaMac();
+  if (!got.equals(metaMac)) {
+    throw new Error(
+      `MAC mismatch at ${path}: the node key holds ${metaMac.toString('hex')}, the bytes give ${got.toString('hex')}`,
+    );
+  }
+  return { sha256: hash.digest('hex'), size: mac.size };
 }
 
 export interface ListedNode {

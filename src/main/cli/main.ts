@@ -10,7 +10,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { BatchStarted, BatchStatus, FerryEvent } from '../../shared/contract';
 import { keyProblem } from '../../shared/object-paths';
 import { isFolderMarker } from '../engine/paths';
-import { FILE_STATUSES } from '../../shared/constants';
+import { FILE_STATUSES, newSelectionId } from '../../shared/constants';
 import { InputError, apiErrorKind, redactSecrets } from '../engine/errors';
 import { ERROR_KIND_TABLE } from '../../shared/error-kinds';
 import type { FerryConfig } from '../service/config';
@@ -228,8 +228,7 @@ function buildProgram(): Command {
         force: Boolean(opts.force),
       };
       const json = Boolean(opts.json);
-      const code = await withService(config, { resume: true, needsMega: true }, async (service) => {
-        const resumed = service.resumed;
+      const code = await withService(config, { resume: false, needsMega: true }, async (service) => {
         // One selection, in as many batches as the files-per-batch cap needs (SPEC.md).
         const cap = config.engine.maxFilesPerBatch;
         const listed = items.length
@@ -238,10 +237,17 @@ function buildProgram(): Command {
         const selection = items.length ? items : (listed?.keys ?? null);
         const refused = listed?.refused ?? [];
         if (!json) for (const f of refused) process.stderr.write(`  not started: ${f.key} — ${f.reason}\n`);
+        const parts = selection === null ? null : chunk(selection, cap);
+        // The batches of one selection carry its id: every UI shows them as one.
+        const selectionId = parts && parts.length > 1 ? newSelectionId() : undefined;
         const requests =
-          selection === null
+          parts === null
             ? [{ ...base, prefix: (opts.prefix as string | undefined) ?? '' }]
-            : chunk(selection, cap).map((part) => ({ ...base, items: part }));
+            : parts.map((part) => ({
+                ...base,
+                items: part,
+                ...(selectionId ? { selection: selectionId } : {}),
+              }));
         const started: BatchStarted[] = [];
         for (const request of requests) {
           const one = await service.startBatch(request);
@@ -262,10 +268,9 @@ function buildProgram(): Command {
           if (started.some((b) => b.already_done.length) && !base.force) {
             process.stderr.write('  files already done are not copied again; --force copies them anew\n');
           }
-          if (resumed.length) process.stderr.write(`also resuming unfinished ${resumed.join(', ')}\n`);
         }
         const ids = started.map((b) => b.batch_id);
-        const { interrupted } = await follow(service, [...ids, ...resumed], json);
+        const { interrupted } = await follow(service, ids, json);
         const statuses = await Promise.all(ids.map((id) => service.getBatch(id)));
         // --json: the REST shape of the batch, or a list of them when the selection took several.
         if (json)
@@ -285,14 +290,25 @@ function buildProgram(): Command {
 
   program
     .command('resume')
-    .description('Continue the batches a crash or kill left unfinished, and wait for them.')
+    .description(
+      'Continue a paused batch (BATCH_ID), or every batch a crash, kill or pause left unfinished, and wait for them.',
+    )
+    .argument('[batch_id]', 'the paused batch to continue')
     .option('--json', 'print only the final batch statuses as JSON', false)
-    .action(async (opts: { json: boolean }) => {
+    .action(async (batchId: string | undefined, opts: { json: boolean }) => {
       const code = await withService(
         await configFromEnv(),
-        { resume: true, needsMega: true },
+        { resume: batchId === undefined, needsMega: true },
         async (service) => {
-          const ids = service.resumed;
+          let ids = service.resumed;
+          if (batchId !== undefined) {
+            const r = await service.resumeBatch(batchId);
+            if (!opts.json) process.stderr.write(`${r.batch_id}: ${r.message}\n`);
+            ids = [r.batch_id];
+          } else {
+            // Paused transfers of the unfinished batches continue too.
+            for (const id of ids) await service.resumeBatch(id).catch(() => undefined);
+          }
           const { interrupted } = await follow(service, ids, opts.json);
           const statuses = await Promise.all(ids.map((id) => service.getBatch(id)));
           if (opts.json) process.stdout.write(JSON.stringify(statuses, null, 2) + '\n');
@@ -302,6 +318,34 @@ function buildProgram(): Command {
         },
       );
       throw new ExitCode(code);
+    });
+
+  program
+    .command('pause')
+    .description(
+      'Pause a batch, whichever process moves it: waiting files hold, moving ones stop within about a second and keep their checkpoint.',
+    )
+    .argument('<batch_id>', 'the batch to pause')
+    .option('--json', 'print the answer as JSON', false)
+    .action(async (batchId: string, opts: { json: boolean }) => {
+      await withService(await configFromEnv(), { resume: false }, async (service) => {
+        const r = await service.pauseBatch(batchId);
+        process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + '\n' : `${r.batch_id}: ${r.message}\n`);
+      });
+    });
+
+  program
+    .command('cancel')
+    .description(
+      'Cancel a batch, whichever process moves it: nothing of it stays processing (within about two seconds).',
+    )
+    .argument('<batch_id>', 'the batch to cancel')
+    .option('--json', 'print the answer as JSON', false)
+    .action(async (batchId: string, opts: { json: boolean }) => {
+      await withService(await configFromEnv(), { resume: false }, async (service) => {
+        const r = await service.cancelBatch(batchId);
+        process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + '\n' : `${r.batch_id}: ${r.message}\n`);
+      });
     });
 
   program
@@ -409,7 +453,7 @@ function buildProgram(): Command {
         throw new InputError('retry needs exactly one of --batch <batch_id> or --failed');
       const code = await withService(
         await configFromEnv(),
-        { resume: true, needsMega: true },
+        { resume: false, needsMega: true },
         async (service) => {
           let ids: string[];
           if (opts.batch) ids = [opts.batch];

@@ -1,13 +1,21 @@
 /**
- * The batch manager: starts, runs, cancels, retries and resumes batches (SPEC.md "Rules of a
- * batch"). It knows only the source and destination interfaces, the store port and the accounting.
+ * The batch manager: starts, runs, cancels, pauses, retries and resumes batches (SPEC.md "Rules of
+ * a batch", "Processes and the store"). It knows only the source and destination interfaces, the
+ * store port and the accounting.
+ *
+ * The store is the queue and the one truth. A start records the batch and queues its transfers;
+ * the runner of every process that opens the store claims pending transfers under the process's
+ * cap (MEGAFERRY_MAX_ACTIVE) and each batch's max_concurrent, renews its leases about once a
+ * second (writing progress, and learning of a cancel or pause asked by any process), and gives
+ * them back when it stops. A batch ends by a conditional write when nothing of it is pending or
+ * processing, whichever process moved its files, and records each item's outcome for good.
  *
  * Safety rules it keeps:
- * - a file is transferred only by the holder of its lease (`claim` is atomic in the store), so the
- *   same object never moves twice at once, in this process or another one;
- * - the destination node carries the file's transfer_id, so a node a crash left behind is adopted
- *   instead of uploaded again, and any other node at the same path goes to the Rubbish Bin once
- *   the new one exists: one copy per path;
+ * - a transfer is moved only by the holder of its lease (claims are compare-and-set in the store),
+ *   so the same object never goes to the same path twice at once, in this process or another one;
+ * - the destination node carries the transfer's transfer_id, so a node a crash left behind is
+ *   adopted instead of uploaded again, and any other node at the same path goes to the Rubbish Bin
+ *   once the new one exists: one copy per path, and copies at other paths are never touched;
  * - every state change is written to the store before it is reported.
  */
 import { EventEmitter } from 'node:events';
@@ -24,18 +32,42 @@ import type {
   FileProgress,
   FileStatus,
 } from '../../shared/contract';
-import { FAILED_STATUSES } from '../../shared/constants';
 import { keyProblem } from '../../shared/object-paths';
 import { countStatuses, overallStatusOf } from '../../shared/batch-counts';
+import { refKey } from '../store/documents';
 import type {
   BatchDoc,
-  BatchFileEntry,
+  BatchItemDoc,
   FileDoc,
-  FileRef,
   FileSeed,
   MetadataStore,
+  StopRequest,
+  TransferRef,
   UploadSessionDoc,
 } from '../store/port';
+import {
+  cancelBatchRule,
+  endBatchRule,
+  failedAttemptRule,
+  failToStartRule,
+  finishRule,
+  folderClaimRule,
+  folderRecordRule,
+  isOpen,
+  outcomeOf,
+  patchHeldRule,
+  queueRule,
+  reclaimRule,
+  recordOutcomeRule,
+  releaseRule,
+  renewRule,
+  reopenBatchRule,
+  requeueRule,
+  resumeRule,
+  setItemsRule,
+  stopRule,
+} from '../store/rules';
+import { FAILED_STATUSES } from '../../shared/constants';
 import { TransferAccount } from './accounting';
 import {
   CancelledError,
@@ -47,7 +79,14 @@ import {
 } from './errors';
 import { isDeadOwner, newOwnerId, retireOwner } from './owner';
 import { isFolderMarker, s4Key } from './paths';
-import type { Destination, DestinationNode, Source, SourceObject, UploadCheckpoint } from './ports';
+import type {
+  Destination,
+  DestinationNode,
+  FolderRegistry,
+  Source,
+  SourceObject,
+  UploadCheckpoint,
+} from './ports';
 import { DEFAULT_RETRY, requestPolicy, type RetryPolicy, withRetry } from './retry';
 
 export interface EngineConfig {
@@ -60,9 +99,12 @@ export interface EngineConfig {
    * the peers are built with it.
    */
   requestRetry: RetryPolicy;
-  /** How long a lease lives without renewal. */
+  /** How long a lease lives without renewal (MEGAFERRY_LEASE_MS). */
   leaseMs: number;
-  /** Progress is written to the store at most this often per file. */
+  /**
+   * Leases are renewed, and progress written to the store, this often per transfer: a cancel or
+   * pause from another process is seen within this time.
+   */
   progressWriteMs: number;
   /** Progress events are emitted at most this often per file. */
   progressEmitMs: number;
@@ -71,6 +113,8 @@ export interface EngineConfig {
    * of three never mean eighteen uploads.
    */
   maxActive: number;
+  /** How often the runner looks at the store for work and for what other processes did. */
+  pollMs: number;
 }
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
@@ -82,41 +126,43 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   progressWriteMs: 1000,
   progressEmitMs: 250,
   maxActive: 6,
+  pollMs: 1000,
 };
+
+/**
+ * What the runner of this process works on: every running batch of the store (the desktop app,
+ * `serve`, `resume`, workers), only the batches this process started or retried (a CLI
+ * `transfer`), or none (a process that only starts batches for others to move).
+ */
+export type WorkScope = 'all' | 'own' | 'none';
 
 export interface BatchManagerDeps {
   store: MetadataStore;
   source: Source;
   destination: Destination;
   config?: Partial<EngineConfig>;
+  work?: WorkScope;
 }
 
-/** The source and destination a batch run works with (settings may replace them for new runs). */
+/** The source and destination a transfer works with (settings may replace them for new claims). */
 export interface TransferPeers {
   source: Source;
   destination: Destination;
 }
 
+/** Why this process stopped a transfer it holds. */
+type StopReason = StopRequest | 'shutdown' | 'lost';
+
 interface ActiveFile {
   batchId: string;
-  ref: FileRef;
+  ref: TransferRef;
   peers: TransferPeers;
   account: TransferAccount;
   abort: AbortController;
+  stop: StopReason | null;
   lastEmit: number;
-}
-
-interface RunningBatch {
-  batchId: string;
-  /** A run keeps the peers it started with to its end. */
-  peers: TransferPeers;
-  cancelled: boolean;
-  active: Map<string, ActiveFile>;
-  /** Settles when every queued file of this run has been handled. */
   done: Promise<void>;
 }
-
-const refKey = (r: FileRef) => `${r.bucket_name}\u0000${r.remote_key}`;
 
 export function newBatchId(): string {
   return 'batch_' + randomBytes(6).toString('hex');
@@ -125,34 +171,82 @@ export function newBatchId(): string {
 /** `refused`: why a listed key cannot be placed inside the target (no document is written for it). */
 type Selection = { key: string; code: string; object: SourceObject | null; refused?: string }[];
 
+/** The transfer of a batch's item. */
+export function itemRef(batch: Pick<BatchDoc, 'options' | 'destination'>, item: BatchItemDoc): TransferRef {
+  return {
+    bucket_name: batch.options.bucket,
+    remote_key: item.remote_key,
+    destination: batch.destination,
+    s4_key: item.s4_key,
+  };
+}
+
+/** How long a process may hold the right to make a folder (one MEGA request, retried). */
+const FOLDER_LEASE_MS = 30_000;
+
+const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 export class BatchManager {
   readonly owner = newOwnerId();
   readonly config: EngineConfig;
   private readonly store: MetadataStore;
   private peers: TransferPeers;
   private readonly events = new EventEmitter();
-  private readonly running = new Map<string, RunningBatch>();
+  private readonly work: WorkScope;
+  /** Batches this process started or retried (the scope of an `own` runner). */
+  private readonly own = new Set<string>();
+  /** Transfers this process holds, by transfer. */
+  private readonly active = new Map<string, ActiveFile>();
+  /** max_concurrent of the batches this process has worked on. */
+  private readonly batchCaps = new Map<string, number>();
   private closed = false;
-  /** The process's one cap over every batch it works on; each batch also has its own. */
-  private readonly activeLimit: ReturnType<typeof pLimit>;
+  /** Transfers this process finished as done. */
+  private moved = 0;
+  private runner: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private woken = false;
+  /** Transfers this process held since its last report (their events came from here). */
+  private heldSinceReport = new Set<string>();
+  /** What this process last saw of the store's running batches (to report other processes' work). */
+  private seen = new Map<string, { rev: number; state: string; open: Map<string, number> }>();
+  private lastMaintain = 0;
 
   constructor(deps: BatchManagerDeps) {
     this.store = deps.store;
     this.peers = { source: deps.source, destination: deps.destination };
     this.config = { ...DEFAULT_ENGINE_CONFIG, ...deps.config };
-    this.activeLimit = pLimit(this.config.maxActive);
+    this.work = deps.work ?? 'all';
     this.events.setMaxListeners(0);
+    this.peers.destination.useFolderRegistry?.(this.folderRegistry());
+  }
+
+  /** The store's folder records, through which every process makes a new folder once. */
+  private folderRegistry(): FolderRegistry {
+    return {
+      claim: (destination, path, gone) =>
+        this.store.applyFolder(destination, path, folderClaimRule(this.owner, FOLDER_LEASE_MS, gone ?? null)),
+      record: async (destination, path, handle) => {
+        await this.store.applyFolder(destination, path, folderRecordRule(this.owner, handle));
+      },
+    };
+  }
+
+  /** The destination this process sends to (`mega:<e-mail>`): it works that destination's queue. */
+  get destinationId(): string {
+    return this.peers.destination.id;
   }
 
   /**
-   * New batch runs (starts, retries, resumes) use `next`; runs already going keep theirs. Resolves
-   * when no run uses the previous peers any more, so their owner may close them then.
+   * New claims use `next`; transfers already going keep theirs. Resolves when no transfer uses the
+   * previous peers any more, so their owner may close them then.
    */
   replacePeers(next: TransferPeers): Promise<void> {
     const previous = this.peers;
     this.peers = next;
-    const users = [...this.running.values()].filter((r) => r.peers === previous);
-    return Promise.all(users.map((r) => r.done)).then(() => undefined);
+    next.destination.useFolderRegistry?.(this.folderRegistry());
+    this.poke();
+    const users = [...this.active.values()].filter((a) => a.peers === previous);
+    return Promise.all(users.map((a) => a.done)).then(() => undefined);
   }
 
   onEvent(listener: (event: FerryEvent) => void): () => void {
@@ -168,7 +262,7 @@ export class BatchManager {
 
   /**
    * Validates everything first (selection, cap, bucket, MEGA login) and writes nothing on bad
-   * input; then records the batch and its files and starts it in the background.
+   * input; then records the batch, queues its transfers in the store and wakes the runner.
    */
   async start(request: BatchRequest): Promise<BatchStarted> {
     this.assertOpen();
@@ -179,98 +273,154 @@ export class BatchManager {
     await this.checkSource(peers.source, request.bucket);
     const selection = await this.select(peers.source, request);
     await this.checkDestination(peers.destination);
+    const destination = peers.destination.id;
 
     const batchId = newBatchId();
     const now = new Date();
-    const existing = new Map(
-      (
-        await this.store.getFiles(selection.map((s) => ({ bucket_name: request.bucket, remote_key: s.key })))
-      ).map((d) => [refKey(d), d]),
-    );
-
-    const entries: BatchFileEntry[] = [];
-    const started: string[] = [];
-    const alreadyDone: string[] = [];
-    const failedToStart: FailedToStart[] = [];
-    const toQueue: FileSeed[] = [];
-    const missing: { seed: FileSeed; reason: string }[] = [];
-
-    for (const item of selection) {
-      const ref = { bucket_name: request.bucket, remote_key: item.key };
+    const items: BatchItemDoc[] = selection.map((item) => {
       if (item.refused) {
-        const reason = `object key ${item.refused}`;
-        failedToStart.push({ code: item.code, remote_key: item.key, reason });
-        entries.push({ ...ref, code: item.code, start_result: 'failed_to_start', reason });
-        continue;
+        return {
+          code: item.code,
+          remote_key: item.key,
+          s4_key: '',
+          start_result: 'failed_to_start',
+          reason: `object key ${item.refused}`,
+        };
       }
-      const seed: FileSeed = {
-        ...ref,
-        code: item.code,
-        s4_key: s4Key(request.target, item.key),
-        size: item.object?.size ?? null,
-        etag: item.object?.etag ?? null,
-        batch_id: batchId,
-      };
-      const doc = existing.get(refKey(ref));
+      const s4_key = s4Key(request.target, item.key);
       if (!item.object) {
-        const reason = `object not found in bucket ${request.bucket}`;
-        missing.push({ seed, reason });
-        failedToStart.push({ code: item.code, remote_key: item.key, reason });
-        entries.push({ ...ref, code: item.code, start_result: 'failed_to_start', reason });
-      } else if (doc?.status === 'done' && !request.force) {
-        alreadyDone.push(item.code);
-        entries.push({ ...ref, code: item.code, start_result: 'already_done' });
-      } else if (doc && this.isHeldByLiveOwner(doc)) {
-        const reason = `already transferring${doc.last_batch_id ? ` in ${doc.last_batch_id}` : ''}`;
-        failedToStart.push({ code: item.code, remote_key: item.key, reason });
-        entries.push({ ...ref, code: item.code, start_result: 'in_flight', reason });
-      } else {
-        toQueue.push(seed);
-        started.push(item.code);
-        entries.push({ ...ref, code: item.code, start_result: 'started' });
+        return {
+          code: item.code,
+          remote_key: item.key,
+          s4_key,
+          start_result: 'failed_to_start',
+          reason: `object not found in bucket ${request.bucket}`,
+        };
       }
-    }
-
-    // The batch is recorded first, so a crash from here on leaves a batch that resumes.
-    await this.store.insertBatch({
+      return { code: item.code, remote_key: item.key, s4_key, start_result: 'started' };
+    });
+    const batch: BatchDoc = {
       batch_id: batchId,
       options: request,
-      files: entries,
+      destination,
+      files: items,
       state: 'running',
+      rev: 0,
       created_at: now,
       updated_at: now,
+    };
+    // The batch is recorded first, so a crash from here on leaves a batch that resumes.
+    await this.store.insertBatch(batch);
+    this.own.add(batchId);
+    this.batchCaps.set(batchId, request.max_concurrent);
+
+    const objects = new Map(selection.map((s) => [s.key, s.object]));
+    const seedOf = (item: BatchItemDoc): FileSeed => ({
+      ...itemRef(batch, item),
+      code: item.code,
+      size: objects.get(item.remote_key)?.size ?? null,
+      etag: objects.get(item.remote_key)?.etag ?? null,
     });
-    for (const { seed, reason } of missing) {
-      await this.store.markFailedToStart(seed, 's3_download_failed', reason);
-    }
-    for (const seed of toQueue) {
-      const doc = await this.store.queueFile(seed, { force: request.force, newTransferId: randomUUID() });
-      if (!doc) {
-        // Taken by another process between the check and now: it is in flight there.
-        const entry = entries.find((e) => e.remote_key === seed.remote_key);
-        if (entry) {
-          entry.start_result = 'in_flight';
-          entry.reason = 'already transferring';
-        }
-        started.splice(started.indexOf(seed.code), 1);
-        failedToStart.push({ code: seed.code, remote_key: seed.remote_key, reason: 'already transferring' });
+    await this.recordEarlierOutcomes(
+      items.filter((i) => i.s4_key).map((i) => itemRef(batch, i)),
+      batchId,
+    );
+    const final: BatchItemDoc[] = [];
+    for (const item of items) {
+      if (item.start_result === 'failed_to_start' && !item.s4_key) {
+        final.push({ ...item, outcome: this.failedOutcome(item.reason ?? 'failed to start') });
+        continue;
       }
+      if (item.start_result === 'failed_to_start') {
+        const r = await this.store.applyFile(
+          itemRef(batch, item),
+          failToStartRule(seedOf(item), batchId, 's3_download_failed', item.reason ?? 'object not found'),
+        );
+        final.push(
+          r.kind === 'already_in_progress'
+            ? { ...item, start_result: 'already_in_progress', in_batch: r.batch_id, reason: null }
+            : r.kind === 'failed'
+              ? { ...item, outcome: outcomeOf(r.doc, new Date()) }
+              : item,
+        );
+        continue;
+      }
+      const r = await this.store.applyFile(
+        itemRef(batch, item),
+        queueRule(seedOf(item), { batchId, force: request.force, newTransferId: randomUUID() }),
+      );
+      if (r.kind === 'queued') final.push(item);
+      else if (r.kind === 'already_done')
+        final.push({ ...item, start_result: 'already_done', outcome: outcomeOf(r.doc, new Date()) });
+      else final.push({ ...item, start_result: 'already_in_progress', in_batch: r.batch_id });
     }
-    if (entries.some((e) => e.start_result === 'in_flight'))
-      await this.store.updateBatch(batchId, { files: entries });
-
-    this.runBatch(batchId, request, entries, peers);
+    await this.store.applyBatch(batchId, setItemsRule(final));
     this.emit({ type: 'batch', batch_id: batchId, overall_status: 'in_progress', state: 'running' });
+    // Ends now when there is nothing to move (all done, or all moved by other batches and ended);
+    // else the runner moves its files, or waits for the other batches' transfers, and ends it.
+    if (!final.some((i) => i.start_result === 'started')) await this.tryEnd(batchId);
+    this.ensureRunner();
 
+    const started = final.filter((i) => i.start_result === 'started').map((i) => i.code);
+    const alreadyDone = final.filter((i) => i.start_result === 'already_done').map((i) => i.code);
+    const failedToStart: FailedToStart[] = final
+      .filter((i) => i.start_result === 'failed_to_start')
+      .map((i) => ({ code: i.code, remote_key: i.remote_key, reason: i.reason ?? 'failed to start' }));
+    const inProgress = final
+      .filter((i) => i.start_result === 'already_in_progress')
+      .map((i) => ({ code: i.code, remote_key: i.remote_key, batch_id: i.in_batch ?? 'unknown' }));
+    const parts = [
+      `${started.length} to transfer`,
+      `${alreadyDone.length} already done`,
+      ...(inProgress.length ? [`${inProgress.length} already in progress in another batch`] : []),
+      `${failedToStart.length} failed to start`,
+    ];
     return {
       batch_id: batchId,
       status: 'started',
-      message: `batch started with ${entries.length} file${entries.length === 1 ? '' : 's'}: ${started.length} to transfer, ${alreadyDone.length} already done, ${failedToStart.length} failed to start`,
-      total_files: entries.length,
+      message: `batch started with ${final.length} file${final.length === 1 ? '' : 's'}: ${parts.join(', ')}`,
+      total_files: final.length,
       started,
       already_done: alreadyDone,
+      already_in_progress: inProgress,
       failed_to_start: failedToStart,
     };
+  }
+
+  private failedOutcome(reason: string) {
+    return {
+      status: 's3_download_failed' as const,
+      size: null,
+      transferred_bytes: 0,
+      retry_count: 0,
+      error_message: reason,
+      mega_link: null,
+      at: new Date(),
+    };
+  }
+
+  /**
+   * Before a batch takes over transfers that earlier batches finished, each earlier batch records
+   * how its transfer ended (when it has not yet: a process may have died in between), so taking
+   * the transfer over never rewrites an earlier batch's history.
+   */
+  private async recordEarlierOutcomes(refs: TransferRef[], batchId: string): Promise<void> {
+    const docs = await this.store.getFiles(refs);
+    const byBatch = new Map<string, FileDoc[]>();
+    for (const doc of docs) {
+      if (!doc.batch_id || doc.batch_id === batchId || isOpen(doc.status)) continue;
+      byBatch.set(doc.batch_id, [...(byBatch.get(doc.batch_id) ?? []), doc]);
+    }
+    for (const [earlier, list] of byBatch) {
+      const batch = await this.store.getBatch(earlier);
+      if (!batch) continue;
+      for (const doc of list) {
+        const item = batch.files.find((i) => i.remote_key === doc.remote_key && i.s4_key === doc.s4_key);
+        if (item && item.start_result === 'started' && !item.outcome) {
+          await this.store.applyBatch(earlier, recordOutcomeRule(doc));
+        }
+      }
+    }
   }
 
   private async checkSource(source: Source, bucket: string): Promise<void> {
@@ -288,7 +438,6 @@ export class BatchManager {
       throw asInputError(err, 'MEGA');
     }
   }
-
   /** Resolves the request's selection: the keys or items given, else every object under the prefix. */
   private async select(source: Source, request: BatchRequest): Promise<Selection> {
     const cap = this.config.maxFilesPerBatch;
@@ -341,132 +490,321 @@ export class BatchManager {
     return selection;
   }
 
-  private isHeldByLiveOwner(doc: FileDoc): boolean {
-    if (doc.status !== 'processing') return false;
-    const expires = doc.lease_expires_at?.getTime() ?? 0;
-    return expires > Date.now() && !isDeadOwner(doc.lease_owner);
+  // ---------------------------------------------------------------- the runner
+
+  /** What this process did: transfers it finished as done, claims it lost to other processes. */
+  stats(): { moved: number; lost_claims: number; owner: string } {
+    return { moved: this.moved, lost_claims: this.store.lostClaims, owner: this.owner };
   }
 
-  // ---------------------------------------------------------------- run
+  /** Starts this process's runner (once): it works the store's queue until shutdown. */
+  ensureRunner(): void {
+    if (this.closed) return;
+    if (!this.runner) {
+      this.runner = this.runLoop().catch((err: unknown) => {
+        console.error(`the transfer runner stopped: ${shortReason(err)}`);
+      });
+    }
+    this.poke();
+  }
 
-  /** Runs the batch's startable files in the background, at most max_concurrent at once. */
-  private runBatch(
-    batchId: string,
-    request: BatchRequest,
-    entries: BatchFileEntry[],
-    peers: TransferPeers = this.peers,
-  ): RunningBatch {
-    const existing = this.running.get(batchId);
-    if (existing) return existing;
-    const limit = pLimit(request.max_concurrent);
-    const run: RunningBatch = {
+  /** Makes the runner look at the store now (new work, a free place). */
+  private poke(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
+  private async runLoop(): Promise<void> {
+    while (!this.closed) {
+      this.woken = false;
+      try {
+        await this.fill();
+        if (Date.now() - this.lastMaintain >= this.config.pollMs) {
+          this.lastMaintain = Date.now();
+          await this.maintain();
+        }
+      } catch (err) {
+        // The store was unreachable for a moment: the next round tries again.
+        if (!this.closed) console.error(`transfer runner: ${shortReason(err)}`);
+      }
+      if (this.closed) break;
+      if (this.woken) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.config.pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  /** Claims pending transfers in scope until this process's cap or the batches' caps are reached. */
+  private async fill(): Promise<void> {
+    const full = new Set<string>();
+    if (this.work === 'none') return;
+    while (!this.closed && this.active.size < this.config.maxActive) {
+      if (this.work === 'own' && this.own.size === 0) return;
+      const perBatch = new Map<string, number>();
+      for (const a of this.active.values()) perBatch.set(a.batchId, (perBatch.get(a.batchId) ?? 0) + 1);
+      for (const [id, n] of perBatch) if (n >= (this.batchCaps.get(id) ?? Infinity)) full.add(id);
+      const peers = this.peers;
+      const { doc } = await this.store.claimNext(
+        {
+          destination: peers.destination.id,
+          batch_ids: this.work === 'own' ? [...this.own] : undefined,
+          exclude_batch_ids: [...full],
+        },
+        this.owner,
+        this.config.leaseMs,
+      );
+      if (!doc) return;
+      const batchId = doc.batch_id ?? '';
+      let cap = this.batchCaps.get(batchId);
+      if (cap === undefined) {
+        const batch = batchId ? await this.store.getBatch(batchId) : null;
+        cap = batch?.options.max_concurrent ?? 1;
+        this.batchCaps.set(batchId, cap);
+      }
+      if ((perBatch.get(batchId) ?? 0) >= cap) {
+        // Its batch is at its max_concurrent here: give it back for later (or for another process).
+        await this.store.applyFile(doc, releaseRule(this.owner, 'pending'));
+        full.add(batchId);
+        continue;
+      }
+      this.launch(doc, peers);
+    }
+  }
+
+  private launch(doc: FileDoc, peers: TransferPeers): void {
+    const batchId = doc.batch_id ?? '';
+    const active: ActiveFile = {
       batchId,
+      ref: {
+        bucket_name: doc.bucket_name,
+        remote_key: doc.remote_key,
+        destination: doc.destination,
+        s4_key: doc.s4_key,
+      },
       peers,
-      cancelled: false,
-      active: new Map(),
+      account: new TransferAccount(doc.size ?? null),
+      abort: new AbortController(),
+      stop: null,
+      lastEmit: 0,
       done: Promise.resolve(),
     };
-    this.running.set(batchId, run);
-    const refs = entries.filter((e) => e.start_result === 'started');
-    // A file waits for a place in its batch, then for one in the process (first come, first served
-    // across batches), so neither cap is ever exceeded.
-    run.done = Promise.all(refs.map((e) => limit(() => this.activeLimit(() => this.transferFile(run, e)))))
-      .then(() => this.finishBatch(run))
+    const key = refKey(doc);
+    this.active.set(key, active);
+    this.heldSinceReport.add(key);
+    active.done = this.transferFile(doc, active)
       .catch((err: unknown) => {
-        // Only store failures reach here (transfer failures are recorded per file).
-        console.error(`batch ${batchId} stopped: ${shortReason(err)}`);
+        // Only store failures reach here (transfer failures are recorded per file); the lease
+        // expires and the transfer is taken up again.
+        console.error(`transfer ${doc.remote_key} → ${doc.s4_key}: ${shortReason(err)}`);
       })
       .finally(() => {
-        if (this.running.get(batchId) === run) this.running.delete(batchId);
+        this.active.delete(key);
+        this.poke();
       });
-    return run;
   }
 
-  private async finishBatch(run: RunningBatch): Promise<void> {
-    if (this.closed) return; // shutting down: the batch stays `running` and resumes next start
-    const state = run.cancelled ? 'cancelled' : 'finished';
-    await this.store.updateBatch(run.batchId, { state, finished_at: new Date() });
-    const status = await this.status(run.batchId);
+  /**
+   * Looks after what no single transfer does: takes back transfers whose holder is gone, ends
+   * batches in scope whose last file another process moved (or that a dead process left), and
+   * reports to this process's listeners what other processes did.
+   */
+  private async maintain(): Promise<void> {
+    const now = new Date();
+    for (const doc of await this.store.findProcessing()) {
+      if (doc.lease_owner === this.owner || doc.destination !== this.peers.destination.id) continue;
+      const expired = (doc.lease_expires_at?.getTime() ?? 0) <= now.getTime();
+      if (expired || isDeadOwner(doc.lease_owner)) {
+        await this.store.applyFile(doc, reclaimRule(isDeadOwner));
+        this.poke();
+      }
+    }
+    const running = await this.store.listBatches({ state: 'running' });
+    const inScope = running.filter((b) => this.work === 'all' || this.own.has(b.batch_id));
+    const open = await this.store.findOpen(running.map((b) => b.batch_id));
+    const openBy = new Map<string, FileDoc[]>();
+    for (const d of open) openBy.set(d.batch_id ?? '', [...(openBy.get(d.batch_id ?? '') ?? []), d]);
+    for (const batch of inScope) {
+      if (!openBy.has(batch.batch_id)) await this.tryEnd(batch.batch_id);
+    }
+    for (const id of this.own) {
+      if (!running.some((b) => b.batch_id === id)) this.own.delete(id);
+    }
+    if (this.events.listenerCount('event') > 0) await this.report(running, openBy);
+  }
+
+  /**
+   * Events for what other processes did to the store's running batches since the last look: the
+   * desktop shows a batch the CLI runs, and the reverse.
+   */
+  private async report(running: BatchDoc[], openBy: Map<string, FileDoc[]>): Promise<void> {
+    const local = this.heldSinceReport;
+    this.heldSinceReport = new Set(this.active.keys());
+    const ours = (key: string) => local.has(key) || this.active.has(key);
+    const next = new Map<string, { rev: number; state: string; open: Map<string, number> }>();
+    for (const batch of running) {
+      const before = this.seen.get(batch.batch_id);
+      const docs = openBy.get(batch.batch_id) ?? [];
+      const open = new Map(docs.map((d) => [refKey(d), d.rev]));
+      // A batch started elsewhere appears; one started here was announced by its start.
+      if (!before && !this.own.has(batch.batch_id)) {
+        this.emit({
+          type: 'batch',
+          batch_id: batch.batch_id,
+          overall_status: 'in_progress',
+          state: 'running',
+        });
+      }
+      for (const doc of docs) {
+        if (ours(refKey(doc)) || before?.open.get(refKey(doc)) === doc.rev) continue;
+        // A transfer first seen waiting is news to nobody: the batch's status lists it.
+        if (doc.status === 'pending' && !before?.open.has(refKey(doc))) continue;
+        this.emit({
+          type: doc.status === 'processing' ? 'progress' : 'file',
+          batch_id: batch.batch_id,
+          file: toProgress(doc, null),
+        });
+      }
+      // Transfers that left the open set were finished somewhere: say how.
+      const left = [...(before?.open.keys() ?? [])].filter((k) => !open.has(k) && !ours(k));
+      if (left.length > 0) {
+        const refs = batch.files
+          .filter((i) => left.includes(refKey(itemRef(batch, i))))
+          .map((i) => itemRef(batch, i));
+        for (const doc of await this.store.getFiles(refs)) {
+          this.emit({ type: 'file', batch_id: batch.batch_id, file: toProgress(doc, null) });
+        }
+      }
+      next.set(batch.batch_id, { rev: batch.rev, state: batch.state, open });
+    }
+    for (const id of this.seen.keys()) {
+      if (next.has(id)) continue;
+      const status = await this.status(id);
+      if (status && status.overall_status !== 'in_progress') {
+        this.emit({
+          type: 'batch',
+          batch_id: id,
+          overall_status: status.overall_status,
+          state: (await this.store.getBatch(id))?.state ?? 'finished',
+        });
+      }
+    }
+    this.seen = next;
+  }
+
+  /** Ends the batch when the store says nothing of it is left (any process may; one write wins). */
+  private async tryEnd(batchId: string): Promise<boolean> {
+    const batch = await this.store.getBatch(batchId);
+    if (!batch || batch.state !== 'running') return false;
+    const docs = await this.store.getFiles(
+      batch.files
+        .filter(
+          (i) => !i.outcome && (i.start_result === 'started' || i.start_result === 'already_in_progress'),
+        )
+        .map((i) => itemRef(batch, i)),
+    );
+    const result = await this.store.applyBatch(batchId, endBatchRule(docs));
+    if (!result.ended) return false;
+    const status = await this.describe(result.batch);
     this.emit({
       type: 'batch',
-      batch_id: run.batchId,
-      overall_status: status?.overall_status ?? 'completed',
-      state,
+      batch_id: batchId,
+      overall_status: status.overall_status,
+      state: result.batch.state,
     });
+    return true;
   }
 
-  private async transferFile(run: RunningBatch, entry: FileRef): Promise<void> {
-    if (run.cancelled || this.closed) return;
-    const ref = { bucket_name: entry.bucket_name, remote_key: entry.remote_key };
-    const claimed = await this.store.claim(ref, this.owner, this.config.leaseMs);
-    if (!claimed) return; // not pending any more, or another process holds it
-    let doc: FileDoc = claimed;
-    const abort = new AbortController();
-    const active: ActiveFile = {
-      batchId: run.batchId,
-      ref,
-      peers: run.peers,
-      account: new TransferAccount(doc.size ?? null),
-      abort,
-      lastEmit: 0,
-    };
-    run.active.set(refKey(ref), active);
-    if (run.cancelled || this.closed) abort.abort(); // cancelled between the claim and now
-    await this.emitFile(run.batchId, doc, active);
+  private async transferFile(claimed: FileDoc, active: ActiveFile): Promise<void> {
+    let doc = claimed;
+    const ref = active.ref;
+    if (this.closed) active.stop = 'shutdown';
+    if (active.stop) active.abort.abort();
+    await this.emitFile(active.batchId, doc, active);
 
-    let lastWrite = Date.now();
-    let written = doc.transferred_bytes ?? 0;
+    // The lease is renewed, and progress written, about once a second; the answer carries a
+    // cancel or pause asked by any process, and says when another process took the transfer.
+    let renewing = false;
     const heartbeat = setInterval(() => {
-      const now = Date.now();
-      const bytes = active.account.transferred;
-      if (bytes !== written || now - lastWrite >= this.config.leaseMs / 3) {
-        written = bytes;
-        lastWrite = now;
-        this.store
-          .renewLease(ref, this.owner, this.config.leaseMs, { transferred_bytes: bytes })
-          .catch(() => undefined);
-      }
+      if (renewing) return;
+      renewing = true;
+      this.store
+        .applyFile(ref, renewRule(this.owner, this.config.leaseMs, active.account.transferred))
+        .then((r) => {
+          if (!r.held) this.stopActive(active, 'lost');
+          else if (r.stop) this.stopActive(active, r.stop);
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          renewing = false;
+        });
     }, this.config.progressWriteMs);
 
+    let ended: FileDoc | null = null;
     try {
       const { node, location } = await withRetry((n) => this.attempt(doc, active, n), this.config.retry, {
-        signal: abort.signal,
+        signal: active.abort.signal,
         onFailure: async (err, _attempt, willRetry) => {
           if (willRetry) {
-            await this.store.recordFailedAttempt(ref, this.owner, shortReason(err));
+            await this.store.applyFile(ref, failedAttemptRule(this.owner, shortReason(err)));
             active.account.reset(0);
           }
         },
       });
       clearInterval(heartbeat);
-      await this.store.finish(ref, this.owner, {
-        status: 'done',
-        error_message: null,
-        transferred_bytes: node.size,
-        mega_handle: node.handle,
-        mega_link: location,
-        size: node.size,
-      });
+      ended = await this.store.applyFile(
+        ref,
+        finishRule(this.owner, {
+          status: 'done',
+          error_message: null,
+          transferred_bytes: node.size,
+          mega_handle: node.handle,
+          mega_link: location,
+          size: node.size,
+        }),
+      );
     } catch (err) {
       clearInterval(heartbeat);
-      if (this.closed && !run.cancelled) {
-        // Shutting down, not cancelled: leave the file for the next start.
-        await this.store.release(ref, this.owner, 'pending');
+      const stop = active.stop;
+      if (stop === 'lost') {
+        // Another process holds it now (this one stopped renewing in time): nothing to write.
+      } else if (stop === 'shutdown') {
+        await this.store.applyFile(ref, releaseRule(this.owner, 'pending'));
+      } else if (stop === 'pause') {
+        // The checkpoint stays with the document: a resume continues from it.
+        ended = await this.store.applyFile(ref, releaseRule(this.owner, 'paused'));
       } else {
-        const cancelled = run.cancelled || err instanceof CancelledError;
+        const cancelled = stop === 'cancel' || err instanceof CancelledError;
         const status: FileStatus = cancelled ? 'cancelled' : statusForError(err);
-        await this.store.finish(ref, this.owner, {
-          status,
-          count_failure: !cancelled,
-          error_message: cancelled ? 'cancelled by the user' : shortReason(err),
-          transferred_bytes: active.account.transferred,
-        });
+        ended = await this.store.applyFile(
+          ref,
+          finishRule(this.owner, {
+            status,
+            count_failure: !cancelled,
+            error_message: cancelled ? 'cancelled by the user' : shortReason(err),
+            transferred_bytes: active.account.transferred,
+          }),
+        );
       }
-    } finally {
-      run.active.delete(refKey(ref));
     }
-    doc = (await this.store.getFile(ref)) ?? doc;
-    await this.emitFile(run.batchId, doc, null);
+    doc = ended ?? (await this.store.getFile(ref)) ?? doc;
+    if (ended?.status === 'done') this.moved++;
+    await this.emitFile(active.batchId, doc, null);
+    if (ended && !isOpen(ended.status) && ended.batch_id) {
+      await this.store.applyBatch(ended.batch_id, recordOutcomeRule(ended));
+      await this.tryEnd(ended.batch_id);
+    }
+  }
+
+  private stopActive(active: ActiveFile, reason: StopReason): void {
+    if (active.stop === 'cancel' || active.stop === 'lost') return;
+    active.stop = reason;
+    active.abort.abort();
   }
 
   /**
@@ -487,7 +825,9 @@ export class BatchManager {
     const transferId = doc.transfer_id ?? randomUUID();
     active.account = new TransferAccount(object.size);
 
-    const fresh = attemptNo > 1;
+    // A later attempt, or a transfer an earlier holder worked on (a process that died, or this
+    // one before a retry), asks MEGA itself: a node may be there that this process never saw.
+    const fresh = attemptNo > 1 || (doc.claims ?? 1) > 1;
     const ours = (nodes: DestinationNode[]) =>
       nodes.find((n) => n.transfer_id === transferId && n.size === object.size);
     let node = ours(await destination.find(doc.s4_key, { fresh }));
@@ -524,10 +864,10 @@ export class BatchManager {
     for (const other of await destination.find(doc.s4_key, { fresh })) {
       if (other.handle !== kept) await destination.discard(other.handle);
     }
-    // A forced copy replaces the earlier one wherever it was (an earlier target folder too).
+    // A forced copy replaces the earlier one at this path (found above when it is still there).
     if (doc.replaces_handle && doc.replaces_handle !== kept) {
       await destination.discard(doc.replaces_handle);
-      await this.store.patchHeld(doc, this.owner, { replaces_handle: null });
+      await this.store.applyFile(doc, patchHeldRule(this.owner, { replaces_handle: null }));
     }
     const location = destination.locate ? await destination.locate(kept).catch(() => null) : null;
     return { node, location };
@@ -594,7 +934,7 @@ export class BatchManager {
   private async saveCheckpoint(doc: FileDoc, session: UploadSessionDoc | null): Promise<void> {
     if (!session && !doc.upload_session) return;
     doc.upload_session = session;
-    await this.store.patchHeld(doc, this.owner, { upload_session: session });
+    await this.store.applyFile(doc, patchHeldRule(this.owner, { upload_session: session }));
   }
 
   private onProgress(doc: FileDoc, active: ActiveFile, bytes: number): void {
@@ -621,35 +961,71 @@ export class BatchManager {
     return this.describe(batch);
   }
 
+  /**
+   * The batch as its owner sees it: an item that ended shows its recorded outcome (history is
+   * never rewritten by a later batch), one still moving its transfer's live state (from this
+   * process, or from the store when another process moves it); one already in progress in
+   * another batch shows that transfer's state and the batch that moves it (`in_batch`).
+   */
   private async describe(batch: BatchDoc): Promise<BatchStatus> {
-    const docs = new Map((await this.store.getFiles(batch.files)).map((d) => [refKey(d), d]));
-    const run = this.running.get(batch.batch_id);
-    const files = batch.files.map((entry) => {
-      const doc = docs.get(refKey(entry));
-      const active = run?.active.get(refKey(entry)) ?? null;
-      if (!doc) {
-        return toProgress(
-          {
-            ...entry,
-            s4_key: keyProblem(entry.remote_key) ? '' : s4Key(batch.options.target, entry.remote_key),
-            status: entry.start_result === 'failed_to_start' ? 's3_download_failed' : 'pending',
-            retry_count: 0,
-            error_message: entry.reason ?? null,
-          },
-          null,
-        );
+    const live = batch.files.filter(
+      (i) => !i.outcome && (i.start_result === 'started' || i.start_result === 'already_in_progress'),
+    );
+    const docs = new Map(
+      (await this.store.getFiles(live.map((i) => itemRef(batch, i)))).map((d) => [refKey(d), d]),
+    );
+    const own: FileProgress[] = [];
+    const files = batch.files.map((item) => {
+      const ref = itemRef(batch, item);
+      const base = {
+        code: item.code,
+        bucket_name: ref.bucket_name,
+        remote_key: item.remote_key,
+        s4_key: item.s4_key,
+      };
+      let progress: FileProgress;
+      if (item.outcome) {
+        const o = item.outcome;
+        progress = {
+          ...base,
+          status: o.status,
+          progress: o.status === 'done' ? 100 : o.size ? round1((o.transferred_bytes / o.size) * 100) : 0,
+          transferred_bytes: o.transferred_bytes,
+          total_bytes: o.size,
+          speed: 0,
+          eta_seconds: o.status === 'done' ? 0 : null,
+          retry_count: o.retry_count,
+          error_message: o.error_message,
+          mega_link: o.mega_link,
+        };
+      } else {
+        const doc = docs.get(refKey(ref));
+        if (item.start_result === 'already_in_progress') {
+          progress = doc
+            ? toProgress({ ...doc, code: item.code }, this.active.get(refKey(ref)) ?? null)
+            : pendingOf(base);
+        } else if (doc && doc.batch_id === batch.batch_id) {
+          progress = toProgress({ ...doc, code: item.code }, this.active.get(refKey(ref)) ?? null);
+        } else if (item.start_result === 'failed_to_start') {
+          progress = { ...pendingOf(base), status: 's3_download_failed', error_message: item.reason ?? null };
+        } else {
+          progress = pendingOf(base);
+        }
       }
-      return toProgress({ ...doc, code: entry.code }, active);
+      if (item.start_result === 'already_in_progress') progress.in_batch = item.in_batch ?? null;
+      own.push(progress);
+      return progress;
     });
-    const counts = countStatuses(files.map((f) => f.status));
+    const counts = countStatuses(own.map((f) => f.status));
     return {
       batch_id: batch.batch_id,
       total_files: files.length,
       ...counts,
-      overall_status: overallStatusOf(batch.state, files.length, counts),
+      overall_status: overallStatusOf(batch.state, own.length, counts),
       created_at: batch.created_at.toISOString(),
       target: batch.options.target,
       bucket: batch.options.bucket,
+      selection: batch.options.selection ?? null,
       files,
     };
   }
@@ -659,134 +1035,180 @@ export class BatchManager {
     return Promise.all(batches.map((b) => this.describe(b)));
   }
 
-  /** True while the batch runs in this process. */
-  isRunning(batchId: string): boolean {
-    return this.running.has(batchId);
+  /** True while the store says the batch runs (in any process). */
+  async isRunning(batchId: string): Promise<boolean> {
+    return (await this.store.getBatch(batchId))?.state === 'running';
   }
 
-  /** Resolves when the batch's run in this process has finished (at once if none). */
+  /** Resolves when the store says the batch has ended, whichever process ended it. */
   async waitForBatch(batchId: string): Promise<void> {
     for (;;) {
-      const run = this.running.get(batchId);
-      if (!run) return;
-      await run.done;
+      const batch = await this.store.getBatch(batchId);
+      if (!batch || batch.state !== 'running') return;
+      if (this.closed) return;
+      await sleepFor(Math.min(250, this.config.pollMs));
     }
   }
 
-  // ---------------------------------------------------------------- cancel / retry
+  // ---------------------------------------------------------------- cancel, pause, resume, retry
 
   /**
-   * Cancels a batch: pending files become `cancelled`, in-flight reads and uploads are aborted,
-   * and the call returns once nothing of the batch is `processing` here.
+   * Cancels a batch from any process: the cancel is recorded with the batch, pending transfers
+   * stop at once, those held here are aborted now and those held by another process within a
+   * lease renewal (about a second). Returns once nothing of the batch is `processing` (or after a
+   * few seconds when a holder does not answer: its lease ends the transfer as cancelled).
    */
   async cancel(batchId: string): Promise<BatchCancelled | null> {
+    // What this process moves of the batch stops at once; the store then carries the cancel to
+    // the transfers other processes hold.
+    const local = [...this.active.values()].filter((a) => a.batchId === batchId);
+    for (const a of local) this.stopActive(a, 'cancel');
+    const asked = await this.store.applyBatch(batchId, cancelBatchRule());
+    if (asked === 'missing') return null;
     const batch = await this.store.getBatch(batchId);
     if (!batch) return null;
-    const run = this.running.get(batchId);
-    let inFlight = 0;
-    if (run) {
-      run.cancelled = true;
-      inFlight = run.active.size;
-      for (const a of run.active.values()) a.abort.abort();
+    const stoppedHere = new Set(local.map((a) => refKey(a.ref)));
+    let stopped = 0;
+    for (const item of batch.files) {
+      if (item.start_result !== 'started' || item.outcome) continue;
+      const key = refKey(itemRef(batch, item));
+      const r = await this.store.applyFile(itemRef(batch, item), stopRule(batchId, 'cancel'));
+      if (r !== 'not_ours' || stoppedHere.has(key)) stopped++;
+      const active = this.active.get(key);
+      if (active) this.stopActive(active, 'cancel');
     }
-    const pendingRefs = batch.files.filter((f) => f.start_result === 'started');
-    const pendingCancelled = await this.store.setStatusWhere(
-      pendingRefs,
-      ['pending'],
-      'cancelled',
-      'cancelled by the user',
-    );
-    if (run) await run.done; // its end (finishBatch) records the batch as cancelled and says so
-    if (!run || this.closed) {
-      await this.store.updateBatch(batchId, { state: 'cancelled', finished_at: new Date() });
-      this.emit({ type: 'batch', batch_id: batchId, overall_status: 'cancelled', state: 'cancelled' });
+    await Promise.all(local.map((a) => a.done));
+    // Holders elsewhere see it at their next lease renewal (about a second); a holder that does
+    // not answer in a few seconds has its lease end the transfer as cancelled.
+    const deadline = Date.now() + Math.max(3000, 3 * this.config.progressWriteMs);
+    while (Date.now() < deadline) {
+      const open = await this.store.findOpen([batchId]);
+      if (!open.some((d) => d.status === 'processing')) break;
+      await sleepFor(100);
     }
-    const cancelledTransfers = pendingCancelled + inFlight;
+    await this.tryEnd(batchId);
     return {
       status: 'cancelled',
-      message: `batch cancelled: ${cancelledTransfers} transfer${cancelledTransfers === 1 ? '' : 's'} stopped`,
+      message: `batch cancelled: ${stopped} transfer${stopped === 1 ? '' : 's'} stopped`,
       batch_id: batchId,
-      cancelled_transfers: cancelledTransfers,
+      cancelled_transfers: stopped,
       total_files: batch.files.length,
     };
   }
 
-  /** Starts the batch's failed and cancelled files again. Returns the codes restarted. */
+  /**
+   * Pauses a batch from any process: pending transfers wait, moving ones stop at their holder's
+   * next lease renewal and keep their checkpoint. The batch stays running until resumed.
+   */
+  async pause(batchId: string): Promise<{ batch_id: string; paused: number } | null> {
+    const batch = await this.store.getBatch(batchId);
+    if (!batch) return null;
+    let paused = 0;
+    for (const item of batch.files) {
+      if (item.start_result !== 'started' || item.outcome) continue;
+      const r = await this.store.applyFile(itemRef(batch, item), stopRule(batchId, 'pause'));
+      if (r !== 'not_ours') paused++;
+      const active = this.active.get(refKey(itemRef(batch, item)));
+      if (active) this.stopActive(active, 'pause');
+    }
+    return { batch_id: batchId, paused };
+  }
+
+  /** Resumes a paused batch: its paused transfers are queued again (from their checkpoints). */
+  async resume(batchId: string): Promise<{ batch_id: string; resumed: number } | null> {
+    const batch = await this.store.getBatch(batchId);
+    if (!batch) return null;
+    let resumed = 0;
+    for (const item of batch.files) {
+      if (item.start_result !== 'started' || item.outcome) continue;
+      if (await this.store.applyFile(itemRef(batch, item), resumeRule(batchId))) resumed++;
+    }
+    if (this.work === 'own') this.own.add(batchId);
+    this.ensureRunner();
+    return { batch_id: batchId, resumed };
+  }
+
+  /**
+   * Starts the batch's failed and cancelled transfers again — those it still owns (a transfer a
+   * later batch took over is that batch's now). Returns the codes restarted.
+   */
   async retry(batchId: string): Promise<{ batch_id: string; restarted: string[] } | null> {
     this.assertOpen();
     const batch = await this.store.getBatch(batchId);
     if (!batch) return null;
-    await this.waitForBatch(batchId);
-    const peers = this.peers;
-    await this.checkDestination(peers.destination);
-    const docs = await this.store.getFiles(batch.files);
-    const failed = docs.filter((d) => FAILED_STATUSES.includes(d.status));
-    const failedKeys = new Set(failed.map(refKey));
-    const entries = batch.files.map((e) =>
-      failedKeys.has(refKey(e)) ? { ...e, start_result: 'started' as const, reason: null } : e,
+    await this.checkDestination(this.peers.destination);
+    const candidates = batch.files.filter(
+      (i) => i.start_result === 'started' && i.outcome && FAILED_STATUSES.includes(i.outcome.status),
     );
-    await this.store.setStatusWhere(failed, [...FAILED_STATUSES], 'pending', null);
-    await this.store.updateBatch(batchId, { state: 'running', files: entries, finished_at: null });
-    const restarted = entries.filter((e) => failedKeys.has(refKey(e))).map((e) => e.code);
-    this.runBatch(
-      batchId,
-      batch.options,
-      entries.filter((e) => failedKeys.has(refKey(e))),
-      peers,
+    const docs = new Map(
+      (await this.store.getFiles(candidates.map((i) => itemRef(batch, i)))).map((d) => [refKey(d), d]),
     );
+    const restart = candidates.filter((i) => {
+      const doc = docs.get(refKey(itemRef(batch, i)));
+      return doc && doc.batch_id === batchId && FAILED_STATUSES.includes(doc.status);
+    });
+    // The batch runs again first, so no process can end it between the two writes.
+    if (!(await this.store.applyBatch(batchId, reopenBatchRule(restart)))) {
+      return { batch_id: batchId, restarted: [] };
+    }
+    const restarted: string[] = [];
+    for (const item of restart) {
+      if (await this.store.applyFile(itemRef(batch, item), requeueRule(batchId))) restarted.push(item.code);
+    }
+    this.own.add(batchId);
+    this.batchCaps.set(batchId, batch.options.max_concurrent);
     this.emit({ type: 'batch', batch_id: batchId, overall_status: 'in_progress', state: 'running' });
+    this.ensureRunner();
+    await this.tryEnd(batchId);
     return { batch_id: batchId, restarted };
   }
 
   // ---------------------------------------------------------------- restart
 
   /**
-   * After a start: files a dead process left `processing` go back to `pending`, and batches still
-   * `running` in the store continue here.
+   * After a start: transfers a dead process held go back to the queue, transfers of running
+   * batches that never got their document (a crash during a start) are queued, and the runner
+   * works every running batch. Returns the running batches.
    */
   async resumeUnfinished(): Promise<string[]> {
     this.assertOpen();
-    for (const doc of await this.store.listProcessing()) {
-      const expired = (doc.lease_expires_at?.getTime() ?? 0) <= Date.now();
-      if ((expired || isDeadOwner(doc.lease_owner)) && doc.lease_owner !== this.owner) {
-        await this.store.release(doc, doc.lease_owner ?? '', 'pending');
-      }
+    for (const doc of await this.store.findProcessing()) {
+      if (doc.lease_owner !== this.owner) await this.store.applyFile(doc, reclaimRule(isDeadOwner));
     }
     const resumed: string[] = [];
     for (const batch of await this.store.listBatches({ state: 'running' })) {
-      if (this.running.has(batch.batch_id)) continue;
-      // Files of the batch that never got their document (a crash during start) are queued now.
-      const docs = new Map((await this.store.getFiles(batch.files)).map((d) => [refKey(d), d]));
-      for (const entry of batch.files) {
-        if (entry.start_result === 'started' && !docs.has(refKey(entry)) && !keyProblem(entry.remote_key)) {
-          await this.store.queueFile(
-            {
-              ...entry,
-              s4_key: s4Key(batch.options.target, entry.remote_key),
-              size: null,
-              etag: null,
-              batch_id: batch.batch_id,
-            },
-            { force: batch.options.force, newTransferId: randomUUID() },
-          );
-        }
+      const started = batch.files.filter((i) => i.start_result === 'started' && !i.outcome && i.s4_key);
+      const docs = new Map(
+        (await this.store.getFiles(started.map((i) => itemRef(batch, i)))).map((d) => [refKey(d), d]),
+      );
+      for (const item of started) {
+        if (docs.has(refKey(itemRef(batch, item))) || keyProblem(item.remote_key)) continue;
+        await this.store.applyFile(
+          itemRef(batch, item),
+          queueRule(
+            { ...itemRef(batch, item), code: item.code, size: null, etag: null },
+            { batchId: batch.batch_id, force: batch.options.force, newTransferId: randomUUID() },
+          ),
+        );
       }
-      this.runBatch(batch.batch_id, batch.options, batch.files);
+      if (this.work === 'own') this.own.add(batch.batch_id);
       resumed.push(batch.batch_id);
     }
+    this.ensureRunner();
     return resumed;
   }
 
   /**
-   * Stops this process's work without cancelling it: in-flight transfers are aborted and their
-   * files go back to `pending`; batches stay `running` and resume at the next start.
+   * Stops this process's work without cancelling it: in-flight transfers are aborted and go back
+   * to `pending` for any process to take; batches stay `running`.
    */
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const runs = [...this.running.values()];
-    for (const run of runs) for (const a of run.active.values()) a.abort.abort();
-    await Promise.all(runs.map((r) => r.done));
+    for (const a of this.active.values()) this.stopActive(a, 'shutdown');
+    this.poke();
+    await Promise.all([...this.active.values()].map((a) => a.done));
+    await this.runner;
     retireOwner(this.owner);
   }
 
@@ -801,18 +1223,30 @@ type ProgressSource = Pick<
 > &
   Partial<Pick<FileDoc, 'size' | 'transferred_bytes' | 'error_message' | 'mega_link'>>;
 
+const round1 = (n: number) => Math.round(Math.min(100, n) * 10) / 10;
+
+function pendingOf(base: Pick<FileProgress, 'code' | 'bucket_name' | 'remote_key' | 's4_key'>): FileProgress {
+  return {
+    ...base,
+    status: 'pending',
+    progress: 0,
+    transferred_bytes: 0,
+    total_bytes: null,
+    speed: 0,
+    eta_seconds: null,
+    retry_count: 0,
+    error_message: null,
+    mega_link: null,
+  };
+}
+
 function toProgress(doc: ProgressSource, active: ActiveFile | null): FileProgress {
   const total = doc.size ?? null;
   const stats = active?.account.stats();
   const transferred =
     stats?.transferred_bytes ?? (doc.status === 'done' ? (total ?? 0) : (doc.transferred_bytes ?? 0));
   const progress =
-    stats?.progress ??
-    (doc.status === 'done'
-      ? 100
-      : total
-        ? Math.round(Math.min(100, (transferred / total) * 100) * 10) / 10
-        : 0);
+    stats?.progress ?? (doc.status === 'done' ? 100 : total ? round1((transferred / total) * 100) : 0);
   return {
     code: doc.code,
     bucket_name: doc.bucket_name,

@@ -81,7 +81,32 @@ export interface FindOptions {
   fresh?: boolean;
 }
 
+/** What the processes sharing the store know of a folder at a destination (see FolderRegistry). */
+export type FolderClaim =
+  { kind: 'known'; handle: string } | { kind: 'mine'; takeover: boolean } | { kind: 'held'; owner: string };
+
+/**
+ * Folders made at a destination, coordinated through the store: before a process makes a folder
+ * it claims the folder's record (a lease, like a transfer's); the one that holds it makes the
+ * folder and records its handle, every other uses that handle. Two processes that need the same
+ * new folder at the same moment never make two.
+ */
+export interface FolderRegistry {
+  /**
+   * The recorded handle, the right to make the folder (`takeover`: a holder that stopped had it
+   * before, and may have made it), or who is making it now. `gone`: a recorded handle found
+   * missing, which may be replaced.
+   */
+  claim(destination: string, path: string, gone?: string | null): Promise<FolderClaim>;
+  record(destination: string, path: string, handle: string): Promise<void>;
+}
+
 export interface Destination {
+  /**
+   * Which destination this is, as the store records it (`mega:<account e-mail>`): transfers are
+   * keyed by it, and a process works only the queue of the destination it can write to.
+   */
+  readonly id: string;
   /** Logs in (once per process) and checks the account works. */
   connect(): Promise<void>;
   /** File nodes whose path equals `path` (a folder may hold several nodes of one name). */
@@ -97,5 +122,7 @@ export interface Destination {
    * it (private to the owner, not a public link). Recorded as the file's `mega_link`.
    */
   locate?(handle: string): Promise<string | null>;
+  /** Folders are made through the store's records from now on (several processes share it). */
+  useFolderRegistry?(registry: FolderRegistry): void;
   close(): Promise<void>;
 }

@@ -92,6 +92,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): FerryConfig
       maxConcurrentLimit,
       maxFilesPerBatch: intSetting(env, 'MEGAFERRY_MAX_FILES', DEFAULT_MAX_FILES, 1, 100_000),
       maxActive: intSetting(env, 'MEGAFERRY_MAX_ACTIVE', DEFAULT_ENGINE_CONFIG.maxActive, 1, 64),
+      // A lease must outlive a few renewals (one a second) so a busy moment never loses it.
+      leaseMs: intSetting(env, 'MEGAFERRY_LEASE_MS', DEFAULT_ENGINE_CONFIG.leaseMs, 3000, 3_600_000),
       retry,
       requestRetry: requestPolicy(retry, requestAttempts),
     },

@@ -2,7 +2,7 @@
  * The service: implements the one API (src/shared/api.ts) over the engine, the store, the S3
  * source and the MEGA destination. The CLI, the headless host and the desktop shell all use it.
  */
-import type { FerryApi, FileRecord, Health } from '../../shared/api';
+import type { BatchPaused, BatchResumed, FerryApi, FileRecord, Health } from '../../shared/api';
 import { LOCAL_BUCKET_PREFIX } from '../../shared/constants';
 import type {
   BatchCancelled,
@@ -13,7 +13,7 @@ import type {
   S3ObjectsPage,
   SettingsView,
 } from '../../shared/contract';
-import { BatchManager, type TransferPeers } from '../engine/batch-manager';
+import { BatchManager, type TransferPeers, type WorkScope } from '../engine/batch-manager';
 import type { MegaConfig } from '../engine/destinations/mega';
 import { ConflictError, InputError, NotFoundError } from '../engine/errors';
 import type { Destination, Source } from '../engine/ports';
@@ -21,6 +21,7 @@ import { isLocalBucket } from '../engine/sources/local';
 import { RoutedSource } from '../engine/sources/routed';
 import type { S3Config } from '../engine/sources/s3';
 import { openStore } from '../store/open';
+import { megaDestinationId } from '../engine/destinations/ids';
 import { ListingCursorSeal } from './listing-cursor';
 import type { FileDoc, MetadataStore } from '../store/port';
 import type { FerryConfig } from './config';
@@ -48,13 +49,19 @@ import pkg from '../../../package.json';
 export type { SecretBox } from './settings';
 
 export interface FerryServiceOptions {
-  /** Unfinished batches continue (once a MEGA account is configured). */
+  /**
+   * Unfinished batches continue (once a MEGA account is configured), and this process works every
+   * running batch of the store (the desktop app, `serve`, `resume`). Without it the process works
+   * only the batches it starts or retries (a CLI `transfer`).
+   */
   resume?: boolean;
   /**
    * Seals secrets saved in the settings (the desktop passes one backed by the OS keychain).
    * Without it secrets come from environment variables only.
    */
   secretBox?: SecretBox;
+  /** Overrides which batches this process moves (default: every running one with `resume`, else its own). */
+  work?: WorkScope;
   /** Buckets named `local:<folder>` read local files (the desktop's drag and drop). */
   allowLocalFiles?: boolean;
 }
@@ -100,6 +107,7 @@ export class FerryService implements FerryApi {
       source: this.current.source,
       destination: this.current.destination,
       config: config.engine,
+      work: options.work ?? (options.resume ? 'all' : 'own'),
     });
   }
 
@@ -115,7 +123,11 @@ export class FerryService implements FerryApi {
     });
     let store: MetadataStore;
     try {
-      store = await openStore({ mongodbUri: values.mongodb.uri || undefined, dataDir: config.dataDir });
+      store = await openStore({
+        mongodbUri: values.mongodb.uri || undefined,
+        dataDir: config.dataDir,
+        legacyDestination: values.mega.email ? megaDestinationId(values.mega.email) : undefined,
+      });
     } catch (err) {
       throw new InputError(err instanceof Error ? err.message : String(err));
     }
@@ -311,9 +323,43 @@ export class FerryService implements FerryApi {
     return result;
   }
 
+  async pauseBatch(batchId: string): Promise<BatchPaused> {
+    const status = await this.getBatch(batchId);
+    if (status.overall_status !== 'in_progress') {
+      throw new ConflictError(
+        `batch ${status.batch_id} has already ended (${status.overall_status}); nothing to pause`,
+      );
+    }
+    const result = await this.manager.pause(status.batch_id);
+    if (!result) throw new NotFoundError(`unknown batch: ${status.batch_id}`);
+    return {
+      batch_id: result.batch_id,
+      status: 'paused',
+      message: `batch paused: ${result.paused} transfer${result.paused === 1 ? '' : 's'} held`,
+      paused_transfers: result.paused,
+    };
+  }
+
+  async resumeBatch(batchId: string): Promise<BatchResumed> {
+    const status = await this.getBatch(batchId);
+    if (status.overall_status !== 'in_progress') {
+      throw new ConflictError(
+        `batch ${status.batch_id} has already ended (${status.overall_status}); nothing to resume`,
+      );
+    }
+    const result = await this.manager.resume(status.batch_id);
+    if (!result) throw new NotFoundError(`unknown batch: ${status.batch_id}`);
+    return {
+      batch_id: result.batch_id,
+      status: 'resumed',
+      message: `batch resumed: ${result.resumed} transfer${result.resumed === 1 ? '' : 's'} queued again`,
+      resumed_transfers: result.resumed,
+    };
+  }
+
   async retryBatch(batchId: string) {
     const status = await this.getBatch(batchId);
-    if (this.manager.isRunning(status.batch_id) || status.overall_status === 'in_progress') {
+    if ((await this.manager.isRunning(status.batch_id)) || status.overall_status === 'in_progress') {
       throw new ConflictError(
         `batch ${status.batch_id} is still in progress; cancel it or wait for it to end before a retry`,
       );
@@ -409,7 +455,8 @@ export function toRecord(doc: FileDoc): FileRecord {
     error_message: doc.error_message ?? null,
     size: doc.size ?? null,
     transferred_bytes: doc.transferred_bytes ?? 0,
-    last_batch_id: doc.last_batch_id ?? null,
+    destination: doc.destination,
+    batch_id: doc.batch_id ?? null,
     mega_handle: doc.mega_handle ?? null,
     mega_link: doc.mega_link ?? null,
     verified_at: doc.verified_at?.toISOString() ?? null,

@@ -8,6 +8,7 @@
  */
 import type { ConnectionTestResult } from '../../shared/contract';
 import { LazyDestination } from '../engine/destinations/lazy';
+import { megaDestinationId } from '../engine/destinations/ids';
 import type { MegaConfig } from '../engine/destinations/mega';
 import { InputError, shortReason } from '../engine/errors';
 import type { Destination, DestinationNode, Source } from '../engine/ports';
@@ -45,6 +46,7 @@ export function s3Source(config: S3Config): Source & { close(): void } {
 /** The MEGA destination for `config`; megajs and the uploader are loaded at its first use. */
 export function megaDestination(config: MegaConfig): Destination {
   return new LazyDestination(
+    megaDestinationId(config.email),
     async () => new (await import('../engine/destinations/mega')).MegaDestination(config),
   );
 }
@@ -70,6 +72,7 @@ export function megaConfigOf(
 
 /** The destination while no MEGA account is configured: every use says how to configure one. */
 export class UnconfiguredDestination implements Destination {
+  readonly id = 'mega:';
   constructor(private readonly message: string) {}
   connect(): Promise<void> {
     return Promise.reject(new InputError(this.message));

@@ -9,6 +9,9 @@
  * files that do not match are sent again as a forced transfer (the engine's replace: the new copy
  * takes the path, the old node goes to the Rubbish Bin), then checked again.
  */
+import { itemRef } from '../engine/batch-manager';
+import { refKey } from '../store/documents';
+import { verificationRule } from '../store/rules';
 import { createHash, randomInt } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import pLimit from 'p-limit';
@@ -27,6 +30,7 @@ export interface FileVerification {
   code: string;
   bucket_name: string;
   remote_key: string;
+  destination: string;
   s4_key: string;
   mega_handle: string | null;
   result: VerifyOutcome;
@@ -136,7 +140,10 @@ async function selectDone(store: MetadataStore, batchId: string | undefined): Pr
   if (batchId !== undefined) {
     const batch = await store.getBatch(batchId);
     if (!batch) throw new UnknownBatchError(batchId);
-    return (await store.getFiles(batch.files)).filter((d) => d.status === 'done');
+    // The copies this batch made (or found done), at the paths it sent them to.
+    return (await store.getFiles(batch.files.filter((i) => i.s4_key).map((i) => itemRef(batch, i)))).filter(
+      (d) => d.status === 'done',
+    );
   }
   const docs: FileDoc[] = [];
   let cursor: string | undefined;
@@ -170,16 +177,20 @@ async function checkAll(
       limit(async () => {
         const { result, detail } = await verifyOne(ctx, doc, opts.signal);
         if (result !== 'error') {
-          await ctx.store.recordVerification(doc, {
-            mega_handle: doc.mega_handle ?? null,
-            verify_result: result,
-            verified_at: new Date(),
-          });
+          await ctx.store.applyFile(
+            doc,
+            verificationRule({
+              mega_handle: doc.mega_handle ?? null,
+              verify_result: result,
+              verified_at: new Date(),
+            }),
+          );
         }
         const file: FileVerification = {
           code: doc.code,
           bucket_name: doc.bucket_name,
           remote_key: doc.remote_key,
+          destination: doc.destination,
           s4_key: doc.s4_key,
           mega_handle: doc.mega_handle ?? null,
           result,
@@ -321,8 +332,4 @@ function summarize(files: FileVerification[]): VerifySummary {
     missing: count('missing'),
     error: count('error'),
   };
-}
-
-function refKey(ref: { bucket_name: string; remote_key: string }): string {
-  return JSON.stringify([ref.bucket_name, ref.remote_key]);
 }

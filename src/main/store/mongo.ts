@@ -1,50 +1,49 @@
 /**
- * MongoDB adapter of the metadata store port (official `mongodb` driver).
+ * MongoDB adapter of the store (official `mongodb` driver): the store across machines. The rules
+ * are ./rules.ts, applied once by ./core.ts; this adapter reads, and writes with a
+ * compare-and-set on the document's revision (`replaceOne` filtered by key and `rev`, or an insert
+ * that the unique index refuses when the document exists).
  *
- * Every state change of a file is one atomic single-document operation whose filter carries the
- * precondition (status, lease owner, lease expiry), so several processes sharing one database can
- * never both hold the same file. Where a write depends on the current document in a way a filter
- * cannot express without aggregation-pipeline updates (which jongodb does not support), the
- * adapter reads the document and writes with a compare-and-set filter on what it read, retrying
- * when another writer got there first.
+ * Writes go through `replaceOne`/`insertOne` and their counts rather than `findOneAndUpdate`: both
+ * are atomic on MongoDB, but jongodb (the test peer) runs concurrent findAndModify commands from
+ * two connections without isolation (measured: about one double claim in seven), while its
+ * update commands are isolated.
  *
- * Conditional writes go through `updateOne` and its matched count, then read the document back,
- * rather than `findOneAndUpdate`: both are atomic on MongoDB, but jongodb (the test peer) runs
- * concurrent findAndModify commands from two connections without isolation, so two processes
- * could both see their filter match (measured: about one double claim in seven). `updateOne` is
- * isolated there as well.
+ * Collections of version 0.1 (a document per source object, unique on {bucket_name, remote_key})
+ * are brought to today's model at the first start: the old unique index is dropped, each document
+ * upgraded in place (./upgrade.ts), and the new unique index created.
  */
+import { MongoClient, MongoServerError, type Collection, type Db, type Filter } from 'mongodb';
+import type { BatchState } from '../../shared/contract';
+import { StoreCore } from './core';
 import {
-  MongoClient,
-  MongoServerError,
-  type Collection,
-  type Db,
-  type Filter,
-  type UpdateFilter,
-} from 'mongodb';
-import type { BatchState, FileStatus } from '../../shared/contract';
-import type {
-  BatchDoc,
-  FileDoc,
-  FileListQuery,
-  FileRef,
-  FileSeed,
-  FilesPage,
-  FinishPatch,
-  HeldPatch,
-  MetadataStore,
-  Verification,
-} from './port';
-import {
-  definedFields,
+  decodeFilesCursor,
+  encodeFilesCursor,
+  escapeRegExp,
+  orderByRefs,
+  refKey,
   refOf,
   uniqueRefs,
-  orderByRefs,
-  escapeRegExp,
-  encodeFilesCursor,
-  decodeFilesCursor,
-  isLeaseLive,
 } from './documents';
+import type {
+  BatchDoc,
+  ClaimScope,
+  FileDoc,
+  FileListQuery,
+  FilesPage,
+  FolderDoc,
+  StoreAdapter,
+  TransferRef,
+} from './port';
+import {
+  type LegacyBatchDoc,
+  type LegacyFileDoc,
+  UNKNOWN_MEGA_DESTINATION,
+  legacyPath,
+  upgradeBatch,
+  upgradeFile,
+} from './upgrade';
+import { OPEN_STATUSES } from './rules';
 import { parseMongoUri, redactMongoUri } from './mongo-uri';
 
 // The connection-string helpers live apart so that reading a URI never loads the driver.
@@ -57,6 +56,8 @@ export interface MongoStoreOptions {
   dbName?: string;
   /** How long to look for a reachable server before failing (default 5000 ms). */
   serverSelectionTimeoutMS?: number;
+  /** The destination (`mega:<e-mail>`) data of version 0.1 went to (filled in at the upgrade). */
+  legacyDestination?: string;
 }
 
 /** Removes any trace of the URI's credentials from a message. */
@@ -84,23 +85,22 @@ function isDuplicateKey(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === 11000;
 }
 
-type StoredFile = FileDoc;
-type StoredBatch = BatchDoc;
-
 function stripId<T extends object>(doc: T & { _id?: unknown }): T {
   const { _id: _ignored, ...rest } = doc;
   return rest as T;
 }
 
-const CAS_ATTEMPTS = 8;
+/** Index names of version 0.1 (default names), dropped at the upgrade. */
+const LEGACY_UNIQUE_INDEX = 'bucket_name_1_remote_key_1';
 
-export class MongoStore implements MetadataStore {
+class MongoAdapter implements StoreAdapter {
   readonly kind = 'mongodb' as const;
   private client: MongoClient | null = null;
   private db: Db | null = null;
-  private readonly dbName: string;
-  private readonly hosts: string;
+  readonly dbName: string;
+  readonly hosts: string;
   private readonly serverSelectionTimeoutMS: number;
+  private readonly legacyDestination: string;
 
   constructor(
     private readonly uri: string,
@@ -110,11 +110,7 @@ export class MongoStore implements MetadataStore {
     this.hosts = parts.hosts;
     this.dbName = opts.dbName ?? parts.dbName ?? DEFAULT_DB_NAME;
     this.serverSelectionTimeoutMS = opts.serverSelectionTimeoutMS ?? 5000;
-  }
-
-  /** Where this store lives, without credentials (for logs and health). */
-  describe(): string {
-    return `${this.hosts}/${this.dbName}`;
+    this.legacyDestination = opts.legacyDestination ?? UNKNOWN_MEGA_DESTINATION;
   }
 
   async init(): Promise<void> {
@@ -129,16 +125,31 @@ export class MongoStore implements MetadataStore {
       await client.connect();
       const db = client.db(this.dbName);
       await db.command({ ping: 1 });
-      const files = db.collection<StoredFile>('files');
-      // Default index names, so a database seed B's tool already indexed is accepted as it is.
-      await files.createIndex({ bucket_name: 1, remote_key: 1 }, { unique: true });
-      await files.createIndex({ status: 1 });
-      // Supports the listing order of listFiles (newest first, stable tie-break).
-      await files.createIndex({ creation_date: -1, bucket_name: 1, remote_key: 1 });
-      await db.collection<StoredBatch>('batches').createIndex({ batch_id: 1 }, { unique: true });
       this.client = client;
       this.db = db;
+      await this.upgrade();
+      const files = this.files;
+      await files.createIndex(
+        { bucket_name: 1, remote_key: 1, destination: 1, s4_key: 1 },
+        { unique: true, name: 'transfer_unique' },
+      );
+      await files.createIndex({ status: 1 });
+      await files.createIndex({ batch_id: 1, status: 1 });
+      await files.createIndex({ status: 1, destination: 1, queued_at: 1 });
+      // Supports the listing order of listFiles (newest first, stable tie-break).
+      await files.createIndex({
+        creation_date: -1,
+        bucket_name: 1,
+        remote_key: 1,
+        destination: 1,
+        s4_key: 1,
+      });
+      await this.batches.createIndex({ batch_id: 1 }, { unique: true });
+      await this.batches.createIndex({ state: 1 });
+      await this.folders.createIndex({ destination: 1, path: 1 }, { unique: true });
     } catch (err) {
+      this.client = null;
+      this.db = null;
       await client?.close().catch(() => undefined);
       // The driver's error is not attached as `cause`: only its scrubbed message leaves here, so
       // nothing that logs the error chain can print the URI's credentials.
@@ -149,6 +160,56 @@ export class MongoStore implements MetadataStore {
     }
   }
 
+  /**
+   * Brings documents of 0.1 to today's model, in place. Safe when several processes start at
+   * once: each document is replaced only while it is still the old one.
+   */
+  private async upgrade(): Promise<void> {
+    const files = this.files;
+    const indexes = await files
+      .listIndexes()
+      .toArray()
+      .catch(() => [] as { name?: string }[]);
+    if (indexes.some((i) => i.name === LEGACY_UNIQUE_INDEX)) {
+      // One document per object (0.1) must become one per destination path: the old unique index
+      // has to go before anything is changed. A server or user that cannot drop it stops here.
+      try {
+        await files.dropIndex(LEGACY_UNIQUE_INDEX);
+      } catch (err) {
+        // Only the driver's scrubbed message leaves (as in init): no error chain carrying the URI.
+        // eslint-disable-next-line preserve-caught-error
+        throw new Error(
+          `the collection files still has MegaFerry 0.1's unique index ${LEGACY_UNIQUE_INDEX} and it could not be dropped ` +
+            `(${scrub(errorMessage(err), this.uri)}); nothing was changed. Drop it once as a user allowed to: ` +
+            `db.files.dropIndex("${LEGACY_UNIQUE_INDEX}")`,
+        );
+      }
+    }
+    const legacyFilter = { $or: [{ rev: { $exists: false } }, { destination: { $exists: false } }] };
+    for await (const raw of files.find(legacyFilter as Filter<FileDoc>)) {
+      const { _id, ...doc } = raw as FileDoc & { _id: unknown };
+      const next = upgradeFile(doc as unknown as LegacyFileDoc, this.legacyDestination);
+      await files.replaceOne({ _id, ...legacyFilter } as Filter<FileDoc>, next);
+    }
+    const batches = this.batches;
+    for await (const raw of batches.find(legacyFilter as Filter<BatchDoc>)) {
+      const { _id, ...batch } = raw as BatchDoc & { _id: unknown };
+      const legacy = batch as unknown as LegacyBatchDoc;
+      const destination = legacy.destination ?? this.legacyDestination;
+      // The transfers as the collection holds them now (upgraded above, or by another process).
+      const target = legacy.options.target ?? '/';
+      const refs = legacy.files.map((item) => ({
+        bucket_name: legacy.options.bucket,
+        remote_key: item.remote_key,
+        destination,
+        s4_key: item.s4_key ?? legacyPath(target, item.remote_key),
+      }));
+      const now = new Map((await this.readFiles(refs)).map((d) => [refKey(d), d]));
+      const next = upgradeBatch(legacy, destination, (ref) => now.get(refKey({ ...ref, destination })));
+      await batches.replaceOne({ _id, ...legacyFilter } as Filter<BatchDoc>, next);
+    }
+  }
+
   async close(): Promise<void> {
     const client = this.client;
     this.client = null;
@@ -156,287 +217,114 @@ export class MongoStore implements MetadataStore {
     await client?.close();
   }
 
-  private get files(): Collection<StoredFile> {
-    if (!this.db) throw new Error('MongoStore is not initialised (call init() first)');
-    return this.db.collection<StoredFile>('files');
+  get files(): Collection<FileDoc> {
+    if (!this.db) throw new Error('the MongoDB store is not open (call init() first)');
+    return this.db.collection<FileDoc>('files');
   }
 
-  private get batches(): Collection<StoredBatch> {
-    if (!this.db) throw new Error('MongoStore is not initialised (call init() first)');
-    return this.db.collection<StoredBatch>('batches');
+  get folders(): Collection<FolderDoc> {
+    if (!this.db) throw new Error('the MongoDB store is not open (call init() first)');
+    return this.db.collection<FolderDoc>('folders');
   }
 
-  async getFile(ref: FileRef): Promise<FileDoc | null> {
+  async readFolder(destination: string, path: string): Promise<FolderDoc | null> {
+    const doc = await this.folders.findOne({ destination, path });
+    return doc ? stripId(doc) : null;
+  }
+
+  async writeFolder(next: FolderDoc, expectedRev: number | null): Promise<boolean> {
+    try {
+      if (expectedRev === null) {
+        await this.folders.insertOne({ ...next });
+        return true;
+      }
+      const filter = { destination: next.destination, path: next.path, rev: expectedRev };
+      return (await this.folders.replaceOne(filter, { ...next })).matchedCount === 1;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+  }
+
+  get batches(): Collection<BatchDoc> {
+    if (!this.db) throw new Error('the MongoDB store is not open (call init() first)');
+    return this.db.collection<BatchDoc>('batches');
+  }
+
+  async readFile(ref: TransferRef): Promise<FileDoc | null> {
     const doc = await this.files.findOne(refOf(ref));
     return doc ? stripId(doc) : null;
   }
 
-  async getFiles(refs: FileRef[]): Promise<FileDoc[]> {
+  async readFiles(refs: TransferRef[]): Promise<FileDoc[]> {
     const unique = uniqueRefs(refs);
     const found: FileDoc[] = [];
     for (let i = 0; i < unique.length; i += 500) {
-      const chunk = unique.slice(i, i + 500);
-      const docs = await this.files.find({ $or: chunk }).toArray();
+      const docs = await this.files.find({ $or: unique.slice(i, i + 500) }).toArray();
       for (const d of docs) found.push(stripId(d));
     }
     return orderByRefs(found, unique);
   }
 
-  async queueFile(seed: FileSeed, opts: { force: boolean; newTransferId: string }): Promise<FileDoc | null> {
-    const ref = refOf(seed);
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const cur = await this.getFile(ref);
-      const now = new Date();
-      if (cur && isLeaseLive(cur, now)) return null;
-      const set: Partial<FileDoc> = {
-        code: seed.code,
-        s4_key: seed.s4_key,
-        size: seed.size,
-        etag: seed.etag,
-        last_batch_id: seed.batch_id,
-        status: 'pending',
-        modified_date: now,
-        lease_owner: null,
-        lease_expires_at: null,
-      };
-      if (!cur || cur.status !== 'pending') set.status_updated_at = now;
-      if (cur && cur.error_message != null) set.error_message = null;
-      const onInsert: Partial<FileDoc> = { creation_date: now, retry_count: 0, transferred_bytes: 0 };
-      if (!cur) {
-        onInsert.transfer_id = opts.newTransferId;
-      } else if (opts.force && cur.status === 'done') {
-        set.transfer_id = opts.newTransferId;
-        set.replaces_handle = cur.mega_handle ?? null;
-        set.mega_handle = null;
-        set.mega_link = null;
-        set.transferred_bytes = 0;
-        set.verify_result = null;
-        set.verified_at = null;
-        delete onInsert.transferred_bytes;
-      } else if (!cur.transfer_id) {
-        set.transfer_id = opts.newTransferId;
-      }
-      const result = await this.casWrite(ref, cur, { $set: set, $setOnInsert: onInsert });
-      if (result !== 'conflict') return result;
-    }
-    // The document kept changing under us; it is being worked on right now.
-    const last = await this.getFile(ref);
-    if (last && isLeaseLive(last, new Date())) return null;
-    throw new Error(`queueFile: ${ref.bucket_name}/${ref.remote_key} kept changing concurrently`);
-  }
-
-  async markFailedToStart(seed: FileSeed, status: FileStatus, message: string): Promise<FileDoc> {
-    const ref = refOf(seed);
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const cur = await this.getFile(ref);
-      const now = new Date();
-      const set: Partial<FileDoc> = {
-        code: seed.code,
-        s4_key: seed.s4_key,
-        size: seed.size,
-        etag: seed.etag,
-        last_batch_id: seed.batch_id,
-        status,
-        error_message: message,
-        modified_date: now,
-      };
-      if (status !== 'processing') {
-        set.lease_owner = null;
-        set.lease_expires_at = null;
-      }
-      if (!cur || cur.status !== status) set.status_updated_at = now;
-      const onInsert: Partial<FileDoc> = { creation_date: now, retry_count: 0, transferred_bytes: 0 };
-      const result = await this.casWrite(ref, cur, { $set: set, $setOnInsert: onInsert });
-      if (result !== 'conflict') return result;
-    }
-    throw new Error(`markFailedToStart: ${ref.bucket_name}/${ref.remote_key} kept changing concurrently`);
-  }
-
-  /**
-   * Writes `update` only if the document is still as `cur` saw it (same status and lease), or
-   * inserts it when `cur` is null and no document exists yet. 'conflict' means: read again.
-   */
-  private async casWrite(
-    ref: FileRef,
-    cur: FileDoc | null,
-    update: UpdateFilter<StoredFile>,
-  ): Promise<FileDoc | 'conflict'> {
-    const filter: Filter<StoredFile> = cur
-      ? {
-          ...ref,
-          status: cur.status,
-          lease_owner: cur.lease_owner ?? null,
-          lease_expires_at: cur.lease_expires_at ?? null,
-        }
-      : // Matches no existing document: the upsert inserts, or fails on the unique index.
-        { ...ref, creation_date: { $exists: false } };
+  async writeFile(next: FileDoc, expectedRev: number | null): Promise<boolean> {
     try {
-      return (await this.updateThenRead(ref, filter, update, { upsert: true })) ?? 'conflict';
+      if (expectedRev === null) {
+        await this.files.insertOne({ ...next });
+        return true;
+      }
+      const filter: Filter<FileDoc> = { ...refOf(next), rev: expectedRev };
+      const res = await this.files.replaceOne(filter, { ...next });
+      return res.matchedCount === 1;
     } catch (err) {
-      if (isDuplicateKey(err)) return 'conflict';
+      if (isDuplicateKey(err)) return false;
       throw err;
     }
   }
 
-  async claim(ref: FileRef, owner: string, leaseMs: number): Promise<FileDoc | null> {
-    const key = refOf(ref);
-    const now = new Date();
-    const expires = new Date(now.getTime() + leaseMs);
-    const fresh = await this.updateThenRead(
-      key,
-      { ...key, status: 'pending' },
-      {
-        $set: {
-          status: 'processing',
-          status_updated_at: now,
-          modified_date: now,
-          lease_owner: owner,
-          lease_expires_at: expires,
-        },
-      },
-    );
-    if (fresh) return fresh;
-    // Take over a transfer whose owner stopped renewing: the status does not change.
-    return this.updateThenRead(
-      key,
-      {
-        ...key,
-        status: 'processing',
-        $or: [{ lease_expires_at: { $lte: now } }, { lease_expires_at: null }],
-      },
-      { $set: { modified_date: now, lease_owner: owner, lease_expires_at: expires } },
-    );
+  async readBatch(batchId: string): Promise<BatchDoc | null> {
+    const doc = await this.batches.findOne({ batch_id: batchId });
+    return doc ? stripId(doc) : null;
   }
 
-  /**
-   * Applies `update` to the file `filter` matches (or upserts it) in one atomic write, and returns
-   * the document as read right after; null when the filter matched nothing and nothing was
-   * inserted.
-   */
-  private async updateThenRead(
-    ref: FileRef,
-    filter: Filter<StoredFile>,
-    update: UpdateFilter<StoredFile>,
-    opts: { upsert?: boolean } = {},
-  ): Promise<FileDoc | null> {
-    const res = await this.files.updateOne(filter, update, { upsert: opts.upsert ?? false });
-    if (res.matchedCount === 0 && res.upsertedCount === 0) return null;
-    return this.getFile(ref);
-  }
-
-  private heldBy(ref: FileRef, owner: string): Filter<StoredFile> {
-    return { ...refOf(ref), status: 'processing', lease_owner: owner };
-  }
-
-  async renewLease(
-    ref: FileRef,
-    owner: string,
-    leaseMs: number,
-    progress: { transferred_bytes: number },
-  ): Promise<boolean> {
-    const now = new Date();
-    const res = await this.files.updateOne(this.heldBy(ref, owner), {
-      $set: {
-        lease_expires_at: new Date(now.getTime() + leaseMs),
-        transferred_bytes: progress.transferred_bytes,
-        modified_date: now,
-      },
-    });
-    return res.matchedCount === 1;
-  }
-
-  async patchHeld(ref: FileRef, owner: string, patch: HeldPatch): Promise<boolean> {
-    const set: Partial<FileDoc> = { ...definedFields(patch), modified_date: new Date() };
-    const res = await this.files.updateOne(this.heldBy(ref, owner), { $set: set });
-    return res.matchedCount === 1;
-  }
-
-  async recordFailedAttempt(ref: FileRef, owner: string, errorMessage: string): Promise<boolean> {
-    const res = await this.files.updateOne(this.heldBy(ref, owner), {
-      $set: { error_message: errorMessage, modified_date: new Date() },
-      $inc: { retry_count: 1 },
-    });
-    return res.matchedCount === 1;
-  }
-
-  async recordVerification(ref: FileRef, verification: Verification): Promise<boolean> {
-    const res = await this.files.updateOne(
-      { ...refOf(ref), status: 'done', mega_handle: verification.mega_handle },
-      {
-        $set: {
-          verify_result: verification.verify_result,
-          verified_at: verification.verified_at,
-          modified_date: new Date(),
-        },
-      },
-    );
-    return res.matchedCount === 1;
-  }
-
-  async finish(ref: FileRef, owner: string, patch: FinishPatch): Promise<boolean> {
-    const now = new Date();
-    const set: Partial<FileDoc> = {
-      status: patch.status,
-      modified_date: now,
-      lease_owner: null,
-      lease_expires_at: null,
-    };
-    // A held file is `processing`; its status changes unless the patch keeps it so.
-    if (patch.status !== 'processing') set.status_updated_at = now;
-    if (patch.error_message !== undefined) set.error_message = patch.error_message;
-    if (patch.transferred_bytes !== undefined) set.transferred_bytes = patch.transferred_bytes;
-    if (patch.mega_handle !== undefined) set.mega_handle = patch.mega_handle;
-    if (patch.mega_link !== undefined) set.mega_link = patch.mega_link;
-    if (patch.size !== undefined) set.size = patch.size;
-    const update: UpdateFilter<StoredFile> = { $set: set };
-    if (patch.count_failure) update.$inc = { retry_count: 1 };
-    const res = await this.files.updateOne(this.heldBy(ref, owner), update);
-    return res.matchedCount === 1;
-  }
-
-  async setStatusWhere(
-    refs: FileRef[],
-    from: FileStatus[],
-    to: FileStatus,
-    message?: string | null,
-  ): Promise<number> {
-    const changing = from.filter((s) => s !== to);
-    const unique = uniqueRefs(refs);
-    if (changing.length === 0 || unique.length === 0) return 0;
-    const now = new Date();
-    const set: Partial<FileDoc> = { status: to, status_updated_at: now, modified_date: now };
-    if (message !== undefined) set.error_message = message;
-    if (to !== 'processing') {
-      set.lease_owner = null;
-      set.lease_expires_at = null;
+  async writeBatch(next: BatchDoc, expectedRev: number | null): Promise<boolean> {
+    try {
+      if (expectedRev === null) {
+        await this.batches.insertOne({ ...next });
+        return true;
+      }
+      const res = await this.batches.replaceOne({ batch_id: next.batch_id, rev: expectedRev }, { ...next });
+      return res.matchedCount === 1;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
     }
-    let changed = 0;
-    for (let i = 0; i < unique.length; i += 500) {
-      const res = await this.files.updateMany(
-        { $or: unique.slice(i, i + 500), status: { $in: changing } },
-        { $set: set },
-      );
-      changed += res.modifiedCount;
-    }
-    return changed;
   }
 
-  async listProcessing(): Promise<FileDoc[]> {
+  async findPending(scope: ClaimScope, limit: number): Promise<FileDoc[]> {
+    const filter: Filter<FileDoc> = { status: 'pending', destination: scope.destination };
+    const batch: Record<string, unknown> = {};
+    if (scope.batch_ids) batch.$in = scope.batch_ids;
+    if (scope.exclude_batch_ids && scope.exclude_batch_ids.length > 0) batch.$nin = scope.exclude_batch_ids;
+    if (Object.keys(batch).length > 0) (filter as Record<string, unknown>).batch_id = batch;
+    const docs = await this.files.find(filter).sort({ queued_at: 1 }).limit(limit).toArray();
+    return docs.map((d) => stripId(d));
+  }
+
+  async findOpen(batchIds: string[]): Promise<FileDoc[]> {
+    const docs = await this.files
+      .find({ batch_id: { $in: batchIds }, status: { $in: [...OPEN_STATUSES] } })
+      .toArray();
+    return docs.map((d) => stripId(d));
+  }
+
+  async findProcessing(): Promise<FileDoc[]> {
     const docs = await this.files.find({ status: 'processing' }).toArray();
     return docs.map((d) => stripId(d));
   }
 
-  async release(ref: FileRef, owner: string, status: FileStatus = 'pending'): Promise<boolean> {
-    const now = new Date();
-    const set: Partial<FileDoc> = { status, modified_date: now, lease_owner: null, lease_expires_at: null };
-    if (status !== 'processing') set.status_updated_at = now;
-    const res = await this.files.updateOne(this.heldBy(ref, owner), { $set: set });
-    return res.matchedCount === 1;
-  }
-
   async listFiles(query: FileListQuery): Promise<FilesPage> {
     const limit = Math.max(1, Math.floor(query.limit));
-    const and: Filter<StoredFile>[] = [];
+    const and: Filter<FileDoc>[] = [];
     if (query.status) and.push({ status: query.status });
     if (query.q) {
       const pattern = escapeRegExp(query.q);
@@ -450,49 +338,25 @@ export class MongoStore implements MetadataStore {
     }
     if (query.cursor) {
       const c = decodeFilesCursor(query.cursor);
-      and.push({
-        $or: [
-          { creation_date: { $lt: c.creation_date } },
-          { creation_date: c.creation_date, bucket_name: { $gt: c.bucket_name } },
-          { creation_date: c.creation_date, bucket_name: c.bucket_name, remote_key: { $gt: c.remote_key } },
-        ],
+      const tie = ['bucket_name', 'remote_key', 'destination', 's4_key'] as const;
+      const after: Filter<FileDoc>[] = [{ creation_date: { $lt: c.creation_date } }];
+      tie.forEach((field, n) => {
+        const eq: Record<string, unknown> = { creation_date: c.creation_date };
+        for (const f of tie.slice(0, n)) eq[f] = c[f];
+        eq[field] = { $gt: c[field] };
+        after.push(eq as Filter<FileDoc>);
       });
+      and.push({ $or: after });
     }
-    const filter: Filter<StoredFile> = and.length === 0 ? {} : and.length === 1 ? and[0]! : { $and: and };
+    const filter: Filter<FileDoc> = and.length === 0 ? {} : and.length === 1 ? and[0]! : { $and: and };
     const docs = await this.files
       .find(filter)
-      .sort({ creation_date: -1, bucket_name: 1, remote_key: 1 })
+      .sort({ creation_date: -1, bucket_name: 1, remote_key: 1, destination: 1, s4_key: 1 })
       .limit(limit + 1)
       .toArray();
     const page = docs.slice(0, limit).map((d) => stripId(d));
     const last = page[page.length - 1];
     return { files: page, next_cursor: docs.length > limit && last ? encodeFilesCursor(last) : null };
-  }
-
-  async insertBatch(batch: BatchDoc): Promise<void> {
-    try {
-      await this.batches.insertOne({ ...batch });
-    } catch (err) {
-      if (isDuplicateKey(err)) throw new Error(`batch ${batch.batch_id} already exists`, { cause: err });
-      throw err;
-    }
-  }
-
-  async getBatch(batchId: string): Promise<BatchDoc | null> {
-    const doc = await this.batches.findOne({ batch_id: batchId });
-    return doc ? stripId(doc) : null;
-  }
-
-  async updateBatch(
-    batchId: string,
-    patch: Partial<Pick<BatchDoc, 'state' | 'finished_at' | 'files'>>,
-  ): Promise<void> {
-    const set: Partial<BatchDoc> = { updated_at: new Date() };
-    if (patch.state !== undefined) set.state = patch.state;
-    if (patch.finished_at !== undefined) set.finished_at = patch.finished_at;
-    if (patch.files !== undefined) set.files = patch.files;
-    const res = await this.batches.updateOne({ batch_id: batchId }, { $set: set });
-    if (res.matchedCount === 0) throw new Error(`batch ${batchId} not found`);
   }
 
   async listBatches(query: { state?: BatchState; limit?: number }): Promise<BatchDoc[]> {
@@ -502,5 +366,21 @@ export class MongoStore implements MetadataStore {
     if (query.limit !== undefined) cursor = cursor.limit(Math.max(1, Math.floor(query.limit)));
     const docs = await cursor.toArray();
     return docs.map((d) => stripId(d));
+  }
+}
+
+/** The MongoDB store: the shared rules over the official driver. */
+export class MongoStore extends StoreCore {
+  private readonly where: string;
+
+  constructor(uri: string, opts: MongoStoreOptions = {}) {
+    const adapter = new MongoAdapter(uri, opts);
+    super(adapter);
+    this.where = `${adapter.hosts}/${adapter.dbName}`;
+  }
+
+  /** Where this store lives, without credentials (for logs and health). */
+  describe(): string {
+    return this.where;
   }
 }

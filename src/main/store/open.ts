@@ -13,6 +13,8 @@ export interface OpenStoreOptions {
   dataDir: string;
   /** Fail-fast bound for an unreachable MongoDB (default 5000 ms). */
   serverSelectionTimeoutMS?: number;
+  /** Where data of version 0.1 went (`mega:<e-mail>` of the configured account), for the upgrade. */
+  legacyDestination?: string;
 }
 
 export async function openStore(opts: OpenStoreOptions): Promise<MetadataStore> {
@@ -22,7 +24,10 @@ export async function openStore(opts: OpenStoreOptions): Promise<MetadataStore> 
     let store: InstanceType<typeof MongoStore>;
     try {
       parseMongoUri(uri);
-      store = new MongoStore(uri, { serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS });
+      store = new MongoStore(uri, {
+        serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS,
+        legacyDestination: opts.legacyDestination,
+      });
     } catch (err) {
       throw new Error(`MongoDB store: the MONGODB_URI is not valid: ${message(err, uri)}`, { cause: err });
     }
@@ -35,7 +40,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<MetadataStore> 
     return store;
   }
   const { EmbeddedStore } = await import('./embedded');
-  const store = new EmbeddedStore(opts.dataDir);
+  const store = new EmbeddedStore(opts.dataDir, { legacyDestination: opts.legacyDestination });
   try {
     await store.init();
   } catch (err) {

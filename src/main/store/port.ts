@@ -1,21 +1,30 @@
 /**
- * The metadata store port. Two adapters implement it (MongoDB and an embedded file-backed store);
- * one conformance suite (test/store.conformance.test.ts) runs against both.
+ * The metadata store port. Two adapters implement the few primitives it rests on (MongoDB, and
+ * SQLite in the data folder); every rule of the store is written once, as a pure transition in
+ * ./rules.ts, and applied by ./core.ts through the adapters' compare-and-set. One conformance
+ * suite (test/store.conformance.test.ts) and one multi-process suite run against both.
  *
- * Documents in `files` carry seed B's fields with exactly these names; the rest are our snake_case
- * extensions. A file is identified by `{bucket_name, remote_key}` (unique index).
+ * A document in `files` is one transfer: a source object to one destination path. It carries
+ * seed B's fields with exactly these names; the rest are our snake_case extensions. It is
+ * identified by `{bucket_name, remote_key, destination, s4_key}` (unique index).
  */
 import type { VerifyResult } from '../../shared/api';
 import type { BatchRequest, BatchState, FileStatus } from '../../shared/contract';
 
-export interface FileRef {
+/** One transfer: the source object and the destination path it goes to. */
+export interface TransferRef {
   bucket_name: string;
   remote_key: string;
+  /** `mega:<account e-mail>`, `s4:<endpoint host>/<bucket>` or `local:<folder>`. */
+  destination: string;
+  s4_key: string;
 }
 
-export interface FileDoc extends FileRef {
+/** Why a process stops a transfer it holds: the store carries the request to the holder. */
+export type StopRequest = 'cancel' | 'pause';
+
+export interface FileDoc extends TransferRef {
   code: string;
-  s4_key: string;
   status: FileStatus;
   status_updated_at: Date;
   creation_date: Date;
@@ -23,10 +32,15 @@ export interface FileDoc extends FileRef {
   retry_count: number;
   error_message?: string | null;
   // extensions
+  /** Compare-and-set revision: +1 at every write. */
+  rev: number;
   size?: number | null;
   etag?: string | null;
   transferred_bytes?: number;
-  last_batch_id?: string | null;
+  /** The batch that owns the transfer now (it queued it last). */
+  batch_id?: string | null;
+  /** When the transfer was queued (the shared queue is first in, first out). */
+  queued_at?: Date | null;
   /**
    * Identifies one generation of this file at the destination: kept across retries and restarts,
    * renewed by a forced transfer. The destination node carries it, so a node left by a crash is
@@ -35,10 +49,18 @@ export interface FileDoc extends FileRef {
   transfer_id?: string | null;
   mega_handle?: string | null;
   mega_link?: string | null;
-  /** The node a forced transfer replaces; it goes to the Rubbish Bin once the new one exists. */
+  /** The node at this path a forced transfer replaces; it goes to the Rubbish Bin once the new one exists. */
   replaces_handle?: string | null;
+  /** The process that holds the transfer (`worker` in SPEC.md's words) and until when. */
   lease_owner?: string | null;
   lease_expires_at?: Date | null;
+  /**
+   * How many times the transfer was claimed: above 1, an earlier holder may have left a node at
+   * the path that this process's copy of the destination's tree does not know (it looks afresh).
+   */
+  claims?: number;
+  /** Set by a cancel or pause from any process; the holder sees it at its next lease renewal. */
+  stop_request?: StopRequest | null;
   /**
    * Where an interrupted upload stands, so a restart continues it instead of starting over:
    * written by the engine at checkpoints, cleared when the file is done or starts over.
@@ -77,30 +99,70 @@ export type HeldPatch = Partial<
   Pick<FileDoc, 'mega_handle' | 'mega_link' | 'size' | 'etag' | 'replaces_handle' | 'upload_session'>
 >;
 
-/** What a batch start knows about a file before it is queued. */
-export interface FileSeed extends FileRef {
+/** What a batch start knows about a transfer before it is queued. */
+export interface FileSeed extends TransferRef {
   code: string;
-  s4_key: string;
   size: number | null;
   etag: string | null;
-  batch_id: string;
 }
 
-export interface BatchFileEntry extends FileRef {
+/** How one item of a batch ended, recorded once by the batch and never rewritten by another. */
+export interface ItemOutcome {
+  status: FileStatus;
+  size: number | null;
+  transferred_bytes: number;
+  retry_count: number;
+  error_message: string | null;
+  mega_link: string | null;
+  at: Date;
+}
+
+export type StartResult = 'started' | 'already_done' | 'failed_to_start' | 'already_in_progress';
+
+export interface BatchItemDoc {
   code: string;
-  /** Set when the file was not started (missing object, already done…). */
-  start_result: 'started' | 'already_done' | 'failed_to_start' | 'in_flight';
+  remote_key: string;
+  /** The destination path ('' when the key cannot be placed inside the target). */
+  s4_key: string;
+  start_result: StartResult;
   reason?: string | null;
+  /** For `already_in_progress`: the batch that owns the transfer. */
+  in_batch?: string | null;
+  outcome?: ItemOutcome | null;
 }
 
 export interface BatchDoc {
   batch_id: string;
+  /** The request as started (bucket, selection, target, max_concurrent, force). */
   options: BatchRequest;
-  files: BatchFileEntry[];
+  /** Where the batch sends its files (the `destination` of its transfers). */
+  destination: string;
+  files: BatchItemDoc[];
+  /** `running` until the store says nothing of it is pending or processing. */
   state: BatchState;
+  /** A cancel asked for by any process: the batch ends `cancelled`. */
+  stop_request?: StopRequest | null;
+  rev: number;
   created_at: Date;
   updated_at: Date;
   finished_at?: Date | null;
+}
+
+/**
+ * A folder at a destination, as the processes sharing the store know it: one process at a time
+ * may create it (it holds the record's lease), and every other uses the handle it records, so two
+ * processes that need the same new folder at the same moment never make two.
+ */
+export interface FolderDoc {
+  destination: string;
+  /** From the drive root, starting with "/". */
+  path: string;
+  handle: string | null;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
+  rev: number;
+  created_at: Date;
+  modified_date: Date;
 }
 
 export interface FilesPage {
@@ -128,84 +190,76 @@ export interface FinishPatch {
   size?: number | null;
 }
 
-export interface MetadataStore {
+/** Which pending transfers a runner may take. */
+export interface ClaimScope {
+  destination: string;
+  /** Only these batches (a CLI run); absent: any running batch (the desktop, serve, workers). */
+  batch_ids?: string[];
+  /** Batches this process may not take more of right now (their max_concurrent is reached here). */
+  exclude_batch_ids?: string[];
+}
+
+export interface ClaimResult {
+  doc: FileDoc | null;
+  /** Candidates another process took between this process's read and its write. */
+  lost: number;
+}
+
+/**
+ * The primitives an adapter provides. Writes are compare-and-set on `rev`: `expectedRev` null
+ * inserts (false when the document exists), a number updates only that revision (false when
+ * another writer got there first). Everything else is written once, in ./core.ts.
+ */
+export interface StoreAdapter {
   readonly kind: 'mongodb' | 'embedded';
-  /** Connects and creates the indexes (unique {bucket_name, remote_key}; status). */
   init(): Promise<void>;
   close(): Promise<void>;
-
-  getFile(ref: FileRef): Promise<FileDoc | null>;
-  getFiles(refs: FileRef[]): Promise<FileDoc[]>;
-
-  /**
-   * Inserts the document as `pending` (creation_date set once, retry_count 0) or, when it exists
-   * and is not `processing`, updates code, s4_key, size, etag, last_batch_id and sets it `pending`.
-   * When `force` is true a `done` document gets a new transfer_id, remembers its old
-   * mega_handle in replaces_handle and drops the old copy's verification. Returns the document after the write, or null when it is
-   * `processing` under a live lease (someone is transferring it).
-   */
-  queueFile(seed: FileSeed, opts: { force: boolean; newTransferId: string }): Promise<FileDoc | null>;
-
-  /** Marks a file failed before it started (e.g. missing object); inserts it if needed. */
-  markFailedToStart(seed: FileSeed, status: FileStatus, message: string): Promise<FileDoc>;
-
-  /**
-   * Atomically takes a file for transfer: only when its status is `pending`, or `processing` with
-   * an expired lease. Sets `processing`, the lease, and returns the document; null otherwise.
-   */
-  claim(ref: FileRef, owner: string, leaseMs: number): Promise<FileDoc | null>;
-
-  /** Writes progress and renews the lease, only while `owner` holds it. */
-  renewLease(
-    ref: FileRef,
-    owner: string,
-    leaseMs: number,
-    progress: { transferred_bytes: number },
-  ): Promise<boolean>;
-
-  /** Sets fields on a file held by `owner` without changing its status (e.g. mega_handle). */
-  patchHeld(ref: FileRef, owner: string, patch: HeldPatch): Promise<boolean>;
-
-  /**
-   * Counts a failed attempt that will be retried: retry_count +1 and error_message set, status
-   * stays `processing` and the lease stays with `owner`.
-   */
-  recordFailedAttempt(ref: FileRef, owner: string, errorMessage: string): Promise<boolean>;
-
-  /**
-   * Records what a verify found (verify_result, verified_at; modified_date too, status untouched),
-   * only while the file is `done` with the copy it checked (`mega_handle`): a verify of an earlier
-   * copy never lands on a newer one. False when nothing was written.
-   */
-  recordVerification(ref: FileRef, verification: Verification): Promise<boolean>;
-
-  /** Sets the final status of an attempt and drops the lease, only while `owner` holds it. */
-  finish(ref: FileRef, owner: string, patch: FinishPatch): Promise<boolean>;
-
-  /**
-   * Sets `status` for files in `from` statuses (no lease check): used by cancel for pending files
-   * and by retry. Returns how many changed.
-   */
-  setStatusWhere(
-    refs: FileRef[],
-    from: FileStatus[],
-    to: FileStatus,
-    message?: string | null,
-  ): Promise<number>;
-
-  /** Every `processing` document (the engine decides which leases are dead). */
-  listProcessing(): Promise<FileDoc[]>;
-  /** Returns a `processing` document to `pending` when its lease is still held by `owner`. */
-  release(ref: FileRef, owner: string, status?: FileStatus): Promise<boolean>;
-
+  readFile(ref: TransferRef): Promise<FileDoc | null>;
+  readFiles(refs: TransferRef[]): Promise<FileDoc[]>;
+  writeFile(next: FileDoc, expectedRev: number | null): Promise<boolean>;
+  readBatch(batchId: string): Promise<BatchDoc | null>;
+  writeBatch(next: BatchDoc, expectedRev: number | null): Promise<boolean>;
+  readFolder(destination: string, path: string): Promise<FolderDoc | null>;
+  writeFolder(next: FolderDoc, expectedRev: number | null): Promise<boolean>;
+  /** Pending transfers in scope, oldest queued first. */
+  findPending(scope: ClaimScope, limit: number): Promise<FileDoc[]>;
+  /** Transfers of these batches that are pending, processing or paused. */
+  findOpen(batchIds: string[]): Promise<FileDoc[]>;
+  /** Every `processing` document. */
+  findProcessing(): Promise<FileDoc[]>;
   listFiles(query: FileListQuery): Promise<FilesPage>;
-
-  insertBatch(batch: BatchDoc): Promise<void>;
-  getBatch(batchId: string): Promise<BatchDoc | null>;
-  updateBatch(
-    batchId: string,
-    patch: Partial<Pick<BatchDoc, 'state' | 'finished_at' | 'files'>>,
-  ): Promise<void>;
   /** Newest first. */
   listBatches(query: { state?: BatchState; limit?: number }): Promise<BatchDoc[]>;
 }
+
+/** The store as the engine and the service use it (./core.ts implements it once). */
+export interface MetadataStore {
+  readonly kind: 'mongodb' | 'embedded';
+  /** Claims this store lost to another process since it was opened (a measure of contention). */
+  readonly lostClaims: number;
+  init(): Promise<void>;
+  close(): Promise<void>;
+  getFile(ref: TransferRef): Promise<FileDoc | null>;
+  getFiles(refs: TransferRef[]): Promise<FileDoc[]>;
+  listFiles(query: FileListQuery): Promise<FilesPage>;
+  getBatch(batchId: string): Promise<BatchDoc | null>;
+  listBatches(query: { state?: BatchState; limit?: number }): Promise<BatchDoc[]>;
+  insertBatch(batch: BatchDoc): Promise<void>;
+  /** Applies a pure rule of ./rules.ts to one transfer, atomically against every other writer. */
+  applyFile<R>(ref: TransferRef, rule: FileRule<R>): Promise<R>;
+  /** Applies a pure rule of ./rules.ts to one batch. */
+  applyBatch<R>(batchId: string, rule: BatchRule<R>): Promise<R>;
+  /** Applies a pure rule of ./rules.ts to one folder record. */
+  applyFolder<R>(destination: string, path: string, rule: FolderRule<R>): Promise<R>;
+  /** Takes the oldest pending transfer in scope for `owner`. */
+  claimNext(scope: ClaimScope, owner: string, leaseMs: number): Promise<ClaimResult>;
+  findOpen(batchIds: string[]): Promise<FileDoc[]>;
+  findProcessing(): Promise<FileDoc[]>;
+}
+
+/** A pure transition of a transfer: `next` null leaves the document as it is. */
+export type FileRule<R> = (current: FileDoc | null, now: Date) => { next: FileDoc | null; result: R };
+/** A pure transition of a folder record (null when there is none yet). */
+export type FolderRule<R> = (current: FolderDoc | null, now: Date) => { next: FolderDoc | null; result: R };
+/** A pure transition of a batch (null when the batch does not exist). */
+export type BatchRule<R> = (current: BatchDoc | null, now: Date) => { next: BatchDoc | null; result: R };

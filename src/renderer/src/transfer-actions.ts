@@ -2,7 +2,12 @@
  * Starting transfers from the UI: the Browse selection, a dropped manifest (which selects keys)
  * and local files dropped on the desktop window. Each ends by showing what happened.
  */
-import { DEFAULT_MAX_FILES, LOCAL_BUCKET_PREFIX, type BatchRequestInput } from '../../shared/contract';
+import {
+  DEFAULT_MAX_FILES,
+  LOCAL_BUCKET_PREFIX,
+  newSelectionId,
+  type BatchRequestInput,
+} from '../../shared/contract';
 import { api, errorText } from './api';
 import { formatList } from './format';
 import { i18n } from './i18n';
@@ -107,6 +112,11 @@ export async function startSelection(): Promise<void> {
       : { bucket, keys: group.map((o) => o.key), ...options };
     requests.push({ label, body });
   });
+  // Split over several batches, they carry one selection id and are shown together.
+  if (requests.length > 1) {
+    const selection = newSelectionId();
+    for (const r of requests) r.body = { ...r.body, selection };
+  }
   const outcomes = await runRequests(requests);
   if (outcomes.every((o) => o.ok)) useBrowse.getState().clearSelection();
   await finish(outcomes);

@@ -28,6 +28,7 @@ export const en = {
       s4_upload_failed: 'MEGA upload failed',
       error: 'Error',
       cancelled: 'Cancelled',
+      paused: 'Paused',
     },
     overall: {
       in_progress: 'In progress',

@@ -26,6 +26,7 @@ export const zhHans = {
       s4_upload_failed: 'MEGA 上传失败',
       error: '出错',
       cancelled: '已取消',
+      paused: '已暂停',
     },
     overall: {
       in_progress: '进行中',

@@ -26,6 +26,7 @@ export const zhHant = {
       s4_upload_failed: 'MEGA 上傳失敗',
       error: '錯誤',
       cancelled: '已取消',
+      paused: '已暫停',
     },
     overall: {
       in_progress: '進行中',

@@ -3,12 +3,16 @@
  * and the uploader; commands that never touch MEGA (`status`, `files`, `--help`, a batch whose
  * files are all done already) should not pay for it.
  */
-import type { Destination, DestinationNode, FindOptions, UploadRequest } from '../ports';
+import type { Destination, DestinationNode, FindOptions, FolderRegistry, UploadRequest } from '../ports';
 
 export class LazyDestination implements Destination {
   private loading: Promise<Destination> | null = null;
+  private registry: FolderRegistry | null = null;
 
-  constructor(private readonly loader: () => Promise<Destination>) {}
+  constructor(
+    readonly id: string,
+    private readonly loader: () => Promise<Destination>,
+  ) {}
 
   /** The destination itself, loaded now if it was not yet (e.g. for what only MEGA can do). */
   load(): Promise<Destination> {
@@ -17,7 +21,10 @@ export class LazyDestination implements Destination {
 
   private destination(): Promise<Destination> {
     if (!this.loading) {
-      const attempt = this.loader();
+      const attempt = this.loader().then((destination) => {
+        if (this.registry) destination.useFolderRegistry?.(this.registry);
+        return destination;
+      });
       this.loading = attempt;
       // A failed load (it should not happen) may be tried again at the next use.
       attempt.catch(() => {
@@ -51,6 +58,11 @@ export class LazyDestination implements Destination {
   async locate(handle: string): Promise<string | null> {
     const destination = await this.destination();
     return destination.locate ? destination.locate(handle) : null;
+  }
+
+  useFolderRegistry(registry: FolderRegistry): void {
+    this.registry = registry;
+    void this.loading?.then((d) => d.useFolderRegistry?.(registry)).catch(() => undefined);
   }
 
   /** Closes the destination if it was ever loaded (one never used is never loaded). */

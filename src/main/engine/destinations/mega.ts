@@ -3,6 +3,7 @@
  * buffering a whole file), folders created on demand and shared between concurrent uploads, and
  * every failure classified once into a FerryError on the destination side.
  */
+import { megaDestinationId } from './ids';
 import { Storage, type MutableFile } from 'megajs';
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -18,7 +19,14 @@ import {
   redactSecrets,
   type ErrorKind,
 } from '../errors';
-import type { Destination, DestinationNode, FindOptions, UploadCheckpoint, UploadRequest } from '../ports';
+import type {
+  Destination,
+  DestinationNode,
+  FindOptions,
+  FolderRegistry,
+  UploadCheckpoint,
+  UploadRequest,
+} from '../ports';
 import { DEFAULT_RETRY, requestPolicy, type RetryPolicy } from '../retry';
 import { megaApiFetch } from './mega-api';
 import { e64, encryptCbcZeroIv, nodeAesKey, packAttributes } from './mega-crypto';
@@ -52,10 +60,17 @@ const TRANSFER_ID_ATTRIBUTE = 'mfid';
 
 const DEFAULT_CONNECTIONS = 4;
 
+/**
+ * How long this process trusts its copy of the drive's tree before making a folder: older, it
+ * reads the tree again (a folder may have been made in MEGA's own apps since).
+ */
+const TREE_FRESH_MS = 30_000;
+
 /** The MEGA web app; `/fm/<folder handle>` opens a folder of the logged-in account. */
 const MEGA_WEB_APP = 'https://mega.nz';
 
 export class MegaDestination implements Destination {
+  readonly id: string;
   private readonly config: MegaConfig;
   private readonly retries: RetryPolicy;
   private login: Promise<Storage> | null = null;
@@ -68,9 +83,14 @@ export class MegaDestination implements Destination {
   private doubts = 0;
   /** `doubts` as of the start of the last fresh look that succeeded. */
   private cleared = 0;
+  /** When this process last read the whole tree from MEGA (login or a fresh look). */
+  private treeAt = 0;
+  /** The store's folder records, when several processes may make folders in this account. */
+  private registry: FolderRegistry | null = null;
 
   constructor(config: MegaConfig) {
     this.config = config;
+    this.id = megaDestinationId(config.email);
     this.retries = config.requestRetry ?? DEFAULT_REQUEST_RETRY;
   }
 
@@ -80,6 +100,10 @@ export class MegaDestination implements Destination {
 
   async connect(): Promise<void> {
     await this.storage();
+  }
+
+  useFolderRegistry(registry: FolderRegistry): void {
+    this.registry = registry;
   }
 
   async find(path: string, opts: FindOptions = {}): Promise<DestinationNode[]> {
@@ -223,7 +247,9 @@ export class MegaDestination implements Destination {
         keepalive: false,
         autoload: true,
       });
-      return await storage.ready;
+      const ready = await storage.ready;
+      this.treeAt = Date.now();
+      return ready;
     } catch (err) {
       throw classifyLoginError(err, email);
     }
@@ -240,7 +266,10 @@ export class MegaDestination implements Destination {
         const name = segments[segments.length - 1] as string;
         // After a lost answer MEGA may hold a folder this process never heard of: look first.
         if (this.inDoubt()) await this.refresh(storage);
-        return childFolder(parent, name) ?? (await this.makeFolder(storage, parent, name, key));
+        const known = childFolder(parent, name);
+        if (known) return known;
+        if (this.registry) return this.sharedFolder(this.registry, storage, parent, name, key);
+        return this.makeFolder(storage, parent, name, key);
       })();
       this.folders.set(key, pending);
       pending.catch(() => {
@@ -248,6 +277,46 @@ export class MegaDestination implements Destination {
       });
     }
     return pending;
+  }
+
+  /**
+   * A folder other processes may need at the same moment: the store's record says whether one of
+   * them made it (its handle), or gives this process the right to make it; while another holds
+   * that right, this one waits for its record. A tree older than TREE_FRESH_MS, or a right taken
+   * over from a holder that stopped, is read afresh first: the folder may exist already.
+   */
+  private async sharedFolder(
+    registry: FolderRegistry,
+    storage: Storage,
+    parent: MutableFile,
+    name: string,
+    key: string,
+  ): Promise<MutableFile> {
+    const path = '/' + key;
+    const usable = (node: MutableFile | undefined): node is MutableFile =>
+      Boolean(node?.directory && node.parent === parent);
+    let gone: string | null = null;
+    for (let round = 0; ; round++) {
+      const claim = await registry.claim(this.id, path, gone);
+      if (claim.kind === 'known') {
+        let folder: MutableFile | undefined = storage.files[claim.handle];
+        if (!usable(folder)) {
+          await this.refresh(storage);
+          folder = storage.files[claim.handle];
+        }
+        if (usable(folder)) return folder;
+        gone = claim.handle; // deleted or moved since: made anew
+        continue;
+      }
+      if (claim.kind === 'mine') {
+        if (claim.takeover || Date.now() - this.treeAt > TREE_FRESH_MS) await this.refresh(storage);
+        const folder = childFolder(parent, name) ?? (await this.makeFolder(storage, parent, name, key));
+        await registry.record(this.id, path, folder.nodeId as string);
+        return folder;
+      }
+      // Another process is making it now: its record follows within a request or two.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500, 50 * (round + 1))));
+    }
   }
 
   /**
@@ -424,6 +493,7 @@ export class MegaDestination implements Destination {
       throw classifyMegaError(err, 'MEGA could not list the drive');
     }
     this.cleared = Math.max(this.cleared, doubtsBefore);
+    this.treeAt = Date.now();
     const internals = storage as unknown as StorageInternals;
     const seen = new Set<string>();
     for (const record of records) {
