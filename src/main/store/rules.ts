@@ -246,15 +246,21 @@ export function finishRule(owner: string, patch: FinishPatch): FileRule<FileDoc 
 export function releaseRule(owner: string, status: FileStatus = 'pending'): FileRule<FileDoc | null> {
   return (cur, now) => {
     if (!isHeldBy(cur, owner)) return same(null);
-    const next: FileDoc = {
-      ...touched(withStatus(cur, status, now), now),
-      lease_owner: null,
-      lease_expires_at: null,
-      stop_request: null,
-    };
-    if (status === 'cancelled') next.error_message = 'cancelled by the user';
+    const next = released(cur, status, now);
     return { next, result: next };
   };
+}
+
+/** The transfer let go by its holder, in `status` (a cancelled one says why). */
+function released(cur: FileDoc, status: FileStatus, now: Date): FileDoc {
+  const next: FileDoc = {
+    ...touched(withStatus(cur, status, now), now),
+    lease_owner: null,
+    lease_expires_at: null,
+    stop_request: null,
+  };
+  if (status === 'cancelled') next.error_message = 'cancelled by the user';
+  return next;
 }
 
 /**
@@ -269,13 +275,7 @@ export function reclaimRule(
     if (isLeaseLive(cur, now) && !ownerDead(cur.lease_owner)) return same(null);
     const status: FileStatus =
       cur.stop_request === 'cancel' ? 'cancelled' : cur.stop_request === 'pause' ? 'paused' : 'pending';
-    const next: FileDoc = {
-      ...touched(withStatus(cur, status, now), now),
-      lease_owner: null,
-      lease_expires_at: null,
-      stop_request: null,
-    };
-    if (status === 'cancelled') next.error_message = 'cancelled by the user';
+    const next = released(cur, status, now);
     return { next, result: next };
   };
 }
