@@ -68,6 +68,8 @@ beforeAll(async () => {
   await putObject('fail/unlucky.bin', 777_777, 300);
   await putObject('fail/lucky.bin', 5000, 301);
   await putObject('force/again.bin', 4096, 302);
+  for (let n = 0; n < 3; n++) await putObject(`twice/file-${n}.bin`, 4 * MiB + n, 350 + n);
+  await putObject('paths/one.bin', 9000, 360);
   await putObject('embedded/one.bin', 70_000, 303);
   await putObject('embedded/two.bin', 0, 304);
   for (let b = 0; b < 10; b++) {
@@ -108,6 +110,70 @@ describe('the process cap over all batches', () => {
       expect(most).toBeGreaterThanOrEqual(2);
     } finally {
       off();
+      await service.close();
+    }
+  }, 120_000);
+});
+
+describe('batches that share files (MongoDB store)', () => {
+  it("a second batch over the same folder waits for the first one's transfers; its cancel leaves them alone", async () => {
+    mega.setChunkDelay(60); // the first batch is still moving when the second starts
+    const service = await FerryService.open(testConfig(), { resume: false });
+    try {
+      const first = await service.startBatch({
+        bucket: BUCKET,
+        prefix: 'twice/',
+        target: '/Twice',
+        max_concurrent: 1,
+      });
+      expect(first.started).toHaveLength(3);
+      const second = await service.startBatch({ bucket: BUCKET, prefix: 'twice/', target: '/Twice' });
+      expect(second.started).toEqual([]);
+      expect(second.already_in_progress.map((f) => [f.remote_key, f.batch_id])).toEqual(
+        [0, 1, 2].map((n) => [`twice/file-${n}.bin`, first.batch_id]),
+      );
+      const waiting = await service.getBatch(second.batch_id);
+      expect(waiting.overall_status).toBe('in_progress');
+      expect(waiting.files.every((f) => f.in_batch === first.batch_id)).toBe(true);
+
+      const cancelled = await service.cancelBatch(second.batch_id);
+      expect(cancelled.cancelled_transfers).toBe(0);
+      const after = await service.getBatch(second.batch_id);
+      expect(after.overall_status).toBe('cancelled');
+      // The first batch was not touched: it is still moving, then ends completed.
+      expect((await service.getBatch(first.batch_id)).overall_status).toBe('in_progress');
+      mega.setChunkDelay(0);
+      await service.manager.waitForBatch(first.batch_id);
+      const done = await service.getBatch(first.batch_id);
+      expect(done.overall_status).toBe('completed');
+      for (const f of done.files) await expectInMega(f.s4_key, f.remote_key);
+      // And the cancelled batch's history stays as it was recorded.
+      expect((await service.getBatch(second.batch_id)).files.map((f) => f.status)).toEqual(
+        after.files.map((f) => f.status),
+      );
+    } finally {
+      mega.setChunkDelay(0);
+      await service.close();
+    }
+  }, 180_000);
+
+  it('the same object to two folders is two transfers, both done, both copies in MEGA', async () => {
+    const service = await FerryService.open(testConfig(), { resume: false });
+    try {
+      const a = await service.startBatch({ bucket: BUCKET, keys: ['paths/one.bin'], target: '/PathA' });
+      await service.manager.waitForBatch(a.batch_id);
+      const b = await service.startBatch({ bucket: BUCKET, keys: ['paths/one.bin'], target: '/PathB' });
+      expect(b.started).toEqual(['paths/one.bin']);
+      expect(b.already_done).toEqual([]);
+      await service.manager.waitForBatch(b.batch_id);
+      await expectInMega('/PathA/paths/one.bin', 'paths/one.bin');
+      await expectInMega('/PathB/paths/one.bin', 'paths/one.bin');
+      const docs = (await service.listFiles({ q: 'paths/one.bin' })).files;
+      expect(docs.map((d) => [d.s4_key, d.status, d.batch_id]).sort()).toEqual([
+        ['/PathA/paths/one.bin', 'done', a.batch_id],
+        ['/PathB/paths/one.bin', 'done', b.batch_id],
+      ]);
+    } finally {
       await service.close();
     }
   }, 120_000);
