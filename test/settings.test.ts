@@ -218,7 +218,7 @@ describe('without a SecretBox (a desktop without a keychain)', () => {
         const attempt = service.saveSettings(patch);
         await expect(attempt).rejects.toBeInstanceOf(InputError);
         await expect(attempt).rejects.toThrow(
-          /no keychain or key to seal it: set it with the environment variable/,
+          /\(no keychain or key to seal it\): set it with the environment variable/,
         );
         await expect(attempt).rejects.not.toThrow(ODD_SECRET);
       }
@@ -535,7 +535,7 @@ describe('the host routes', () => {
       body: { target: 'mega', ok: true, message: `logged in as ${mega.email}` },
     });
     const s3ok = await call<ConnectionTestResult>('POST', '/api/settings/test', { body: { target: 's3' } });
-    expect(s3ok.body).toEqual({ target: 's3', ok: true, message: '2 buckets visible' });
+    expect(s3ok.body).toEqual({ target: 's3', ok: true, message: '2 buckets visible', s3: { buckets: 2 } });
     const bad = await call<{ error: string }>('POST', '/api/settings/test', { body: { target: 'dropbox' } });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatch(/target must be one of s3, mega, mongodb/);
