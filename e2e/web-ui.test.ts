@@ -497,8 +497,10 @@ describe('the web UI against the headless host and real peers', () => {
       await expect.poll(async () => (await service.getSettings()).ui.language).toBe('zh-Hant');
       await tourInChinese(page, 'zh-Hant');
       // Saved with the other settings: a reload (or another browser) opens in Traditional.
+      // (and on the screen it was on: the address keeps it).
       await page.reload();
-      await page.getByRole('heading', { name: '瀏覽', level: 1 }).waitFor();
+      await page.getByRole('heading', { name: '設定', level: 1 }).waitFor();
+      expect(page.url()).toMatch(/#\/settings$/);
       // Back to the system's language (English here).
       await page.getByRole('navigation', { name: '主選單' }).getByRole('button', { name: '設定' }).click();
       await page.getByRole('combobox', { name: '語言' }).selectOption('system');

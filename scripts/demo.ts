@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: a sandbox with no accounts. Starts s3rver with a sample bucket, mega-mock with
  * its shipped account, the embedded store and the headless host, all under one temporary folder
- * removed on exit, and prints the UI address.
+ * removed on exit, and prints the UI address and the environment that points the CLI at the same
+ * sandbox.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { quietNodeVersionWarning } from '../src/main/node-warnings';
 import { startS3Peer } from '../test/peers/s3';
 import { startMegaPeer } from '../test/peers/mega';
 import { repeatingStream, testBytes } from '../test/peers/fixtures';
+import { cliEnvironmentLines, shellOf } from './cli-environment';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -101,6 +103,14 @@ async function main(): Promise<void> {
     MEGAFERRY_HOST: process.env.MEGAFERRY_HOST ?? '127.0.0.1',
     MEGAFERRY_PORT: process.env.MEGAFERRY_PORT ?? '0',
   };
+  // What the CLI needs to reach the same peers and share the same store.
+  const cliEnv = {
+    ...s3.env,
+    MEGA_EMAIL: mega.email,
+    MEGA_PASSWORD: mega.password,
+    MEGAFERRY_MEGA_GATEWAY: mega.gateway,
+    MEGAFERRY_DATA_DIR: env.MEGAFERRY_DATA_DIR,
+  };
   const config = configFromEnv(env);
   service = await FerryService.open(config, { resume: true });
   host = await startHost(service, {
@@ -120,6 +130,11 @@ async function main(): Promise<void> {
       `  curl -s -H 'Authorization: Bearer ${host.token}' -H 'Content-Type: application/json' \\`,
       `    -d '{"bucket":"${BUCKET}","prefix":"photos/","target":"/Backup"}' ${host.url}/api/batches`,
       `  curl -s -H 'Authorization: Bearer ${host.token}' ${host.url}/api/batches`,
+      '',
+      'The command line against this sandbox (paste into another terminal, in this folder):',
+      ...cliEnvironmentLines(cliEnv, shellOf(process.platform)).map((line) => `  ${line}`),
+      `  npm run -s megaferry -- transfer --bucket ${BUCKET} --prefix docs/ --target /FromTheCli`,
+      '  npm run -s megaferry -- status',
       '',
       'Ctrl-C stops the sandbox and removes its folder.',
       '',

@@ -204,7 +204,7 @@ describe('the desktop: settings saved with a SecretBox', () => {
   });
 });
 
-describe('without a SecretBox (headless host, CLI)', () => {
+describe('without a SecretBox (a desktop without a keychain)', () => {
   it('refuses to save a secret, and saves the rest in clear', async () => {
     const dataDir = await newDataDir();
     const service = await FerryService.open(configFromEnv(freshEnv(dataDir)));
@@ -218,7 +218,7 @@ describe('without a SecretBox (headless host, CLI)', () => {
         const attempt = service.saveSettings(patch);
         await expect(attempt).rejects.toBeInstanceOf(InputError);
         await expect(attempt).rejects.toThrow(
-          /secrets are set by environment variables on the headless host/,
+          /\(no keychain or key to seal it\): set it with the environment variable/,
         );
         await expect(attempt).rejects.not.toThrow(ODD_SECRET);
       }
@@ -354,6 +354,7 @@ describe('Test buttons', () => {
       target: 's3',
       ok: true,
       message: '2 buckets visible',
+      s3: { buckets: 2 },
     });
     // s3rver checks the access key id (not the signature of a bucket list).
     const bad = await service.testConnection({
@@ -363,7 +364,9 @@ describe('Test buttons', () => {
     expect(bad).toEqual({
       target: 's3',
       ok: false,
-      message: 'S3 refused access to bucket list (InvalidAccessKeyId)',
+      message:
+        'S3 did not accept the credentials for bucket list (InvalidAccessKeyId): check the access key id and the secret',
+      s3: { buckets: null, problem: 'bad_credentials' },
     });
     const down = await service.testConnection({
       target: 's3',
@@ -372,8 +375,29 @@ describe('Test buttons', () => {
     expect(down).toEqual({
       target: 's3',
       ok: false,
-      message: 'S3 unreachable or failing for bucket list (ECONNREFUSED)',
+      message:
+        'S3 endpoint unreachable for bucket list (ECONNREFUSED): check the endpoint address and the network',
+      s3: { buckets: null, problem: 'unreachable' },
     });
+    // The default bucket is checked too: readable, or missing (then the Test fails, saying why).
+    expect(
+      await service.testConnection({ target: 's3', draft: { s3: { ...draft.s3, default_bucket: BUCKET } } }),
+    ).toEqual({
+      target: 's3',
+      ok: true,
+      message: `2 buckets visible; default bucket ${BUCKET} can be read`,
+      s3: { buckets: 2, default_bucket: { name: BUCKET, ok: true } },
+    });
+    const missing = await service.testConnection({
+      target: 's3',
+      draft: { s3: { ...draft.s3, default_bucket: 'no-such-bucket' } },
+    });
+    expect(missing).toMatchObject({
+      target: 's3',
+      ok: false,
+      s3: { buckets: 2, default_bucket: { name: 'no-such-bucket', ok: false, problem: 'bucket_missing' } },
+    });
+    expect(missing.message).toMatch(/^2 buckets visible; default bucket no-such-bucket: S3 bucket not found/);
     // The draft was not saved.
     expect((await service.getSettings()).s3.endpoint).toBe('');
   });
@@ -511,7 +535,7 @@ describe('the host routes', () => {
       body: { target: 'mega', ok: true, message: `logged in as ${mega.email}` },
     });
     const s3ok = await call<ConnectionTestResult>('POST', '/api/settings/test', { body: { target: 's3' } });
-    expect(s3ok.body).toEqual({ target: 's3', ok: true, message: '2 buckets visible' });
+    expect(s3ok.body).toEqual({ target: 's3', ok: true, message: '2 buckets visible', s3: { buckets: 2 } });
     const bad = await call<{ error: string }>('POST', '/api/settings/test', { body: { target: 'dropbox' } });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatch(/target must be one of s3, mega, mongodb/);

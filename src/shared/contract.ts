@@ -3,6 +3,7 @@
  * events. IPC, HTTP and the CLI all validate against these and speak the inferred types.
  */
 import { LANGUAGE_CHOICES, type LanguageChoice } from './i18n/languages';
+import type { SourceProblem } from './source-problems';
 import { z } from 'zod';
 import {
   DEFAULT_MAX_CONCURRENT,
@@ -387,8 +388,12 @@ export interface SettingsView {
   ui: { language: LanguageChoice };
   /** Dotted names of settings fixed by environment variables (shown read-only). */
   locked: string[];
-  /** Where saved secrets go: the OS keychain (desktop), or nowhere (headless: environment only). */
-  secret_storage: 'keychain' | 'environment';
+  /**
+   * Where saved secrets go, sealed: the OS keychain (desktop), the headless host's key file in the
+   * data folder (`key_file`) or MEGAFERRY_SECRET_KEY (`env_key`); `environment`: nowhere (secrets
+   * come from environment variables only).
+   */
+  secret_storage: 'keychain' | 'key_file' | 'env_key' | 'environment';
 }
 
 export const CONNECTION_TARGETS = ['s3', 'mega', 'mongodb'] as const;
@@ -408,4 +413,13 @@ export interface ConnectionTestResult {
   ok: boolean;
   /** e.g. "3 buckets visible", "logged in as a@b.c", or the reason it failed (never a secret). */
   message: string;
+  /**
+   * S3 only, for the UI to say it in its language: the buckets listed (null when the list failed,
+   * with `problem`), and the default bucket's own check when one is set.
+   */
+  s3?: {
+    buckets: number | null;
+    problem?: SourceProblem;
+    default_bucket?: { name: string; ok: boolean; problem?: SourceProblem };
+  };
 }

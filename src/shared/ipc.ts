@@ -7,6 +7,7 @@
 import { FERRY_API_METHODS, type FerryApi, type FerryApiMethod } from './api';
 import type { FerryEvent } from './contract';
 import type { ApiErrorKind } from './error-kinds';
+import { sourceProblemOf, type SourceProblem } from './source-problems';
 
 export const API_CHANNEL = 'megaferry:api';
 export const EVENT_CHANNEL = 'megaferry:event';
@@ -15,7 +16,8 @@ export const EVENT_CHANNEL = 'megaferry:event';
  * What the main process answers to every call: never a thrown error, so no Electron prefix. A
  * failure carries its kind (shared/error-kinds.ts), as HTTP carries it in the status code.
  */
-export type Envelope<T = unknown> = { ok: true; value: T } | { ok: false; error: string; kind: ApiErrorKind };
+export type Envelope<T = unknown> =
+  { ok: true; value: T } | { ok: false; error: string; kind: ApiErrorKind; problem?: SourceProblem };
 
 const METHODS: ReadonlySet<string> = new Set(FERRY_API_METHODS);
 
@@ -33,7 +35,10 @@ export function unwrapEnvelope<T>(envelope: unknown): T {
   if (envelope && typeof envelope === 'object' && 'ok' in envelope) {
     const e = envelope as Envelope<T>;
     if (e.ok) return e.value;
-    throw new Error(typeof e.error === 'string' ? e.error : 'unknown error');
+    const error = new Error(typeof e.error === 'string' ? e.error : 'unknown error');
+    // What a person can do about an S3 failure (shared/source-problems.ts), for the UI's texts.
+    const problem = sourceProblemOf(e);
+    throw problem ? Object.assign(error, { problem }) : error;
   }
   throw new Error('malformed answer from the main process');
 }

@@ -10,7 +10,9 @@
  * - `lost`: the peer acts and answers; the whole answer is dropped and the connection reset;
  * - `eagain`: MEGA API commands (`/cs`) only: answered `-3` (EAGAIN) without forwarding; on any
  *   other request it is a `503`;
- * - `overquota` (only when `decide` asks for it): a MEGA API command answered `-17` (EOVERQUOTA).
+ * - `overquota` (only when `decide` asks for it): a MEGA API command answered `-17` (EOVERQUOTA);
+ * - `denied` (only when `decide` asks for it): answered 403 AccessDenied as S3 answers a request
+ *   the keys may not make (a ListBuckets refused by a bucket-scoped policy); the peer never sees it.
  *
  * The seed fixes the sequence of draws, not which request gets which draw (that depends on the
  * order requests arrive in, i.e. on timing): a failing run is reproduced in kind, not to the byte.
@@ -18,7 +20,7 @@
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type FaultKind = '503' | 'reset' | 'cut' | 'lost' | 'eagain' | 'overquota';
+export type FaultKind = '503' | 'reset' | 'cut' | 'lost' | 'eagain' | 'overquota' | 'denied';
 
 export const ALL_FAULTS: readonly FaultKind[] = ['503', 'reset', 'cut', 'lost', 'eagain'];
 
@@ -134,6 +136,17 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     if (fault === '503') {
       res.writeHead(503, { 'content-type': 'text/plain', 'content-length': '19', connection: 'close' });
       res.end('Service Unavailable');
+      return;
+    }
+    if (fault === 'denied') {
+      const xml =
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message>' +
+        '<RequestId>fault-proxy</RequestId></Error>';
+      res.writeHead(403, {
+        'content-type': 'application/xml',
+        'content-length': String(Buffer.byteLength(xml)),
+      });
+      res.end(req.method === 'HEAD' ? undefined : xml);
       return;
     }
     if (fault === 'eagain' || fault === 'overquota') {

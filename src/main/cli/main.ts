@@ -48,9 +48,16 @@ async function configFromEnv(): Promise<FerryConfig> {
   return (await import('../service/config')).configFromEnv();
 }
 
+/**
+ * The service, with the host's SecretBox (a key in the data folder, or MEGAFERRY_SECRET_KEY): the
+ * secrets saved from the web UI's Settings are read by every command.
+ */
 async function openService(config: FerryConfig, opts: { resume: boolean }): Promise<FerryService> {
-  const { FerryService } = await import('../service/ferry-service');
-  return FerryService.open(config, opts);
+  const [{ FerryService }, { keyFileSecretBox }] = await Promise.all([
+    import('../service/ferry-service'),
+    import('../service/key-file-box'),
+  ]);
+  return FerryService.open(config, { ...opts, secretBox: keyFileSecretBox(config.dataDir) });
 }
 
 async function withService<T>(
@@ -352,18 +359,22 @@ function buildProgram(): Command {
     .command('serve')
     .description(
       'Run the headless host: the REST API, live events and the web UI (MEGAFERRY_HOST, MEGAFERRY_PORT, ' +
-        'MEGAFERRY_TOKEN). Unfinished batches continue; Ctrl-C stops it and leaves them resumable.',
+        "MEGAFERRY_TOKEN). Starts with nothing configured: accounts can be entered in the UI's Settings, " +
+        'whose secrets are sealed with the key in <data folder>/secret.key (mode 0600) or MEGAFERRY_SECRET_KEY; ' +
+        'environment variables win. Logs are human lines on a terminal, JSON otherwise (MEGAFERRY_LOG_FORMAT). ' +
+        'Unfinished batches continue; Ctrl-C stops it and leaves them resumable.',
     )
     .action(async () => {
       const config = await configFromEnv();
+      // No MEGA account is needed to start: the UI's Settings configure one, and until then every
+      // transfer is refused with a message saying so.
       const service = await openService(config, { resume: true });
-      try {
-        service.requireMega();
-      } catch (err) {
-        await service.close();
-        throw err;
-      }
-      const { startHost } = await import('../host/server');
+      const [{ startHost }, { humanLogStream, logFormatFor }] = await Promise.all([
+        import('../host/server'),
+        import('../host/log-lines'),
+      ]);
+      // Human log lines on a terminal, JSON lines otherwise (MEGAFERRY_LOG_FORMAT chooses).
+      const pretty = logFormatFor(process.stdout.isTTY) === 'pretty';
       let host;
       try {
         host = await startHost(service, {
@@ -372,6 +383,7 @@ function buildProgram(): Command {
           token: config.host.token ?? undefined,
           uiDir: fileURLToPath(new URL('../renderer', import.meta.url)),
           logLevel: process.env.MEGAFERRY_LOG_LEVEL,
+          ...(pretty ? { logStream: humanLogStream(process.stdout) } : {}),
         });
       } catch (err) {
         await service.close();
@@ -381,6 +393,12 @@ function buildProgram(): Command {
         );
       }
       process.stdout.write(`listening on ${host.url}\nUI: ${host.uiUrl}\n`);
+      if (!service.megaConfigured) {
+        process.stdout.write(
+          'no MEGA account yet: open the UI and enter it in Settings (transfers wait for it); ' +
+            'no accounts at hand? `npm run demo` is a sandbox\n',
+        );
+      }
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

@@ -10,6 +10,7 @@ import { loadedDestination } from '../engine/destinations/lazy';
 import { MegaDestination } from '../engine/destinations/mega';
 import { configFromEnv } from '../service/config';
 import { FerryService } from '../service/ferry-service';
+import { keyFileSecretBox } from '../service/key-file-box';
 import { verifyFiles, type FileVerification, type VerifySummary } from '../service/verify';
 
 export interface VerifyCommandOptions {
@@ -31,7 +32,11 @@ export async function verifyCommand(opts: VerifyCommandOptions): Promise<number>
     }
   }
   const json = Boolean(opts.json);
-  const service = await FerryService.open(configFromEnv(), { resume: false });
+  const config = configFromEnv();
+  const service = await FerryService.open(config, {
+    resume: false,
+    secretBox: keyFileSecretBox(config.dataDir),
+  });
   try {
     service.requireMega();
     const destination = await loadedDestination(service.destination);

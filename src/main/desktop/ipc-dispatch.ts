@@ -6,6 +6,7 @@
 import type { FerryApi, FerryApiMethod } from '../../shared/api';
 import { type Envelope, isFerryApiMethod, unknownMethodMessage } from '../../shared/ipc';
 import { apiErrorKind, redactSecrets } from '../engine/errors';
+import { sourceProblemOf } from '../../shared/source-problems';
 
 /** What the dispatcher calls: the service, or anything with the same request methods. */
 export type ApiTarget = Pick<FerryApi, FerryApiMethod>;
@@ -40,7 +41,13 @@ export function createDispatcher(target: () => ApiTarget | Promise<ApiTarget>) {
       const value = await fn.apply(api, list);
       return { ok: true, value };
     } catch (err) {
-      return { ok: false, error: errorToMessage(err), kind: apiErrorKind(err) };
+      const problem = sourceProblemOf(err);
+      return {
+        ok: false,
+        error: errorToMessage(err),
+        kind: apiErrorKind(err),
+        ...(problem ? { problem } : {}),
+      };
     }
   };
 }

@@ -3,19 +3,23 @@
  */
 import type { FileStatus } from '../../shared/contract';
 import type { ApiErrorKind } from '../../shared/error-kinds';
+import type { SourceProblem } from '../../shared/source-problems';
 
 export type ErrorKind = 'not_found' | 'auth' | 'quota' | 'transient' | 'cancelled' | 'config' | 'unexpected';
 export type ErrorSide = 'source' | 'destination' | 'store' | 'engine';
 
 export class FerryError extends Error {
+  /** What a person can do about an S3 failure (shared/source-problems.ts), when known. */
+  readonly problem?: SourceProblem;
   constructor(
     readonly kind: ErrorKind,
     readonly side: ErrorSide,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; problem?: SourceProblem },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'FerryError';
+    if (options?.problem) this.problem = options.problem;
   }
 }
 

@@ -20,6 +20,7 @@ import { ERROR_KIND_TABLE } from '../../shared/error-kinds';
 import { API_PREFIX, EVENTS_PATH, HTTP_ROUTES } from '../../shared/http-routes';
 import { API_SECURITY_POLICY, HOSTED_UI_SECURITY_POLICY } from '../../shared/web-policy';
 import { apiErrorKind, redactSecrets } from '../engine/errors';
+import { sourceProblemOf, type SourceProblem } from '../../shared/source-problems';
 
 export interface HostOptions {
   host: string;
@@ -30,6 +31,8 @@ export interface HostOptions {
   uiDir?: string;
   /** Log level for the request log (pino); the token is never logged. */
   logLevel?: string;
+  /** Where log records go (pino JSON lines; default stdout), e.g. ./log-lines.ts's human lines. */
+  logStream?: { write(line: string): void };
   /** Seconds between SSE heartbeats. */
   heartbeatSeconds?: number;
 }
@@ -89,13 +92,15 @@ function requestRefusal(err: unknown): { status: number; error: string } | null 
 }
 
 /** The one mapping from failures to HTTP status codes and `{ error }` bodies (shared/error-kinds.ts). */
-export function httpError(err: unknown): { status: number; error: string } {
+export function httpError(err: unknown): { status: number; error: string; problem?: SourceProblem } {
   const refusal = requestRefusal(err);
   if (refusal) return refusal;
   const kind = apiErrorKind(err);
   const message = redactSecrets(err instanceof Error ? err.message : String(err));
   if (kind === 'unexpected') return { status: 500, error: `internal error: ${message}` };
-  return { status: ERROR_KIND_TABLE[kind].http, error: message };
+  // What a person can do about an S3 failure, for the UI to say in its language.
+  const problem = sourceProblemOf(err);
+  return { status: ERROR_KIND_TABLE[kind].http, error: message, ...(problem ? { problem } : {}) };
 }
 
 const UNAUTHORIZED = { error: 'missing or wrong token: send Authorization: Bearer <token>' };
@@ -135,6 +140,7 @@ export async function startHost(api: FerryApi, options: HostOptions): Promise<Ru
   const app = Fastify({
     logger: {
       level: options.logLevel ?? 'warn',
+      ...(options.logStream ? { stream: options.logStream } : {}),
       redact: ['req.headers.authorization'],
       serializers: {
         // Paths only: query strings (the event stream's access_token) never reach the log.
@@ -172,9 +178,9 @@ export async function startHost(api: FerryApi, options: HostOptions): Promise<Ru
   });
 
   app.setErrorHandler((err, _req, reply) => {
-    const { status, error } = httpError(err);
+    const { status, error, problem } = httpError(err);
     if (status >= 500) app.log.error({ err: redactSecrets(String(err)) }, 'request failed');
-    void reply.code(status).send({ error });
+    void reply.code(status).send(problem ? { error, problem } : { error });
   });
 
   /** The token of a request: the Bearer header, or for the event stream `?access_token=`. */

@@ -161,7 +161,7 @@ export class FerryService implements FerryApi {
 
   private megaMissingMessage(): string {
     return this.box
-      ? 'MEGA account not configured: enter the MEGA e-mail and password in Settings'
+      ? 'MEGA account not configured: enter the MEGA e-mail and password in Settings (or set MEGA_EMAIL and MEGA_PASSWORD)'
       : 'MEGA account not configured: set MEGA_EMAIL and MEGA_PASSWORD';
   }
 
@@ -265,7 +265,7 @@ export class FerryService implements FerryApi {
     const values = resolveSettings([this.config.fromEnv.settings, layer, this.settings.layer()], {
       maxConcurrentLimit: this.config.engine.maxConcurrentLimit,
     });
-    if (target === 's3') return testS3(s3ConfigOf(values, this.config));
+    if (target === 's3') return testS3(s3ConfigOf(values, this.config), values.s3.default_bucket);
     if (target === 'mega') return testMega(megaConfigOf(values, this.config, mfaCode));
     return testMongo(values.mongodb.uri, this.config.dataDir);
   }
@@ -297,6 +297,8 @@ export class FerryService implements FerryApi {
     const parsed = schema.safeParse(withDefaults);
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
     this.checkBucketKind(parsed.data.bucket);
+    // Nothing to send to yet: one clear message (the host starts without an account).
+    this.requireMega();
     return this.manager.start(parsed.data);
   }
 

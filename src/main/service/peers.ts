@@ -11,6 +11,7 @@ import { LazyDestination } from '../engine/destinations/lazy';
 import { megaDestinationId } from '../engine/destinations/ids';
 import type { MegaConfig } from '../engine/destinations/mega';
 import { InputError, shortReason } from '../engine/errors';
+import { sourceProblemOf } from '../../shared/source-problems';
 import type { Destination, DestinationNode, Source } from '../engine/ports';
 import { LazySource } from '../engine/sources/lazy';
 import type { S3Config } from '../engine/sources/s3';
@@ -91,17 +92,68 @@ export class UnconfiguredDestination implements Destination {
 
 const TEST_TIMEOUT_MS = 15_000;
 
-export async function testS3(config: S3Config): Promise<ConnectionTestResult> {
+/**
+ * Tests S3: the bucket list, and the default bucket when one is set (keys that may not list
+ * buckets pass when they can read it). The result says both in words and, for the UI, in kinds.
+ */
+export async function testS3(config: S3Config, defaultBucket = ''): Promise<ConnectionTestResult> {
   const source = s3Source({ ...config, requestRetry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 } });
   try {
-    const buckets = await source.listBuckets(AbortSignal.timeout(TEST_TIMEOUT_MS));
+    let buckets: number | null = null;
+    let listError: unknown = null;
+    try {
+      buckets = (await source.listBuckets(AbortSignal.timeout(TEST_TIMEOUT_MS))).length;
+    } catch (err) {
+      listError = err;
+    }
+    const listProblem = sourceProblemOf(listError) ?? undefined;
+    const listed = buckets === null ? null : `${buckets} bucket${buckets === 1 ? '' : 's'} visible`;
+    if (!defaultBucket) {
+      return {
+        target: 's3',
+        ok: listError === null,
+        message: listed ?? shortReason(listError),
+        s3: { buckets, ...(listProblem ? { problem: listProblem } : {}) },
+      };
+    }
+    // Only reachability and credentials problems stop the bucket's own check.
+    let bucketError: unknown = null;
+    if (
+      listProblem === 'unreachable' ||
+      listProblem === 'no_credentials' ||
+      listProblem === 'bad_credentials'
+    )
+      bucketError = listError;
+    else {
+      try {
+        await source.checkBucket(defaultBucket, AbortSignal.timeout(TEST_TIMEOUT_MS));
+      } catch (err) {
+        bucketError = err;
+      }
+    }
+    const bucketProblem = sourceProblemOf(bucketError) ?? undefined;
+    const bucketText =
+      bucketError === null
+        ? `default bucket ${defaultBucket} can be read`
+        : `default bucket ${defaultBucket}: ${shortReason(bucketError)}`;
     return {
       target: 's3',
-      ok: true,
-      message: `${buckets.length} bucket${buckets.length === 1 ? '' : 's'} visible`,
+      // Keys that may not list buckets are fine when they can read the bucket one works with.
+      ok: bucketError === null && (listError === null || listProblem === 'access_denied'),
+      message:
+        listed !== null || bucketError === null
+          ? `${listed ?? 'bucket list not allowed'}; ${bucketText}`
+          : shortReason(listError),
+      s3: {
+        buckets,
+        ...(listProblem ? { problem: listProblem } : {}),
+        default_bucket: {
+          name: defaultBucket,
+          ok: bucketError === null,
+          ...(bucketProblem ? { problem: bucketProblem } : {}),
+        },
+      },
     };
-  } catch (err) {
-    return { target: 's3', ok: false, message: shortReason(err) };
   } finally {
     source.close();
   }

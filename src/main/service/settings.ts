@@ -3,9 +3,9 @@
  * written atomically. The effective value of a setting is its environment variable, else the
  * saved value, else the default; settings fixed by the environment are `locked`.
  *
- * Secrets (S3 secret key, MEGA password, MongoDB URI) are stored only sealed by a SecretBox (the
- * desktop shell's, backed by the OS keychain). Without one (headless host, CLI) they come from the
- * environment only. A secret is never written in clear, returned, logged or put in a message.
+ * Secrets (S3 secret key, MEGA password, MongoDB URI) are stored only sealed by a SecretBox: the
+ * desktop shell's, backed by the OS keychain, or the headless host's and the CLI's, under a key of
+ * their own (./key-file-box.ts). Without one they come from the environment only. A secret is never written in clear, returned, logged or put in a message.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -23,6 +23,8 @@ import { parseMongoUri, redactMongoUri } from '../store/mongo-uri';
 export interface SecretBox {
   seal(plain: string): string;
   open(sealed: string): string;
+  /** The headless host's box says where its key comes from (./key-file-box.ts); else a keychain. */
+  readonly source?: 'key_file' | 'env_key';
 }
 
 export const SETTING_NAMES = [
@@ -286,7 +288,7 @@ export function checkChange(
     if (!opts.box && value !== '' && isSecret(name, value)) {
       const variable = SETTING_ENV[name]?.[0] ?? 'its environment variable';
       throw new InputError(
-        `${name} cannot be saved here (no keychain to seal it): secrets are set by environment variables on the headless host (${variable})`,
+        `${name} cannot be saved here (no keychain or key to seal it): set it with the environment variable ${variable}`,
       );
     }
   }
@@ -295,6 +297,12 @@ export function checkChange(
 function valueOf(values: SettingsValues, name: SettingName): SettingValue {
   const [group, field] = name.split('.') as [keyof SettingsValues, string];
   return (values[group] as Record<string, SettingValue>)[field] as SettingValue;
+}
+
+/** Where saved secrets go: the OS keychain, the host's key (file or variable), or nowhere. */
+export function secretStorageOf(box: SecretBox | null): SettingsView['secret_storage'] {
+  if (!box) return 'environment';
+  return box.source ?? 'keychain';
 }
 
 /** The view of the settings: no secret, only whether one is set. */
@@ -333,6 +341,6 @@ export function settingsView(
     },
     ui: { language: values.ui.language },
     locked: SETTING_NAMES.filter((name) => opts.env[name] !== undefined),
-    secret_storage: opts.box ? 'keychain' : 'environment',
+    secret_storage: secretStorageOf(opts.box),
   };
 }

@@ -13,6 +13,9 @@ import { useApp } from './stores/app';
 import { useBrowse } from './stores/browse';
 import { useSettings } from './stores/settings';
 import { useTransfers } from './stores/transfers';
+import { needsSetup } from './settings-form';
+import { Announcer } from './components/Announcer';
+import { OfflineBanner } from './components/OfflineBanner';
 
 /** Sets `data-theme` to light or dark: the chosen theme, or the system's (followed live). */
 function useTheme() {
@@ -38,20 +41,27 @@ function useConnection() {
     const offEvents = client.onEvent((e) => useTransfers.getState().applyEvent(e));
     const offConn = client.onConnection((state) => {
       useApp.getState().setConnection(state);
-      if (state === 'connected') void useTransfers.getState().refreshAll();
+      if (state === 'connected') {
+        void useTransfers.getState().refreshAll();
+        void checkHealth();
+      }
     });
-    const checkHealth = async () => {
+    async function checkHealth() {
       try {
         useApp.getState().setHealth(await client!.health());
       } catch (err) {
         useApp.getState().setHealth(null, errorText(err));
       }
-    };
+    }
     void checkHealth();
-    const timer = setInterval(checkHealth, 10_000);
+    // Often enough that a host gone away shows as such within seconds.
+    const timer = setInterval(() => void checkHealth(), 5_000);
 
     void (async () => {
       const view = await useSettings.getState().load();
+      // Nothing configured yet (no MEGA account): open on the setup, unless a reload names a screen.
+      const app = useApp.getState();
+      if (view && needsSetup(view) && !app.screenFromAddress) app.setScreen('settings');
       const browse = useBrowse.getState();
       if (view) {
         if (!browse.targetTouched && view.mega.default_target)
@@ -92,12 +102,14 @@ export function App() {
     <div className="shell">
       <Sidebar />
       <main className="content" id="content">
+        <OfflineBanner />
         {screen === 'browse' && <BrowseScreen />}
         {screen === 'transfers' && <TransfersScreen />}
         {screen === 'history' && <HistoryScreen />}
         {screen === 'settings' && <SettingsScreen />}
       </main>
       <Notices />
+      <Announcer />
       <DropZone />
     </div>
   );

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { SettingsView } from '../../shared/contract';
-import { draftFromView, hasChanges, patchFromDraft, sectionOfError } from './settings-form';
+import {
+  draftFromView,
+  draftProblems,
+  fieldOfError,
+  hasChanges,
+  needsSetup,
+  patchFromDraft,
+  sectionOfError,
+} from './settings-form';
 
 const view: SettingsView = {
   s3: {
@@ -49,5 +57,68 @@ describe('settings form', () => {
   it('finds the section an error names', () => {
     expect(sectionOfError('mega.mfa_code must be …')).toBe('mega');
     expect(sectionOfError('something else')).toBeNull();
+  });
+});
+
+describe('the form says every problem at once, by the host rules', () => {
+  it('finds none in a valid draft, and none in fields the environment fixes', () => {
+    expect(draftProblems(view, draftFromView(view))).toEqual({});
+    const d = draftFromView(view);
+    d.s3.endpoint = 'not a url';
+    expect(draftProblems(view, d)).toEqual({}); // s3.endpoint is locked
+  });
+
+  it('names each bad field with its catalog text, in the order of the form', () => {
+    const d = draftFromView({ ...view, locked: [] });
+    d.s3.endpoint = 'ftp://files.example.com';
+    d.s3.region = 'us-east-1\t';
+    d.s3.default_bucket = 'Not a bucket!';
+    d.mega.email = 'nobody';
+    d.mega.mfa_code = '12';
+    d.mega.default_target = '/a/../b';
+    d.mongodb.uri = 'postgres://db';
+    d.transfers.max_concurrent = '9';
+    d.transfers.connections_per_file = '1.5';
+    const problems = draftProblems({ ...view, locked: [] }, d);
+    expect(problems).toEqual({
+      's3.endpoint': { key: 'fieldError.url' },
+      's3.region': { key: 'fieldError.controlChars' },
+      's3.default_bucket': { key: 'fieldError.bucket' },
+      'mega.email': { key: 'fieldError.email' },
+      'mega.mfa_code': { key: 'fieldError.mfa' },
+      'mega.default_target': { key: 'startBar.targetProblem.dot_segments', values: { max: 1024 } },
+      'mongodb.uri': { key: 'fieldError.mongoUri' },
+      'transfers.max_concurrent': { key: 'fieldError.integer', values: { min: 1, max: 5 } },
+      'transfers.connections_per_file': { key: 'fieldError.integer', values: { min: 1, max: 16 } },
+    });
+    expect(Object.keys(problems)[0]).toBe('s3.endpoint');
+  });
+
+  it('asks for the password of a newly entered account, and the e-mail of a typed password', () => {
+    const fresh: SettingsView = { ...view, mega: { email: '', has_password: false, default_target: '/' } };
+    const d = draftFromView(fresh);
+    d.mega.email = 'someone@example.com';
+    expect(draftProblems(fresh, d)).toEqual({ 'mega.password': { key: 'fieldError.passwordMissing' } });
+    d.mega.email = '';
+    d.mega.password = 'secret';
+    expect(draftProblems(fresh, d)).toEqual({ 'mega.email': { key: 'fieldError.emailMissing' } });
+    // Where secrets come from the environment only, the password is not asked for here.
+    const envOnly = { ...fresh, secret_storage: 'environment' as const };
+    const e = draftFromView(envOnly);
+    e.mega.email = 'someone@example.com';
+    expect(draftProblems(envOnly, e)).toEqual({});
+  });
+
+  it('opens on the setup while no MEGA account is configured', () => {
+    expect(needsSetup(view)).toBe(false);
+    expect(needsSetup({ ...view, mega: { ...view.mega, has_password: false } })).toBe(true);
+    expect(needsSetup({ ...view, mega: { ...view.mega, email: '' } })).toBe(true);
+  });
+
+  it('finds the field a refusal of the host names', () => {
+    expect(fieldOfError('mega.password is set by the environment variable MEGA_PASSWORD')).toBe(
+      'mega.password',
+    );
+    expect(fieldOfError('S3 denied access')).toBeNull();
   });
 });

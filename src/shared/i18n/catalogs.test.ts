@@ -84,6 +84,9 @@ describe.each(LANGUAGES.filter((l) => l !== 'en'))('the %s catalog', (language) 
       'shell.tooltip',
       'shell.percent',
       'shell.where',
+      // An example bucket name, and a message of the host shown as it came.
+      'bucketPick.typePlaceholder',
+      'fieldError.server',
     ]);
     const en = flatten(catalogs.en);
     const leftOver = [...flatten(catalogs[language] as CatalogTree)]

@@ -315,6 +315,78 @@ export const en = {
       failed: 'Not saved: {{error}}',
     },
   },
+  setup: {
+    label: 'Get started',
+    title: 'Get started',
+    intro: 'Three short steps, each with its Test button; then pick files in Browse.',
+    s3: '<b>S3</b> — where your files are: the endpoint (empty for AWS), the region and an access key. Press Test S3.',
+    mega: '<b>MEGA</b> — the account they go to: its e-mail and password. Press Test MEGA, then Save.',
+    store:
+      '<b>Store</b> — where each file’s record is kept: the embedded store needs nothing installed; a MongoDB URI is optional.',
+    goTo: 'Go to {{section}}',
+    demo: 'No accounts at hand? Run <code>npm run demo</code> in the MegaFerry folder: a sandbox with a sample bucket and a local MEGA, ready to try.',
+  },
+  offline: {
+    title: 'Disconnected — reconnecting…',
+    body: 'MegaFerry cannot be reached right now. Actions wait until the connection is back; transfers already running go on in the host.',
+    status: 'Disconnected — reconnecting…',
+  },
+  live: {
+    batchEnded:
+      'Batch {{id}} ended: {{status}}. {{done, number}} of {{total, number}} files done, {{failed, number}} failed.',
+  },
+  s3Problem: {
+    no_credentials:
+      'No S3 credentials were found. Enter an access key and its secret in Settings › S3, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) before starting MegaFerry.',
+    bad_credentials:
+      'S3 did not accept these credentials. Check the access key ID and the secret in Settings › S3.',
+    access_denied:
+      'S3 denied access to “{{what}}”: these credentials lack the permission. Use keys that have it, or another bucket.',
+    access_denied_list:
+      'These S3 credentials may not list buckets. Type the name of a bucket you may read to open it.',
+    bucket_missing:
+      'There is no bucket “{{what}}” at this endpoint. Check its name, and the region and endpoint in Settings › S3.',
+    unreachable:
+      'The S3 endpoint cannot be reached. Check the endpoint address in Settings › S3 and the network, then try again.',
+  },
+  bucketPick: {
+    other: 'Other bucket…',
+    typeLabel: 'Bucket name',
+    typePlaceholder: 'my-bucket',
+    open: 'Open bucket',
+    invalid:
+      'A bucket name is 3 to 255 letters, digits, dots, hyphens or underscores, starting and ending with a letter or digit.',
+  },
+  settingsTest: {
+    noList: 'the bucket list is not allowed for these credentials',
+    button: 'Test {{section}} connection',
+    buckets_one: '{{count, number}} bucket visible',
+    buckets_other: '{{count, number}} buckets visible',
+    bucketOk: 'default bucket “{{bucket}}” can be read',
+    bucketFailed: 'default bucket “{{bucket}}”: {{reason}}',
+    joiner: '; ',
+  },
+  secretStorage: {
+    keyFile: 'Saved sealed, with the key in the file secret.key of the data folder.',
+    envKey: 'Saved sealed, with the key from MEGAFERRY_SECRET_KEY.',
+  },
+  fieldError: {
+    summary_one: 'Not saved: {{count, number}} field needs attention.',
+    summary_other: 'Not saved: {{count, number}} fields need attention.',
+    url: 'Enter an address starting with http:// or https://, or leave it empty for AWS.',
+    controlChars: 'Remove the control characters (such as tabs or line breaks).',
+    tooLong: 'Use at most {{max, number}} characters.',
+    bucket:
+      'A bucket name is 3 to 255 letters, digits, dots, hyphens or underscores, starting and ending with a letter or digit.',
+    email: 'Enter the e-mail address of the MEGA account, like name@example.com.',
+    emailMissing: 'Enter the e-mail address of the account too.',
+    passwordMissing: 'Enter the password of this account too.',
+    mfa: 'Enter the 6 digits shown by the authenticator app, or leave it empty.',
+    mongoUri:
+      'A MongoDB URI starts with mongodb:// or mongodb+srv://; leave it empty for the embedded store.',
+    integer: 'Enter a whole number from {{min, number}} to {{max, number}}.',
+    server: '{{error}}',
+  },
   shell: {
     separator: ', ',
     show: 'Show MegaFerry',

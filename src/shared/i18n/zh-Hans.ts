@@ -293,6 +293,69 @@ export const zhHans = {
       failed: '未保存：{{error}}',
     },
   },
+  setup: {
+    label: '快速上手',
+    title: '快速上手',
+    intro: '只需三步，每步都有“测试”按钮；完成后即可在“浏览”中挑选文件。',
+    s3: '<b>S3</b>：文件所在的位置。填写端点（使用 AWS 时留空）、区域和访问密钥，然后点击“测试 S3”。',
+    mega: '<b>MEGA</b>：文件要传到的账号。填写邮箱和密码，点击“测试 MEGA”，再保存。',
+    store: '<b>存储</b>：每个文件的记录保存在这里。内置存储无需安装任何东西；MongoDB URI 可选。',
+    goTo: '前往“{{section}}”',
+    demo: '手头没有账号？在 MegaFerry 文件夹中运行 <code>npm run demo</code>：它会启动一个带示例存储桶和本地 MEGA 的沙盒，可以直接试用。',
+  },
+  offline: {
+    title: '连接已断开，正在重新连接…',
+    body: '暂时无法连接 MegaFerry。连接恢复前各项操作暂停；已在运行的传输会在主机上继续进行。',
+    status: '已断开，正在重连…',
+  },
+  live: {
+    batchEnded:
+      '批次 {{id}} 已结束：{{status}}。{{total, number}} 个文件中 {{done, number}} 个已完成，{{failed, number}} 个失败。',
+  },
+  s3Problem: {
+    no_credentials:
+      '找不到 S3 凭证。请在“设置 › S3”中填写访问密钥和私有密钥，或在启动 MegaFerry 前设置 AWS_ACCESS_KEY_ID 和 AWS_SECRET_ACCESS_KEY（或 AWS_PROFILE）。',
+    bad_credentials: 'S3 不接受这组凭证。请在“设置 › S3”中检查访问密钥 ID 和私有密钥。',
+    access_denied: 'S3 拒绝访问“{{what}}”：这组凭证没有相应权限。请改用有权限的密钥，或换一个存储桶。',
+    access_denied_list: '这组 S3 凭证无权列出存储桶。请输入你有权读取的存储桶名称来打开它。',
+    bucket_missing: '此端点上没有名为“{{what}}”的存储桶。请检查名称，以及“设置 › S3”中的区域和端点。',
+    unreachable: '无法连接 S3 端点。请检查“设置 › S3”中的端点地址和网络，然后重试。',
+  },
+  bucketPick: {
+    other: '其他存储桶…',
+    typeLabel: '存储桶名称',
+    typePlaceholder: 'my-bucket',
+    open: '打开存储桶',
+    invalid:
+      '存储桶名称为 3 到 255 个字符，只能包含字母、数字、点、连字符和下划线，并以字母或数字开头和结尾。',
+  },
+  settingsTest: {
+    noList: '这组凭证无权列出存储桶',
+    button: '测试 {{section}} 连接',
+    buckets_other: '可见 {{count, number}} 个存储桶',
+    bucketOk: '默认存储桶“{{bucket}}”可以读取',
+    bucketFailed: '默认存储桶“{{bucket}}”：{{reason}}',
+    joiner: '；',
+  },
+  secretStorage: {
+    keyFile: '已加密保存，密钥位于数据文件夹中的 secret.key 文件。',
+    envKey: '已加密保存，密钥来自 MEGAFERRY_SECRET_KEY。',
+  },
+  fieldError: {
+    summary_other: '未保存：有 {{count, number}} 项需要修改。',
+    url: '请输入以 http:// 或 https:// 开头的地址；使用 AWS 时留空。',
+    controlChars: '请删除其中的控制字符（如制表符或换行）。',
+    tooLong: '最多 {{max, number}} 个字符。',
+    bucket:
+      '存储桶名称为 3 到 255 个字符，只能包含字母、数字、点、连字符和下划线，并以字母或数字开头和结尾。',
+    email: '请输入 MEGA 账号的邮箱，例如 name@example.com。',
+    emailMissing: '还需要填写该账号的邮箱。',
+    passwordMissing: '还需要填写该账号的密码。',
+    mfa: '请输入身份验证器应用显示的 6 位数字，或留空。',
+    mongoUri: 'MongoDB URI 以 mongodb:// 或 mongodb+srv:// 开头；留空则使用内置存储。',
+    integer: '请输入 {{min, number}} 到 {{max, number}} 之间的整数。',
+    server: '{{error}}',
+  },
   shell: {
     separator: '，',
     show: '显示 MegaFerry',

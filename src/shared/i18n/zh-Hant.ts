@@ -294,6 +294,69 @@ export const zhHant = {
       failed: '未儲存：{{error}}',
     },
   },
+  setup: {
+    label: '快速上手',
+    title: '快速上手',
+    intro: '只要三個步驟，每一步都有「測試」按鈕；完成後就能在「瀏覽」中挑選檔案。',
+    s3: '<b>S3</b>：檔案所在的位置。填寫端點（使用 AWS 時留空）、區域與存取金鑰，然後按「測試 S3」。',
+    mega: '<b>MEGA</b>：檔案要傳送到的帳號。填寫電子郵件與密碼，按「測試 MEGA」，再按「儲存」。',
+    store: '<b>資料庫</b>：每個檔案的紀錄存放在這裡。內建資料庫不必安裝任何東西；MongoDB URI 可不填。',
+    goTo: '前往「{{section}}」',
+    demo: '手邊沒有帳號嗎？在 MegaFerry 資料夾中執行 <code>npm run demo</code>：它會啟動一個附有範例儲存貯體與本機 MEGA 的沙箱，馬上就能試用。',
+  },
+  offline: {
+    title: '連線中斷，正在重新連線…',
+    body: '目前無法連上 MegaFerry。連線恢復之前，各項操作會暫停；已在進行的傳輸會在主機上繼續。',
+    status: '已中斷，正在重新連線…',
+  },
+  live: {
+    batchEnded:
+      '批次 {{id}} 已結束：{{status}}。{{total, number}} 個檔案中有 {{done, number}} 個完成、{{failed, number}} 個失敗。',
+  },
+  s3Problem: {
+    no_credentials:
+      '找不到 S3 憑證。請在「設定 › S3」中填寫存取金鑰與私密金鑰，或在啟動 MegaFerry 前設定 AWS_ACCESS_KEY_ID 與 AWS_SECRET_ACCESS_KEY（或 AWS_PROFILE）。',
+    bad_credentials: 'S3 不接受這組憑證。請在「設定 › S3」中檢查存取金鑰 ID 與私密金鑰。',
+    access_denied: 'S3 拒絕存取「{{what}}」：這組憑證沒有對應的權限。請改用有權限的金鑰，或換一個儲存貯體。',
+    access_denied_list: '這組 S3 憑證沒有列出儲存貯體的權限。請輸入你有權讀取的儲存貯體名稱來開啟它。',
+    bucket_missing: '這個端點上沒有名為「{{what}}」的儲存貯體。請檢查名稱，以及「設定 › S3」中的區域與端點。',
+    unreachable: '無法連上 S3 端點。請檢查「設定 › S3」中的端點位址與網路，然後再試一次。',
+  },
+  bucketPick: {
+    other: '其他儲存貯體…',
+    typeLabel: '儲存貯體名稱',
+    typePlaceholder: 'my-bucket',
+    open: '開啟儲存貯體',
+    invalid:
+      '儲存貯體名稱為 3 到 255 個字元，只能包含英文字母、數字、句點、連字號與底線，且須以字母或數字開頭和結尾。',
+  },
+  settingsTest: {
+    noList: '這組憑證沒有列出儲存貯體的權限',
+    button: '測試 {{section}} 連線',
+    buckets_other: '可看到 {{count, number}} 個儲存貯體',
+    bucketOk: '預設儲存貯體「{{bucket}}」可以讀取',
+    bucketFailed: '預設儲存貯體「{{bucket}}」：{{reason}}',
+    joiner: '；',
+  },
+  secretStorage: {
+    keyFile: '已加密儲存，金鑰位於資料目錄中的 secret.key 檔案。',
+    envKey: '已加密儲存，金鑰來自 MEGAFERRY_SECRET_KEY。',
+  },
+  fieldError: {
+    summary_other: '未儲存：有 {{count, number}} 個欄位需要修正。',
+    url: '請輸入以 http:// 或 https:// 開頭的位址；使用 AWS 時請留空。',
+    controlChars: '請移除其中的控制字元（例如定位字元或換行）。',
+    tooLong: '最多 {{max, number}} 個字元。',
+    bucket:
+      '儲存貯體名稱為 3 到 255 個字元，只能包含英文字母、數字、句點、連字號與底線，且須以字母或數字開頭和結尾。',
+    email: '請輸入 MEGA 帳號的電子郵件地址，例如 name@example.com。',
+    emailMissing: '也請填寫這個帳號的電子郵件地址。',
+    passwordMissing: '也請填寫這個帳號的密碼。',
+    mfa: '請輸入驗證器 App 顯示的 6 位數字，或留空。',
+    mongoUri: 'MongoDB URI 以 mongodb:// 或 mongodb+srv:// 開頭；留空則使用內建資料庫。',
+    integer: '請輸入 {{min, number}} 到 {{max, number}} 之間的整數。',
+    server: '{{error}}',
+  },
   shell: {
     separator: '，',
     show: '顯示 MegaFerry',

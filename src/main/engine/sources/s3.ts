@@ -17,7 +17,14 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import { CancelledError, FerryError, isNetworkError, isRetryable, isTransientHttpStatus } from '../errors';
+import {
+  CancelledError,
+  FerryError,
+  isNetworkError,
+  isNotSentError,
+  isRetryable,
+  isTransientHttpStatus,
+} from '../errors';
 import type { Source, SourceListing, SourceObject } from '../ports';
 import {
   backoffDelay,
@@ -62,7 +69,20 @@ export class S3Source implements Source {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: signal });
     } catch (err) {
-      throw classifyS3Error(err, `bucket ${bucket}`);
+      const classified = classifyS3Error(err, `bucket ${bucket}`);
+      // HeadBucket's 404 has no body to name it: here it can only be the bucket.
+      if (classified.kind === 'not_found' && !classified.problem) {
+        throw new FerryError(
+          'not_found',
+          'source',
+          `S3 bucket not found: ${bucket} (check its name, the region and the endpoint)`,
+          {
+            cause: err,
+            problem: 'bucket_missing',
+          },
+        );
+      }
+      throw classified;
     }
   }
 
@@ -239,27 +259,65 @@ export function classifyS3Error(err: unknown, what: string): FerryError {
       cause: err,
     });
   }
-  if (name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchBucket' || status === 404) {
+  if (name === 'NoSuchBucket') {
+    return new FerryError(
+      'not_found',
+      'source',
+      `S3 bucket not found for ${what} (NoSuchBucket): check the bucket name, the region and the endpoint`,
+      { cause: err, problem: 'bucket_missing' },
+    );
+  }
+  if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) {
     return new FerryError('not_found', 'source', `S3 object not found: ${what}`, { cause: err });
+  }
+  if (name === 'CredentialsProviderError') {
+    return new FerryError(
+      'auth',
+      'source',
+      `no S3 credentials found for ${what}: enter an access key in Settings, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)`,
+      { cause: err, problem: 'no_credentials' },
+    );
   }
   if (
     status === 401 ||
-    status === 403 ||
     [
-      'AccessDenied',
       'InvalidAccessKeyId',
       'SignatureDoesNotMatch',
-      'CredentialsProviderError',
       'ExpiredToken',
+      'InvalidToken',
+      'TokenRefreshRequired',
     ].includes(name)
   ) {
-    return new FerryError('auth', 'source', `S3 refused access to ${what} (${name})`, { cause: err });
+    return new FerryError(
+      'auth',
+      'source',
+      `S3 did not accept the credentials for ${what} (${name}): check the access key id and the secret`,
+      { cause: err, problem: 'bad_credentials' },
+    );
+  }
+  if (status === 403 || name === 'AccessDenied') {
+    return new FerryError(
+      'auth',
+      'source',
+      `S3 denied access to ${what} (${name}): these credentials lack the permission`,
+      { cause: err, problem: 'access_denied' },
+    );
   }
   const networkCode = typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code);
+  const network = !(err instanceof S3ServiceException) && (networkCode || isNetworkError(err));
+  if (network && status === undefined && isNotSentError(err)) {
+    const detail = networkCode ? e.code : name;
+    return new FerryError(
+      'transient',
+      'source',
+      `S3 endpoint unreachable for ${what} (${detail}): check the endpoint address and the network`,
+      { cause: err, problem: 'unreachable' },
+    );
+  }
   if (
     (status !== undefined && isTransientHttpStatus(status)) ||
     ['TimeoutError', 'SlowDown', 'RequestTimeout', 'ThrottlingException'].includes(name) ||
-    (!(err instanceof S3ServiceException) && (networkCode || isNetworkError(err)))
+    network
   ) {
     const detail = networkCode ? e.code : name;
     return new FerryError('transient', 'source', `S3 unreachable or failing for ${what} (${detail})`, {

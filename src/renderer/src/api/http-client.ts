@@ -7,17 +7,22 @@ import type { FerryEvent } from '../../../shared/contract';
 import { API_PREFIX, EVENTS_PATH, HTTP_ROUTES, requestFor } from '../../../shared/http-routes';
 import type { ConnectionState, FerryClient } from './client';
 import { i18n } from '../i18n';
+import { sourceProblemOf, type SourceProblem } from '../../../shared/source-problems';
 
 export class HttpError extends Error {
   constructor(
     message: string,
     readonly status: number,
+    /** What a person can do about an S3 failure, when the host says (shared/source-problems.ts). */
+    readonly problem: SourceProblem | null = null,
   ) {
     super(message);
   }
 }
 
 const EVENT_TYPES: FerryEvent['type'][] = ['progress', 'file', 'batch'];
+/** Wait before a new event stream when the browser closed the last one. */
+const RECONNECT_MS = 3000;
 
 export function createHttpClient(token: string, base = ''): FerryClient {
   async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -47,6 +52,7 @@ export function createHttpClient(token: string, base = ''): FerryClient {
       throw new HttpError(
         typeof error === 'string' && error ? error : i18n.t('app.httpStatus', { status: res.status }),
         res.status,
+        sourceProblemOf(data),
       );
     }
     return data as T;
@@ -67,11 +73,18 @@ export function createHttpClient(token: string, base = ''): FerryClient {
   function ensureStream() {
     if (source) return;
     source = new EventSource(`${base}${API_PREFIX}${EVENTS_PATH}?access_token=${encodeURIComponent(token)}`);
-    source.onopen = () => setState('connected');
-    source.onerror = () =>
-      setState(source?.readyState === EventSource.CLOSED ? 'disconnected' : 'connecting');
+    const stream = source;
+    stream.onopen = () => setState('connected');
+    stream.onerror = () => {
+      if (stream.readyState !== EventSource.CLOSED) return setState('connecting');
+      // The browser gave up (an answer that was not an event stream): open a new one shortly.
+      setState('disconnected');
+      stream.close();
+      if (source === stream) source = null;
+      setTimeout(ensureStream, RECONNECT_MS);
+    };
     for (const type of EVENT_TYPES) {
-      source.addEventListener(type, (msg) => {
+      stream.addEventListener(type, (msg) => {
         let event: FerryEvent;
         try {
           event = JSON.parse((msg as MessageEvent<string>).data) as FerryEvent;

@@ -1,6 +1,6 @@
 /** Navigation between the four screens, the connection state and the theme choice. */
 import { useTranslation } from 'react-i18next';
-import { useApp, type Screen, type ThemeChoice } from '../stores/app';
+import { useApp, useOffline, type Screen, type ThemeChoice } from '../stores/app';
 import { useTransfers } from '../stores/transfers';
 import { client } from '../api';
 
@@ -27,16 +27,19 @@ function ConnectionStatus() {
   const health = useApp((s) => s.health);
   const healthError = useApp((s) => s.healthError);
   const connection = useApp((s) => s.connection);
+  const offline = useOffline();
   const ok = health?.ok && connection === 'connected';
-  const text = healthError
-    ? t('connection.notConnected')
-    : connection === 'connected'
-      ? health?.ok === false
-        ? t('connection.unhealthy')
-        : t('connection.connected')
-      : connection === 'connecting'
-        ? t('connection.connecting')
-        : t('connection.disconnected');
+  const text = offline
+    ? t('offline.status')
+    : healthError
+      ? t('connection.notConnected')
+      : connection === 'connected'
+        ? health?.ok === false
+          ? t('connection.unhealthy')
+          : t('connection.connected')
+        : connection === 'connecting'
+          ? t('connection.connecting')
+          : t('connection.disconnected');
   return (
     <div className="conn" aria-label={t('connection.label')}>
       <span

@@ -16,7 +16,8 @@ import {
 } from 'react';
 import { useTranslation } from 'react-i18next';
 import { MAX_CONCURRENT_LIMIT } from '../../../shared/contract';
-import { MAX_TARGET_LENGTH, targetProblemKind } from '../../../shared/object-paths';
+import { BUCKET_NAME, MAX_TARGET_LENGTH, targetProblemKind } from '../../../shared/object-paths';
+import { useOffline } from '../stores/app';
 import { baseName, formatBytes, formatDate } from '../format';
 import { buildRows, useBrowse, type Row } from '../stores/browse';
 import { useSettings } from '../stores/settings';
@@ -198,6 +199,7 @@ function ObjectList({ rows }: { rows: Row[] }) {
   const error = useBrowse((s) => s.error);
   const search = useBrowse((s) => s.search);
   const bucket = useBrowse((s) => s.bucket);
+  const listProblem = useBrowse((s) => s.problem);
   const scrollRef = useRef<HTMLDivElement>(null);
   const [active, setActive] = useState(0);
   const baseId = useId();
@@ -328,7 +330,11 @@ function ObjectList({ rows }: { rows: Row[] }) {
         {rows.length === 0 && !loading && (
           <div className="empty">
             {error ? (
-              <span role="alert">{t('browse.listError', { error })}</span>
+              <span role="alert">
+                {listProblem
+                  ? t(`s3Problem.${listProblem}`, { what: bucket })
+                  : t('browse.listError', { error })}
+              </span>
             ) : !bucket ? (
               t('browse.chooseBucket')
             ) : search ? (
@@ -407,6 +413,7 @@ function StartBar() {
   const concurrency = useBrowse((s) => s.concurrency);
   const force = useBrowse((s) => s.force);
   const limit = useSettings((s) => s.view?.transfers.max_concurrent_limit ?? MAX_CONCURRENT_LIMIT);
+  const offline = useOffline();
   const [starting, setStarting] = useState(false);
   const { setTarget, setConcurrency, setForce, clearSelection } = useBrowse.getState();
 
@@ -489,7 +496,7 @@ function StartBar() {
       <button
         type="submit"
         className="button button--primary"
-        disabled={selected.size === 0 || !bucket || problem !== null || starting}
+        disabled={selected.size === 0 || !bucket || problem !== null || starting || offline}
       >
         {starting ? t('startBar.starting') : t('startBar.start')}
       </button>
@@ -502,11 +509,61 @@ function StartBar() {
   );
 }
 
+const OTHER = '\u0000other';
+
+/** A bucket opened by its name, for keys that may not list buckets (or a bucket not listed). */
+function TypedBucket({ autoFocus, onOpen }: { autoFocus: boolean; onOpen(): void }) {
+  const { t } = useTranslation();
+  const [name, setName] = useState('');
+  const [tried, setTried] = useState(false);
+  const id = useId();
+  const trimmed = name.trim();
+  const invalid = tried && !BUCKET_NAME.test(trimmed);
+  return (
+    <form
+      className="typed-bucket"
+      aria-label={t('bucketPick.typeLabel')}
+      onSubmit={(e) => {
+        e.preventDefault();
+        setTried(true);
+        if (!BUCKET_NAME.test(trimmed)) return;
+        useBrowse.getState().openTypedBucket(trimmed);
+        onOpen();
+      }}
+    >
+      <label className="field field--inline">
+        <span>{t('bucketPick.typeLabel')}</span>
+        <input
+          type="text"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          placeholder={t('bucketPick.typePlaceholder')}
+          spellCheck={false}
+          autoCapitalize="off"
+          autoFocus={autoFocus}
+          aria-invalid={invalid || undefined}
+          aria-describedby={invalid ? `${id}-error` : undefined}
+        />
+      </label>
+      <button type="submit" className="button button--small">
+        {t('bucketPick.open')}
+      </button>
+      {invalid && (
+        <p id={`${id}-error`} className="field-error" role="alert">
+          {t('bucketPick.invalid')}
+        </p>
+      )}
+    </form>
+  );
+}
+
 export function BrowseScreen() {
   const { t } = useTranslation();
   const buckets = useBrowse((s) => s.buckets);
   const bucketsLoaded = useBrowse((s) => s.bucketsLoaded);
   const bucketsError = useBrowse((s) => s.bucketsError);
+  const bucketsProblem = useBrowse((s) => s.bucketsProblem);
+  const [typing, setTyping] = useState(false);
   const bucket = useBrowse((s) => s.bucket);
   const prefix = useBrowse((s) => s.prefix);
   const folders = useBrowse((s) => s.folders);
@@ -523,11 +580,17 @@ export function BrowseScreen() {
           <label className="field field--inline">
             <span>{t('browse.bucket')}</span>
             <select
-              value={bucket}
-              onChange={(e) => openBucket(e.target.value)}
-              disabled={buckets.length === 0}
+              value={typing ? OTHER : bucket}
+              onChange={(e) => {
+                if (e.target.value === OTHER) setTyping(true);
+                else {
+                  setTyping(false);
+                  openBucket(e.target.value);
+                }
+              }}
+              disabled={!bucketsLoaded}
             >
-              {!bucket && (
+              {!bucket && !typing && (
                 <option value="">{bucketsLoaded ? t('browse.noBuckets') : t('browse.loading')}</option>
               )}
               {buckets.map((b) => (
@@ -535,6 +598,7 @@ export function BrowseScreen() {
                   {b}
                 </option>
               ))}
+              <option value={OTHER}>{t('bucketPick.other')}</option>
             </select>
           </label>
           <input
@@ -549,11 +613,20 @@ export function BrowseScreen() {
       </header>
       {bucketsError && (
         <div className="banner banner--error" role="alert">
-          <span>{t('browse.bucketsError', { error: bucketsError })}</span>
+          <span>
+            {bucketsProblem === 'access_denied'
+              ? t('s3Problem.access_denied_list')
+              : bucketsProblem
+                ? t(`s3Problem.${bucketsProblem}`, { what: '' })
+                : t('browse.bucketsError', { error: bucketsError })}
+          </span>
           <button type="button" className="button button--small" onClick={() => void loadBuckets()}>
             {t('browse.tryAgain')}
           </button>
         </div>
+      )}
+      {(typing || (bucketsLoaded && (bucketsError !== null || buckets.length === 0))) && (
+        <TypedBucket autoFocus={typing} onOpen={() => setTyping(false)} />
       )}
       <Breadcrumbs />
       <ObjectList rows={rows} />

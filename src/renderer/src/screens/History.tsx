@@ -7,7 +7,7 @@ import { errorText } from '../api';
 import { toCsv } from '../../../shared/csv';
 import { fileStatusLabel, fileStatusTone, formatDate, verifyResultLabel, verifyResultTone } from '../format';
 import { i18n } from '../i18n';
-import { useApp } from '../stores/app';
+import { useApp, useOffline } from '../stores/app';
 import { useHistory } from '../stores/history';
 
 const CSV_COLUMNS: { header: string; value: (f: FileRecord) => unknown }[] = [
@@ -65,6 +65,7 @@ function download(name: string, text: string) {
 function ExportButton() {
   const { t } = useTranslation();
   const [busy, setBusy] = useState(false);
+  const offline = useOffline();
   const run = async () => {
     setBusy(true);
     try {
@@ -80,7 +81,13 @@ function ExportButton() {
     }
   };
   return (
-    <button type="button" className="button" onClick={() => void run()} disabled={busy} aria-busy={busy}>
+    <button
+      type="button"
+      className="button"
+      onClick={() => void run()}
+      disabled={busy || offline}
+      aria-busy={busy}
+    >
       {busy ? t('history.exporting') : t('history.export')}
     </button>
   );
@@ -165,14 +172,20 @@ export function HistoryScreen() {
             <tbody>
               {files.map((f) => (
                 <tr key={`${f.bucket_name}\u0000${f.remote_key}`}>
-                  <td className="truncate-cell" title={f.code}>
+                  <td className="truncate-cell" title={f.code} data-label={t('history.code')}>
                     {f.code}
                   </td>
-                  <td className="truncate-cell" title={`${f.bucket_name}/${f.remote_key}`}>
-                    <span className="muted">{f.bucket_name}/</span>
-                    {f.remote_key}
+                  <td
+                    className="truncate-cell"
+                    title={`${f.bucket_name}/${f.remote_key}`}
+                    data-label={t('history.source')}
+                  >
+                    <span>
+                      <span className="muted">{f.bucket_name}/</span>
+                      {f.remote_key}
+                    </span>
                   </td>
-                  <td className="truncate-cell" title={f.s4_key}>
+                  <td className="truncate-cell" title={f.s4_key} data-label={t('history.megaPath')}>
                     {f.mega_link ? (
                       <a href={f.mega_link} target="_blank" rel="noreferrer">
                         {f.s4_key}
@@ -181,17 +194,25 @@ export function HistoryScreen() {
                       f.s4_key
                     )}
                   </td>
-                  <td>
+                  <td data-label={t('history.status')}>
                     <span className={`badge tone-${fileStatusTone(f.status)}`}>
                       {fileStatusLabel(f.status)}
                     </span>
                   </td>
-                  <td className="num">{f.retry_count}</td>
-                  <td className="truncate-cell text-bad" title={f.error_message ?? ''}>
+                  <td className="num" data-label={t('history.retries')}>
+                    {f.retry_count}
+                  </td>
+                  <td
+                    className={`truncate-cell text-bad${f.error_message ? '' : ' is-empty'}`}
+                    title={f.error_message ?? ''}
+                    data-label={t('history.error')}
+                  >
                     {f.error_message ?? ''}
                   </td>
-                  <td className="nowrap">{formatDate(f.modified_date)}</td>
-                  <td>
+                  <td className="nowrap" data-label={t('history.updated')}>
+                    {formatDate(f.modified_date)}
+                  </td>
+                  <td data-label={t('history.verified')}>
                     <VerifiedCell file={f} />
                   </td>
                 </tr>

@@ -1,7 +1,9 @@
 /**
  * Settings: S3, MEGA, MongoDB and transfers, from getSettings. Secrets are write-only (the form
  * says whether one is set); fields fixed by environment variables are read-only. Each section has
- * a Test with the unsaved edits; Save sends only what changed.
+ * a Test with the unsaved edits; Save checks every field first by the host's own rules and says
+ * each problem beside its field, all at once, in the UI's language; it sends only what changed.
+ * With nothing configured yet (no MEGA account) a short setup leads the way.
  */
 import { useEffect, useId, useState, type ReactNode } from 'react';
 import { Trans, useTranslation } from 'react-i18next';
@@ -20,12 +22,19 @@ import { useBrowse } from '../stores/browse';
 import { useSettings } from '../stores/settings';
 import {
   draftFromView,
+  draftProblems,
+  fieldOfError,
   hasChanges,
+  needsSetup,
   patchFromDraft,
   sectionOfError,
+  type FieldProblem,
+  type FieldProblems,
   type SectionName,
   type SettingsDraft,
 } from '../settings-form';
+import { useOffline } from '../stores/app';
+import { sourceProblemOf, type SourceProblem } from '../../../shared/source-problems';
 
 const SECRET_FIELDS = ['s3.secret_access_key', 'mega.password'];
 
@@ -43,6 +52,8 @@ interface FieldProps {
   max?: number;
   isSet?: boolean;
   autoComplete?: string;
+  /** What is wrong with the value, said beside the field. */
+  problem?: FieldProblem;
 }
 
 function Field({
@@ -59,6 +70,7 @@ function Field({
   max,
   isSet,
   autoComplete,
+  problem,
 }: FieldProps) {
   const { t } = useTranslation();
   const id = useId();
@@ -66,6 +78,8 @@ function Field({
   const locked = view.locked.includes(dotted);
   const secret = SECRET_FIELDS.includes(dotted);
   const envOnly = secret && view.secret_storage === 'environment';
+  const errorId = `${id}-error`;
+  const errorText = problem ? String(t(problem.key as never, problem.values as never)) : null;
   const value = (draft[section] as Record<string, string | boolean>)[name];
   const notes: ReactNode[] = [];
   if (locked) notes.push(t('settings.envLocked'));
@@ -77,8 +91,16 @@ function Field({
       </span>,
     );
   if (secret && !locked && !envOnly) notes.push(t('settings.keepSecret'));
+  if (secret && !locked && view.secret_storage === 'key_file') notes.push(t('secretStorage.keyFile'));
+  if (secret && !locked && view.secret_storage === 'env_key') notes.push(t('secretStorage.envKey'));
   if (hint) notes.push(hint);
-  const describedBy = notes.length ? `${id}-note` : undefined;
+  const describedBy =
+    [errorText ? errorId : '', notes.length ? `${id}-note` : ''].filter(Boolean).join(' ') || undefined;
+  const error = errorText ? (
+    <div id={errorId} className="field-error">
+      {errorText}
+    </div>
+  ) : null;
 
   if (type === 'checkbox') {
     return (
@@ -89,12 +111,14 @@ function Field({
             type="checkbox"
             checked={value === true}
             disabled={locked}
+            aria-invalid={errorText ? true : undefined}
             aria-describedby={describedBy}
             onChange={(e) => onChange(section, name, e.target.checked)}
           />
           <span>{label}</span>
         </label>
-        {describedBy && (
+        {error}
+        {notes.length > 0 && (
           <div id={`${id}-note`} className="form-note">
             {notes.map((n, i) => (
               <span key={i}>{n} </span>
@@ -105,11 +129,12 @@ function Field({
     );
   }
   return (
-    <div className="form-row">
+    <div className={`form-row${errorText ? ' has-error' : ''}`}>
       <label htmlFor={id}>{label}</label>
       <div>
         <input
           id={id}
+          name={dotted}
           type={type}
           value={String(value ?? '')}
           readOnly={locked}
@@ -119,10 +144,12 @@ function Field({
           max={max}
           spellCheck={false}
           autoComplete={autoComplete ?? (secret ? 'new-password' : 'off')}
+          aria-invalid={errorText ? true : undefined}
           aria-describedby={describedBy}
           onChange={(e) => onChange(section, name, e.target.value)}
         />
-        {describedBy && (
+        {error}
+        {notes.length > 0 && (
           <div id={`${id}-note`} className="form-note">
             {notes.map((n, i) => (
               <span key={i}>{n} </span>
@@ -155,6 +182,7 @@ function Section({
   children: ReactNode;
 }) {
   const { t } = useTranslation();
+  const offline = useOffline();
   const [test, setTest] = useState<TestState | null>(null);
   const runTest = async () => {
     if (!testTarget) return;
@@ -167,15 +195,18 @@ function Section({
       });
       setTest({ running: false, result });
     } catch (err) {
-      setTest({ running: false, error: errorText(err) });
+      const problem = sourceProblemOf(err);
+      setTest({ running: false, error: problem ? t(`s3Problem.${problem}`, { what: '' }) : errorText(err) });
     }
   };
   const headingId = `settings-${id}`;
   return (
-    <section className="card settings-section" aria-labelledby={headingId}>
+    <section className="card settings-section" aria-labelledby={headingId} id={`section-${id}`}>
       <div className="settings-section__head">
         <div>
-          <h2 id={headingId}>{title}</h2>
+          <h2 id={headingId} tabIndex={-1}>
+            {title}
+          </h2>
           <p className="muted small">{description}</p>
         </div>
         {testTarget && (
@@ -185,8 +216,8 @@ function Section({
               {test && !test.running && 'result' in test && (
                 <span className={test.result.ok ? 'text-ok' : 'text-bad'}>
                   {test.result.ok
-                    ? t('settings.testOk', { message: test.result.message })
-                    : t('settings.testFailed', { message: test.result.message })}
+                    ? t('settings.testOk', { message: testMessage(test.result, t) })
+                    : t('settings.testFailed', { message: testMessage(test.result, t) })}
                 </span>
               )}
               {test && !test.running && 'error' in test && (
@@ -197,7 +228,8 @@ function Section({
               type="button"
               className="button button--small"
               onClick={() => void runTest()}
-              disabled={test?.running}
+              disabled={test?.running || offline}
+              aria-label={t('settingsTest.button', { section: title })}
             >
               {t('settings.test')}
             </button>
@@ -214,6 +246,71 @@ function Section({
   );
 }
 
+type TFunction = ReturnType<typeof useTranslation>['t'];
+
+/** A Test's result in the UI's language: S3 from its kinds, the others as the host said it. */
+function testMessage(result: ConnectionTestResult, t: TFunction): string {
+  const s3 = result.s3;
+  if (result.target !== 's3' || !s3) return result.message;
+  const problemText = (problem: SourceProblem, what: string) =>
+    problem === 'access_denied' && !what
+      ? t('s3Problem.access_denied_list')
+      : t(`s3Problem.${problem}`, { what });
+  const parts: string[] = [];
+  const bucket = s3.default_bucket;
+  if (s3.buckets !== null) parts.push(t('settingsTest.buckets', { count: s3.buckets }));
+  else if (s3.problem === 'access_denied' && bucket?.ok) parts.push(t('settingsTest.noList'));
+  else if (s3.problem) parts.push(problemText(s3.problem, ''));
+  else parts.push(result.message);
+  if (bucket) {
+    if (bucket.ok) parts.push(t('settingsTest.bucketOk', { bucket: bucket.name }));
+    else if (bucket.problem && bucket.problem !== s3.problem)
+      parts.push(
+        t('settingsTest.bucketFailed', {
+          bucket: bucket.name,
+          reason: problemText(bucket.problem, bucket.name),
+        }),
+      );
+  }
+  return parts.join(t('settingsTest.joiner'));
+}
+
+/** The first-run guide: three steps with a way to each section, and the sandbox for those without accounts. */
+function SetupGuide() {
+  const { t } = useTranslation();
+  const go = (section: SectionName) => {
+    const heading = document.getElementById(`settings-${section}`);
+    heading?.scrollIntoView({ block: 'start' });
+    heading?.focus();
+  };
+  const steps: { id: SectionName; text: string; title: string }[] = [
+    { id: 's3', text: 'setup.s3', title: t('settings.s3.title') },
+    { id: 'mega', text: 'setup.mega', title: t('settings.mega.title') },
+    { id: 'mongodb', text: 'setup.store', title: t('settings.mongodb.title') },
+  ];
+  return (
+    <section className="card setup" aria-labelledby="setup-title">
+      <h2 id="setup-title">{t('setup.title')}</h2>
+      <p>{t('setup.intro')}</p>
+      <ol className="setup__steps">
+        {steps.map((step) => (
+          <li key={step.id}>
+            <span>
+              <Trans i18nKey={step.text as never} components={{ b: <b /> }} />
+            </span>
+            <button type="button" className="button button--small button--ghost" onClick={() => go(step.id)}>
+              {t('setup.goTo', { section: step.title })}
+            </button>
+          </li>
+        ))}
+      </ol>
+      <p className="setup__demo">
+        <Trans i18nKey="setup.demo" components={{ code: <code /> }} />
+      </p>
+    </section>
+  );
+}
+
 function SettingsForm({ view }: { view: SettingsView }) {
   const { t } = useTranslation();
   const setView = useSettings((s) => s.setView);
@@ -221,22 +318,41 @@ function SettingsForm({ view }: { view: SettingsView }) {
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState(false);
+  /** Problems are shown once Save was pressed, then follow every edit. */
+  const [checked, setChecked] = useState(false);
+  const offline = useOffline();
   const patch = patchFromDraft(view, draft);
   const dirty = hasChanges(patch);
-  const errorSection = error ? sectionOfError(error) : null;
+  const problems: FieldProblems = checked ? draftProblems(view, draft) : {};
+  // A refusal of the host that names a field is said beside it, with the others.
+  const errorField = error ? fieldOfError(error) : null;
+  if (error && errorField && !problems[errorField])
+    problems[errorField] = { key: 'fieldError.server', values: { error } };
+  const problemCount = Object.keys(problems).length;
+  const errorSection = error && !errorField ? sectionOfError(error) : null;
+  const problemOf = (section: SectionName, name: string) => problems[`${section}.${name}`];
 
   const onChange = (section: SectionName, name: string, value: string | boolean) => {
     setSaved(false);
     setDraft((d) => ({ ...d, [section]: { ...d[section], [name]: value } }));
   };
   const save = async () => {
-    setSaving(true);
     setError(null);
+    setChecked(true);
+    const found = draftProblems(view, draft);
+    const first = Object.keys(found)[0];
+    if (first) {
+      // Every problem is on screen now; the first field takes the focus.
+      document.querySelector<HTMLElement>(`[name="${first}"]`)?.focus();
+      return;
+    }
+    setSaving(true);
     try {
       const next = await api().saveSettings(patch);
       setView(next);
       setDraft(draftFromView(next));
       setSaved(true);
+      setChecked(false);
       const browse = useBrowse.getState();
       if (!browse.targetTouched && next.mega.default_target)
         browse.setTarget(next.mega.default_target, false);
@@ -248,10 +364,18 @@ function SettingsForm({ view }: { view: SettingsView }) {
     }
   };
   const common = { view, draft, onChange };
+  const field = (section: SectionName, name: string) => ({
+    ...common,
+    section,
+    name,
+    problem: problemOf(section, name),
+  });
   return (
     <form
       className="settings"
       aria-label={t('settings.formLabel')}
+      // The form checks every field itself and says each problem in the UI's language.
+      noValidate
       onSubmit={(e) => {
         e.preventDefault();
         void save();
@@ -266,46 +390,30 @@ function SettingsForm({ view }: { view: SettingsView }) {
         error={errorSection === 's3' ? error : null}
       >
         <Field
-          {...common}
-          section="s3"
-          name="endpoint"
+          {...field('s3', 'endpoint')}
           label={t('settings.s3.endpoint')}
           placeholder={t('settings.s3.endpointPlaceholder')}
         />
         <Field
-          {...common}
-          section="s3"
-          name="region"
+          {...field('s3', 'region')}
           label={t('settings.s3.region')}
           placeholder={t('settings.s3.regionPlaceholder')}
         />
         <Field
-          {...common}
-          section="s3"
-          name="profile"
+          {...field('s3', 'profile')}
           label={t('settings.s3.profile')}
           placeholder={t('settings.s3.profilePlaceholder')}
         />
-        <Field {...common} section="s3" name="access_key_id" label={t('settings.s3.accessKeyId')} />
+        <Field {...field('s3', 'access_key_id')} label={t('settings.s3.accessKeyId')} />
         <Field
-          {...common}
-          section="s3"
-          name="secret_access_key"
+          {...field('s3', 'secret_access_key')}
           label={t('settings.s3.secretAccessKey')}
           type="password"
           isSet={view.s3.has_secret_access_key}
         />
+        <Field {...field('s3', 'force_path_style')} label={t('settings.s3.forcePathStyle')} type="checkbox" />
         <Field
-          {...common}
-          section="s3"
-          name="force_path_style"
-          label={t('settings.s3.forcePathStyle')}
-          type="checkbox"
-        />
-        <Field
-          {...common}
-          section="s3"
-          name="default_bucket"
+          {...field('s3', 'default_bucket')}
           label={t('settings.s3.defaultBucket')}
           placeholder={t('settings.s3.optional')}
         />
@@ -319,34 +427,26 @@ function SettingsForm({ view }: { view: SettingsView }) {
         error={errorSection === 'mega' ? error : null}
       >
         <Field
-          {...common}
-          section="mega"
-          name="email"
+          {...field('mega', 'email')}
           label={t('settings.mega.email')}
           type="email"
           autoComplete="username"
         />
         <Field
-          {...common}
-          section="mega"
-          name="password"
+          {...field('mega', 'password')}
           label={t('settings.mega.password')}
           type="password"
           isSet={view.mega.has_password}
         />
         <Field
-          {...common}
-          section="mega"
-          name="mfa_code"
+          {...field('mega', 'mfa_code')}
           label={t('settings.mega.mfaCode')}
           placeholder={t('settings.mega.mfaPlaceholder')}
           hint={t('settings.mega.mfaHint')}
           autoComplete="one-time-code"
         />
         <Field
-          {...common}
-          section="mega"
-          name="default_target"
+          {...field('mega', 'default_target')}
           label={t('settings.mega.defaultTarget')}
           placeholder="/"
         />
@@ -364,9 +464,7 @@ function SettingsForm({ view }: { view: SettingsView }) {
         error={errorSection === 'mongodb' ? error : null}
       >
         <Field
-          {...common}
-          section="mongodb"
-          name="uri"
+          {...field('mongodb', 'uri')}
           label={t('settings.mongodb.uri')}
           placeholder={t('settings.mongodb.uriPlaceholder')}
           hint={view.mongodb.uri_redacted.includes('***') ? t('settings.mongodb.uriHint') : undefined}
@@ -380,9 +478,7 @@ function SettingsForm({ view }: { view: SettingsView }) {
         error={errorSection === 'transfers' ? error : null}
       >
         <Field
-          {...common}
-          section="transfers"
-          name="max_concurrent"
+          {...field('transfers', 'max_concurrent')}
           label={t('settings.transfers.maxConcurrent')}
           type="number"
           min={1}
@@ -390,9 +486,7 @@ function SettingsForm({ view }: { view: SettingsView }) {
           hint={t('settings.transfers.maxConcurrentHint', { max: view.transfers.max_concurrent_limit })}
         />
         <Field
-          {...common}
-          section="transfers"
-          name="connections_per_file"
+          {...field('transfers', 'connections_per_file')}
           label={t('settings.transfers.connectionsPerFile')}
           type="number"
           min={1}
@@ -402,18 +496,25 @@ function SettingsForm({ view }: { view: SettingsView }) {
       </Section>
       <div className="settings__actions">
         <div className="settings__message" aria-live="polite">
-          {error && !errorSection && (
+          {problemCount > 0 && (
+            <span className="text-bad" role="alert">
+              {t('fieldError.summary', { count: problemCount })}
+            </span>
+          )}
+          {error && !errorField && !errorSection && (
             <span className="text-bad" role="alert">
               {error}
             </span>
           )}
-          {error && errorSection && (
+          {error && !errorField && errorSection && (
             <span className="text-bad">
               {t('settings.notSaved', { section: t(`settings.${errorSection}.title`) })}
             </span>
           )}
-          {!error && saved && <span className="text-ok">{t('settings.saved')}</span>}
-          {!error && !saved && dirty && <span className="muted">{t('settings.unsaved')}</span>}
+          {!error && problemCount === 0 && saved && <span className="text-ok">{t('settings.saved')}</span>}
+          {!error && problemCount === 0 && !saved && dirty && (
+            <span className="muted">{t('settings.unsaved')}</span>
+          )}
         </div>
         <button
           type="button"
@@ -422,11 +523,12 @@ function SettingsForm({ view }: { view: SettingsView }) {
           onClick={() => {
             setDraft(draftFromView(view));
             setError(null);
+            setChecked(false);
           }}
         >
           {t('settings.revert')}
         </button>
-        <button type="submit" className="button button--primary" disabled={!dirty || saving}>
+        <button type="submit" className="button button--primary" disabled={!dirty || saving || offline}>
           {saving ? t('settings.saving') : t('settings.save')}
         </button>
       </div>
@@ -538,6 +640,7 @@ export function SettingsScreen() {
           </div>
         )}
         {!view && loading && <p className="muted">{t('settings.loading')}</p>}
+        {view && needsSetup(view) && <SetupGuide />}
         {view && <LanguageSection view={view} />}
         {/* The form starts again from a new view, but not for a change of language alone. */}
         {view && <SettingsForm key={JSON.stringify({ ...view, ui: null })} view={view} />}

@@ -2,7 +2,7 @@
  * Transfers: every batch, newest first, with an overall bar and counts; expandable file rows with
  * their own bars, speed, ETA, status and MEGA link. Each row subscribes to its own file only.
  */
-import { memo, useState } from 'react';
+import { memo, useEffect, useState } from 'react';
 import { Trans, useTranslation } from 'react-i18next';
 import { errorText } from '../api';
 import { ProgressBar } from '../components/ProgressBar';
@@ -18,7 +18,7 @@ import {
   overallStatusLabel,
   overallStatusTone,
 } from '../format';
-import { useApp } from '../stores/app';
+import { useApp, useOffline } from '../stores/app';
 import { batchPercent, useTransfers, type StartOutcome } from '../stores/transfers';
 
 function StartReport({ outcomes }: { outcomes: StartOutcome[] }) {
@@ -103,7 +103,7 @@ const FileRow = memo(function FileRow({ id }: { id: string }) {
           <div className={`small ${f.status === 'cancelled' ? 'muted' : 'text-bad'}`}>{f.error_message}</div>
         )}
       </td>
-      <td className="frow__bar">
+      <td className="frow__bar" data-label={t('batch.progress')}>
         <ProgressBar value={progress} label={f.remote_key} tone={tone} />
         <div className="small muted">
           {f.total_bytes !== null
@@ -115,13 +115,19 @@ const FileRow = memo(function FileRow({ id }: { id: string }) {
             : t('batch.moved', { percent: formatPercent(progress), moved: formatBytes(f.transferred_bytes) })}
         </div>
       </td>
-      <td className="num">{active ? formatSpeed(f.speed) : '—'}</td>
-      <td className="num">{active ? formatEta(f.eta_seconds) : '—'}</td>
-      <td>
+      <td className="num" data-label={t('batch.speed')}>
+        {active ? formatSpeed(f.speed) : '—'}
+      </td>
+      <td className="num" data-label={t('batch.eta')}>
+        {active ? formatEta(f.eta_seconds) : '—'}
+      </td>
+      <td data-label={t('batch.status')}>
         <span className={`badge tone-${tone}`}>{fileStatusLabel(f.status)}</span>
       </td>
-      <td className="num">{f.retry_count}</td>
-      <td>
+      <td className="num" data-label={t('batch.retries')}>
+        {f.retry_count}
+      </td>
+      <td className={f.mega_link ? undefined : 'is-empty'}>
         {f.mega_link ? (
           <a
             href={f.mega_link}
@@ -143,6 +149,8 @@ function BatchCard({ id }: { id: string }) {
   const percent = useTransfers((s) => (s.batches[id] ? batchPercent(s.batches[id], s.files) : 0));
   const expanded = useTransfers((s) => !!s.expanded[id]);
   const busy = useTransfers((s) => !!s.busy[id]);
+  const offline = useOffline();
+  const current = useApp((s) => s.batch === id);
   const [error, setError] = useState<string | null>(null);
   if (!batch) return null;
   const { toggleExpanded, cancel, retry } = useTransfers.getState();
@@ -160,14 +168,23 @@ function BatchCard({ id }: { id: string }) {
   };
   const filesId = `files-${id}`;
   return (
-    <li className="batch" aria-label={t('batch.label', { id })}>
+    <li
+      className={`batch${current ? ' is-current' : ''}`}
+      aria-label={t('batch.label', { id })}
+      aria-current={current ? 'true' : undefined}
+      id={`batch-${id}`}
+    >
       <div className="batch__head">
         <button
           type="button"
           className="batch__toggle"
           aria-expanded={expanded}
           aria-controls={filesId}
-          onClick={() => toggleExpanded(id)}
+          onClick={() => {
+            toggleExpanded(id);
+            // The batch one opened is the one a reload comes back to.
+            useApp.getState().setBatch(expanded ? null : id);
+          }}
         >
           <span className={`chevron${expanded ? ' is-open' : ''}`} aria-hidden="true">
             ›
@@ -189,7 +206,7 @@ function BatchCard({ id }: { id: string }) {
             <button
               type="button"
               className="button button--small"
-              disabled={busy}
+              disabled={busy || offline}
               onClick={() => void act(() => cancel(id))}
             >
               {t('batch.cancel')}
@@ -199,7 +216,7 @@ function BatchCard({ id }: { id: string }) {
             <button
               type="button"
               className="button button--small"
-              disabled={busy}
+              disabled={busy || offline}
               onClick={() => void act(() => retry(id))}
             >
               {t('batch.retry')}
@@ -284,6 +301,18 @@ export function TransfersScreen() {
   const error = useTransfers((s) => s.error);
   const lastStart = useTransfers((s) => s.lastStart);
   const setScreen = useApp((s) => s.setScreen);
+  const current = useApp((s) => s.batch);
+  const known = useTransfers((s) => (current ? Boolean(s.batches[current]) : false));
+  // Back on the batch one was on (a reload): open it and bring it into view, once.
+  const [returned, setReturned] = useState(false);
+  useEffect(() => {
+    if (returned || !current || !known) return;
+    setReturned(true);
+    useTransfers.setState((s) => ({ expanded: { ...s.expanded, [current]: true } }));
+    const card = document.getElementById(`batch-${current}`);
+    card?.scrollIntoView({ block: 'start' });
+    card?.querySelector<HTMLElement>('.batch__toggle')?.focus();
+  }, [current, known, returned]);
   return (
     <section className="screen" aria-labelledby="transfers-title">
       <header className="screen__head">

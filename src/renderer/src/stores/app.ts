@@ -1,4 +1,7 @@
-/** App-wide state: current screen, connection to the service, theme, and notices. */
+/**
+ * App-wide state: current screen, connection to the service, theme, and notices. The screen and
+ * the batch one is on live in the address (`#/transfers/batch_…`), so a reload returns to them.
+ */
 import { create } from 'zustand';
 import type { Health } from '../../../shared/api';
 import type { ConnectionState } from '../api';
@@ -14,8 +17,33 @@ export interface Notice {
   detail?: string;
 }
 
+const SCREENS: readonly Screen[] = ['browse', 'transfers', 'history', 'settings'];
+
+/** The screen and batch an address names (`#/transfers/batch_x`), or nulls. */
+export function placeOf(hash: string): { screen: Screen | null; batch: string | null } {
+  const m = /^#\/(\w+)(?:\/(batch_[a-z0-9]+))?$/.exec(hash);
+  const screen = m && (SCREENS as readonly string[]).includes(m[1]!) ? (m[1] as Screen) : null;
+  return { screen, batch: screen === 'transfers' ? (m?.[2] ?? null) : null };
+}
+
+function writePlace(screen: Screen, batch: string | null): void {
+  if (typeof window === 'undefined') return;
+  const hash = `#/${screen}${screen === 'transfers' && batch ? `/${batch}` : ''}`;
+  if (window.location.hash !== hash) history.replaceState(history.state, '', hash);
+}
+
+const initialPlace =
+  typeof window === 'undefined' ? { screen: null, batch: null } : placeOf(window.location.hash);
+
 interface AppState {
   screen: Screen;
+  /** The address named a screen at load (a reload): the first-run setup does not move away from it. */
+  screenFromAddress: boolean;
+  /** The batch one is on in Transfers (the one last opened), kept in the address. */
+  batch: string | null;
+  /** The connection was up once: a loss after that is shown as "disconnected — reconnecting". */
+  everConnected: boolean;
+  setBatch(batch: string | null): void;
   health: Health | null;
   healthError: string | null;
   connection: ConnectionState;
@@ -44,15 +72,29 @@ function savedTheme(): ThemeChoice {
 let nextNotice = 1;
 
 export const useApp = create<AppState>()((set) => ({
-  screen: 'browse',
+  screen: initialPlace.screen ?? 'browse',
+  screenFromAddress: initialPlace.screen !== null,
+  batch: initialPlace.batch,
+  everConnected: false,
   health: null,
   healthError: null,
   connection: 'connecting',
   theme: savedTheme(),
   notices: [],
-  setScreen: (screen) => set({ screen }),
-  setHealth: (health, error = null) => set({ health, healthError: error }),
-  setConnection: (connection) => set({ connection }),
+  setScreen: (screen) =>
+    set((s) => {
+      writePlace(screen, s.batch);
+      return { screen };
+    }),
+  setBatch: (batch) =>
+    set((s) => {
+      writePlace(s.screen, batch);
+      return { batch };
+    }),
+  setHealth: (health, error = null) =>
+    set((s) => ({ health, healthError: error, everConnected: s.everConnected || (!error && !!health) })),
+  setConnection: (connection) =>
+    set((s) => ({ connection, everConnected: s.everConnected || connection === 'connected' })),
   setTheme: (theme) => {
     try {
       if (theme === 'system') localStorage.removeItem(THEME_KEY);
@@ -69,3 +111,11 @@ export const useApp = create<AppState>()((set) => ({
   },
   dismiss: (id) => set((s) => ({ notices: s.notices.filter((n) => n.id !== id) })),
 }));
+
+/** Lost the service after having had it: actions wait (disabled) until it is back. */
+export function isOffline(s: Pick<AppState, 'everConnected' | 'healthError' | 'connection'>): boolean {
+  return s.everConnected && (s.healthError !== null || s.connection !== 'connected');
+}
+
+/** True while the service is lost: every action that would call it is disabled. */
+export const useOffline = (): boolean => useApp(isOffline);

@@ -1,10 +1,42 @@
 /**
  * The S3 browser: bucket, folder, its listing (loaded page by page), search, the selection and
  * the transfer options. Rows subscribe to `selected.has(key)`, so a click re-renders two rows.
+ *
+ * Keys that may not list buckets can still browse: a bucket can be typed, and one typed that
+ * opened is remembered (in this browser) and offered with the listed ones, as is the default
+ * bucket of the settings.
  */
 import { create } from 'zustand';
 import type { S3ObjectEntry } from '../../../shared/contract';
+import { sourceProblemOf, type SourceProblem } from '../../../shared/source-problems';
 import { api, errorText } from '../api';
+
+const REMEMBERED_KEY = 'megaferry.buckets';
+const REMEMBER_AT_MOST = 20;
+
+function rememberedBuckets(): string[] {
+  try {
+    const list = JSON.parse(localStorage.getItem(REMEMBERED_KEY) ?? '[]') as unknown;
+    return Array.isArray(list) ? list.filter((b): b is string => typeof b === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+function remember(list: string[]): void {
+  try {
+    localStorage.setItem(REMEMBERED_KEY, JSON.stringify(list));
+  } catch {
+    // storage unavailable: remembered for this page only
+  }
+}
+
+/** The buckets to offer: the listed ones, then the remembered and the default ones not listed. */
+export function offeredBuckets(listed: string[], remembered: string[], preferred: string): string[] {
+  const out = [...listed];
+  for (const b of [preferred, ...remembered]) if (b && !out.includes(b)) out.push(b);
+  return out;
+}
 
 export const PAGE_SIZE = 1000;
 
@@ -23,9 +55,16 @@ export interface Selected {
 }
 
 interface BrowseState {
+  /** The buckets offered: listed by S3, plus the default and the remembered ones. */
   buckets: string[];
   bucketsLoaded: boolean;
   bucketsError: string | null;
+  /** What went wrong listing buckets, for the UI to say what to do. */
+  bucketsProblem: SourceProblem | null;
+  /** Buckets typed and opened before (this browser). */
+  remembered: string[];
+  /** What went wrong listing the current folder. */
+  problem: SourceProblem | null;
   bucket: string;
   prefix: string;
   folders: string[];
@@ -42,6 +81,8 @@ interface BrowseState {
   force: boolean;
   loadBuckets(preferred?: string): Promise<void>;
   openBucket(bucket: string): void;
+  /** Opens a bucket typed by name; it is remembered once its listing succeeds. */
+  openTypedBucket(bucket: string): void;
   openPrefix(prefix: string): void;
   reload(): void;
   setSearch(search: string): void;
@@ -67,7 +108,7 @@ export const useBrowse = create<BrowseState>()((set, get) => {
   async function loadListing() {
     const gen = ++generation;
     const { bucket, prefix } = get();
-    set({ folders: [], objects: [], loading: !!bucket, complete: false, error: null });
+    set({ folders: [], objects: [], loading: !!bucket, complete: false, error: null, problem: null });
     if (!bucket) return;
     let token: string | undefined;
     try {
@@ -81,15 +122,32 @@ export const useBrowse = create<BrowseState>()((set, get) => {
         token = page.next_token ?? undefined;
       } while (token);
       set({ loading: false, complete: true });
+      if (typing === bucket) {
+        typing = null;
+        const remembered = [bucket, ...get().remembered.filter((b) => b !== bucket)].slice(
+          0,
+          REMEMBER_AT_MOST,
+        );
+        remember(remembered);
+        set((s) => ({
+          remembered,
+          buckets: s.buckets.includes(bucket) ? s.buckets : [...s.buckets, bucket],
+        }));
+      }
     } catch (err) {
-      if (gen === generation) set({ loading: false, error: errorText(err) });
+      if (gen === generation) set({ loading: false, error: errorText(err), problem: sourceProblemOf(err) });
     }
   }
+  /** The bucket being opened by name, remembered when its listing succeeds. */
+  let typing: string | null = null;
 
   return {
     buckets: [],
     bucketsLoaded: false,
     bucketsError: null,
+    bucketsProblem: null,
+    remembered: rememberedBuckets(),
+    problem: null,
     bucket: '',
     prefix: '',
     folders: [],
@@ -106,10 +164,11 @@ export const useBrowse = create<BrowseState>()((set, get) => {
     force: false,
 
     async loadBuckets(preferred) {
+      const current = get().bucket;
       try {
-        const { buckets } = await api().listBuckets();
-        set({ buckets, bucketsLoaded: true, bucketsError: null });
-        const current = get().bucket;
+        const listed = (await api().listBuckets()).buckets;
+        const buckets = offeredBuckets(listed, get().remembered, preferred ?? '');
+        set({ buckets, bucketsLoaded: true, bucketsError: null, bucketsProblem: null });
         const pick =
           current && buckets.includes(current)
             ? current
@@ -118,8 +177,23 @@ export const useBrowse = create<BrowseState>()((set, get) => {
               : buckets[0];
         if (pick && pick !== current) get().openBucket(pick);
       } catch (err) {
-        set({ bucketsLoaded: true, bucketsError: errorText(err) });
+        // Not allowed to list buckets (or S3 unreachable): the default and remembered buckets are
+        // still offered, and the default one opened, so a bucket these keys may read is browsable.
+        const buckets = offeredBuckets([], get().remembered, preferred ?? '');
+        set({
+          buckets,
+          bucketsLoaded: true,
+          bucketsError: errorText(err),
+          bucketsProblem: sourceProblemOf(err),
+        });
+        const pick = current || preferred || buckets[0];
+        if (pick && pick !== current) get().openBucket(pick);
       }
+    },
+    openTypedBucket(bucket) {
+      typing = bucket;
+      set((s) => ({ buckets: s.buckets.includes(bucket) ? s.buckets : [...s.buckets, bucket] }));
+      get().openBucket(bucket);
     },
     openBucket(bucket) {
       set({ bucket, prefix: '', search: '', selected: new Map(), anchor: null });

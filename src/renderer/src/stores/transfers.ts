@@ -13,6 +13,7 @@ import {
 import { countStatuses } from '../../../shared/batch-counts';
 import { fractionThrough } from '../../../shared/batch-summary';
 import { api, errorText } from '../api';
+import { useApp } from './app';
 
 export type BatchSummary = Omit<BatchStatus, 'files'> & { fileIds: string[] };
 
@@ -30,6 +31,8 @@ interface TransfersState {
   lastStart: StartOutcome[] | null;
   /** Busy cancel/retry actions by batch id. */
   busy: Record<string, boolean>;
+  /** The batch that ended last (the live region announces it); `n` tells two endings apart. */
+  ended: { id: string; n: number } | null;
   refreshAll(): Promise<void>;
   refreshBatch(batchId: string): Promise<void>;
   applyEvent(event: FerryEvent): void;
@@ -70,6 +73,7 @@ export const useTransfers = create<TransfersState>()((set, get) => ({
   expanded: {},
   lastStart: null,
   busy: {},
+  ended: null,
 
   async refreshAll() {
     try {
@@ -122,8 +126,11 @@ export const useTransfers = create<TransfersState>()((set, get) => ({
       set({
         batches: { ...st.batches, [event.batch_id]: { ...batch, overall_status: event.overall_status } },
       });
-      // The ending of a batch settles every file: take the service's final word.
-      if (event.state !== 'running') void st.refreshBatch(event.batch_id);
+      // The ending of a batch settles every file: take the service's final word, then announce it.
+      if (event.state !== 'running')
+        void st
+          .refreshBatch(event.batch_id)
+          .then(() => set((s) => ({ ended: { id: event.batch_id, n: (s.ended?.n ?? 0) + 1 } })));
       return;
     }
     const id = fileId(event.batch_id, event.file);
@@ -192,6 +199,8 @@ export async function recordStart(outcomes: StartOutcome[]): Promise<void> {
   const st = useTransfers.getState();
   st.setLastStart(outcomes);
   const ids = outcomes.flatMap((o) => (o.ok ? [o.result.batch_id] : []));
+  // The batch a reload comes back to.
+  if (ids[0]) useApp.getState().setBatch(ids[0]);
   useTransfers.setState((s) => ({
     expanded: { ...s.expanded, ...Object.fromEntries(ids.map((id) => [id, true])) },
   }));
