@@ -17,7 +17,7 @@ import { configFromEnv } from '../src/main/service/config';
 import { FerryService } from '../src/main/service/ferry-service';
 import { startHost, type RunningHost } from '../src/main/host/server';
 import { startS3Peer, type S3Peer } from '../test/peers/s3';
-import { downloadSha256, startMegaPeer, type MegaPeer } from '../test/peers/mega';
+import { downloadAllSha256, downloadSha256, startMegaPeer, type MegaPeer } from '../test/peers/mega';
 import { ferryEnv } from '../test/peers/env';
 import { ensureChromium } from '../test/peers/chromium';
 import { MiB, repeatingStream, sha256, testBytes, waitFor } from '../test/peers/fixtures';
@@ -56,6 +56,14 @@ beforeAll(async () => {
   for (const [key, body] of Object.entries(SMALL)) await s3.put(BUCKET, key, body);
   for (const key of ['video/big-1.mp4', 'video/big-2.mp4']) await s3.put(BUCKET, key, bigBody(BIG), BIG);
   const kib = testBytes(1024, 7);
+  // A folder of 300 objects: six batches of the cap (50) when ticked in Browse.
+  await s3.putMany(
+    BUCKET,
+    Array.from({ length: 300 }, (_, i) => ({
+      key: `three-hundred/${String(i).padStart(3, '0')}.bin`,
+      body: kib,
+    })),
+  );
   await s3.putMany(
     ARCHIVE,
     Array.from({ length: MANY }, (_, i) => ({
@@ -512,4 +520,34 @@ describe('the web UI against the headless host and real peers', () => {
       await page.close();
     }
   }, 120_000);
+
+  // Last: its 300 documents would push the earlier tests' files off History's first page.
+  it('a folder of 300 objects ticked in Browse goes as six batches, shown as one selection, all done', async () => {
+    const { page, problems } = await openUi();
+    await openBucket(page);
+    await page.getByRole('checkbox', { name: 'three-hundred/', exact: true }).click();
+    await page.getByRole('textbox', { name: 'MEGA folder' }).fill('/ThreeHundred');
+    await page.getByRole('button', { name: 'Start transfer' }).click();
+    await page.getByRole('heading', { name: 'Transfers', level: 1 }).waitFor();
+    const group = page.getByRole('listitem', { name: /^Selection sel_/ });
+    await group.getByText('One selection in 6 batches').waitFor({ timeout: 60_000 });
+    // The selection's own head: its status and its counts over all six batches.
+    const head = async () => (await group.innerText()).split('\n').slice(0, 7).join(' | ');
+    await expect.poll(head, { timeout: 180_000, interval: 500 }).toMatch(/Completed.*300 \/ 300 done/);
+    await group.scrollIntoViewIfNeeded();
+    await shot(page, 'transfers-selection');
+    // The store: six batches of one selection, 50 files each, every one done; MEGA holds each once.
+    const batches = (await service.listBatches()).filter((b) => b.target === '/ThreeHundred');
+    expect(batches).toHaveLength(6);
+    expect(new Set(batches.map((b) => b.selection)).size).toBe(1);
+    expect(batches.every((b) => b.total_files === 50 && b.overall_status === 'completed')).toBe(true);
+    const paths = batches.flatMap((b) => b.files.map((f) => f.s4_key));
+    expect(new Set(paths).size).toBe(300);
+    const kib = sha256(testBytes(1024, 7));
+    for (const [path, got] of await downloadAllSha256(mega, paths)) {
+      expect(got, path).toEqual({ sha256: kib, size: 1024 });
+    }
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 300_000);
 });

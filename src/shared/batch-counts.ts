@@ -38,3 +38,16 @@ export function overallStatusOf(state: BatchState, total: number, c: BatchCounts
   if (c.completed === 0) return 'failed';
   return 'partial';
 }
+
+/**
+ * The overall status of one selection sent as several batches (SPEC.md: shown as one): in
+ * progress while any batch is, then completed when all are, failed when none did anything,
+ * cancelled when what did not complete was cancelled, else partial.
+ */
+export function overallOfSelection(statuses: OverallStatus[]): OverallStatus {
+  if (statuses.some((s) => s === 'in_progress')) return 'in_progress';
+  if (statuses.every((s) => s === 'completed')) return 'completed';
+  if (statuses.every((s) => s === 'failed')) return 'failed';
+  if (statuses.every((s) => s === 'completed' || s === 'cancelled')) return 'cancelled';
+  return 'partial';
+}

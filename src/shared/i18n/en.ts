@@ -203,6 +203,13 @@ export const en = {
     openInMega: 'Open in MEGA',
     openInMegaLabel: 'Open in MEGA: {{key}}',
   },
+  selection: {
+    label: 'Selection {{id}}',
+    title: 'One selection in {{count, number}} batches',
+    route: '{{bucket}} → MEGA {{target}}',
+    cancel: 'Cancel selection',
+    cancelLabel: 'Cancel every batch of selection {{id}}',
+  },
   history: {
     title: 'History',
     status: 'Status',

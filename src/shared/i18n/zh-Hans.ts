@@ -186,6 +186,13 @@ export const zhHans = {
     openInMega: '在 MEGA 中打开',
     openInMegaLabel: '在 MEGA 中打开：{{key}}',
   },
+  selection: {
+    label: '选择 {{id}}',
+    title: '一次选择，分为 {{count, number}} 个批次',
+    route: '{{bucket}} → MEGA {{target}}',
+    cancel: '取消本次选择',
+    cancelLabel: '取消选择 {{id}} 的所有批次',
+  },
   history: {
     title: '历史记录',
     status: '状态',

@@ -187,6 +187,13 @@ export const zhHant = {
     openInMega: '在 MEGA 中開啟',
     openInMegaLabel: '在 MEGA 中開啟：{{key}}',
   },
+  selection: {
+    label: '選取 {{id}}',
+    title: '一次選取，分成 {{count, number}} 個批次',
+    route: '{{bucket}} → MEGA {{target}}',
+    cancel: '取消本次選取',
+    cancelLabel: '取消選取 {{id}} 的所有批次',
+  },
   history: {
     title: '歷史紀錄',
     status: '狀態',

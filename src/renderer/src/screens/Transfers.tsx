@@ -2,8 +2,9 @@
  * Transfers: every batch, newest first, with an overall bar and counts; expandable file rows with
  * their own bars, speed, ETA, status and MEGA link. Each row subscribes to its own file only.
  */
-import { memo, useEffect, useState } from 'react';
+import { memo, useEffect, useMemo, useState } from 'react';
 import { Trans, useTranslation } from 'react-i18next';
+import { useShallow } from 'zustand/react/shallow';
 import { errorText } from '../api';
 import { ProgressBar } from '../components/ProgressBar';
 import {
@@ -19,7 +20,14 @@ import {
   overallStatusTone,
 } from '../format';
 import { useApp, useOffline } from '../stores/app';
-import { batchPercent, useTransfers, type StartOutcome } from '../stores/transfers';
+import { overallOfSelection } from '../../../shared/batch-counts';
+import {
+  batchPercent,
+  groupBySelection,
+  selectionPercent,
+  useTransfers,
+  type StartOutcome,
+} from '../stores/transfers';
 
 function StartReport({ outcomes }: { outcomes: StartOutcome[] }) {
   const { t } = useTranslation();
@@ -294,9 +302,117 @@ function BatchCard({ id }: { id: string }) {
   );
 }
 
+/**
+ * One selection sent as several batches (a folder larger than the files-per-batch cap): one
+ * overall bar, one status and one set of counts over all of them, then each batch.
+ */
+function SelectionGroup({ selection, ids }: { selection: string; ids: string[] }) {
+  const { t } = useTranslation();
+  const batches = useTransfers(useShallow((s) => ids.map((id) => s.batches[id])));
+  const percent = useTransfers((s) => selectionPercent(ids, s.batches, s.files));
+  const offline = useOffline();
+  const [busy, setBusy] = useState(false);
+  const present = batches.filter((b) => b !== undefined);
+  const status = overallOfSelection(present.map((b) => b.overall_status));
+  const tone = overallStatusTone(status);
+  const sum = (pick: (b: (typeof present)[number]) => number) => present.reduce((n, b) => n + pick(b), 0);
+  const first = present[0];
+  const cancelAll = async () => {
+    setBusy(true);
+    try {
+      const { cancel } = useTransfers.getState();
+      for (const b of present) if (b.overall_status === 'in_progress') await cancel(b.batch_id);
+    } catch (err) {
+      useApp.getState().notify('error', t('selection.label', { id: selection }), errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <li className="selection" aria-label={t('selection.label', { id: selection })}>
+      <div className="batch__head">
+        <span className="batch__title">
+          <strong>{t('selection.title', { count: ids.length })}</strong>
+          {first && (
+            <span className="muted small">
+              {t('selection.route', {
+                bucket: first.bucket ?? t('batch.unknownBucket'),
+                target: first.target ?? '/',
+              })}
+            </span>
+          )}
+        </span>
+        <span className={`badge tone-${tone}`}>{overallStatusLabel(status)}</span>
+        <div className="batch__actions">
+          {status === 'in_progress' && (
+            <button
+              type="button"
+              className="button button--small"
+              aria-label={t('selection.cancelLabel', { id: selection })}
+              disabled={busy || offline}
+              onClick={() => void cancelAll()}
+            >
+              {t('selection.cancel')}
+            </button>
+          )}
+        </div>
+      </div>
+      <div className="batch__progress">
+        <ProgressBar
+          value={percent}
+          label={t('selection.label', { id: selection })}
+          tone={tone}
+          size="large"
+        />
+        <span className="batch__pct">{formatPercent(percent)}</span>
+      </div>
+      <div className="counts">
+        <span>
+          <Trans
+            i18nKey="batch.done"
+            values={{ done: sum((b) => b.completed), total: sum((b) => b.total_files) }}
+            components={{ b: <b /> }}
+          />
+        </span>
+        <span>
+          <Trans
+            i18nKey="batch.transferring"
+            values={{ count: sum((b) => b.transferring) }}
+            components={{ b: <b /> }}
+          />
+        </span>
+        <span>
+          <Trans
+            i18nKey="batch.pending"
+            values={{ count: sum((b) => b.pending) }}
+            components={{ b: <b /> }}
+          />
+        </span>
+        <span className={sum((b) => b.failed) ? 'text-bad' : ''}>
+          <Trans i18nKey="batch.failed" values={{ count: sum((b) => b.failed) }} components={{ b: <b /> }} />
+        </span>
+        <span>
+          <Trans
+            i18nKey="batch.cancelled"
+            values={{ count: sum((b) => b.cancelled) }}
+            components={{ b: <b /> }}
+          />
+        </span>
+      </div>
+      <ul className="batches batches--nested">
+        {ids.map((id) => (
+          <BatchCard key={id} id={id} />
+        ))}
+      </ul>
+    </li>
+  );
+}
+
 export function TransfersScreen() {
   const { t } = useTranslation();
   const order = useTransfers((s) => s.order);
+  const batchMap = useTransfers((s) => s.batches);
+  const groups = useMemo(() => groupBySelection(order, batchMap), [order, batchMap]);
   const loaded = useTransfers((s) => s.loaded);
   const error = useTransfers((s) => s.error);
   const lastStart = useTransfers((s) => s.lastStart);
@@ -342,9 +458,13 @@ export function TransfersScreen() {
           </div>
         )}
         <ul className="batches">
-          {order.map((id) => (
-            <BatchCard key={id} id={id} />
-          ))}
+          {groups.map((g) =>
+            g.selection && g.ids.length > 1 ? (
+              <SelectionGroup key={g.selection} selection={g.selection} ids={g.ids} />
+            ) : (
+              g.ids.map((id) => <BatchCard key={id} id={id} />)
+            ),
+          )}
         </ul>
       </div>
     </section>

@@ -194,15 +194,54 @@ export function batchPercent(batch: BatchSummary, files: Record<string, FileProg
 
 const DONE: ReadonlySet<FileStatus> = new Set(['done']);
 
+/** The percent of a selection's batches together (every file of every batch counts once). */
+export function selectionPercent(
+  ids: string[],
+  batches: Record<string, BatchSummary>,
+  files: Record<string, FileProgress>,
+): number {
+  const present = ids
+    .flatMap((id) => batches[id]?.fileIds ?? [])
+    .map((fid) => files[fid])
+    .filter((f): f is FileProgress => f !== undefined);
+  if (present.length === 0) return 0;
+  return Math.round(fractionThrough(present, DONE) * 1000) / 10;
+}
+
+/** The batches list as shown: a selection's batches together, at the place of its newest. */
+export function groupBySelection(
+  order: string[],
+  batches: Record<string, BatchSummary>,
+): { selection: string | null; ids: string[] }[] {
+  const groups: { selection: string | null; ids: string[] }[] = [];
+  const bySelection = new Map<string, { selection: string | null; ids: string[] }>();
+  for (const id of order) {
+    const selection = batches[id]?.selection ?? null;
+    const group = selection ? bySelection.get(selection) : undefined;
+    if (group) {
+      group.ids.push(id);
+      continue;
+    }
+    const next = { selection, ids: [id] };
+    groups.push(next);
+    if (selection) bySelection.set(selection, next);
+  }
+  return groups;
+}
+
 /** Adds the batches a Start created, expands them and remembers the outcome for the banner. */
 export async function recordStart(outcomes: StartOutcome[]): Promise<void> {
   const st = useTransfers.getState();
   st.setLastStart(outcomes);
   const ids = outcomes.flatMap((o) => (o.ok ? [o.result.batch_id] : []));
   // The batch a reload comes back to.
-  if (ids[0]) useApp.getState().setBatch(ids[0]);
-  useTransfers.setState((s) => ({
-    expanded: { ...s.expanded, ...Object.fromEntries(ids.map((id) => [id, true])) },
-  }));
+  if (ids.length === 1 && ids[0]) useApp.getState().setBatch(ids[0]);
+  // One batch opens with its files; a selection split into several shows its batches closed
+  // under its overall bar.
+  if (ids.length === 1) {
+    useTransfers.setState((s) => ({
+      expanded: { ...s.expanded, ...Object.fromEntries(ids.map((id) => [id, true])) },
+    }));
+  }
   await Promise.all(ids.map((id) => st.refreshBatch(id)));
 }
