@@ -609,8 +609,13 @@ export type ChunkPoster = (
 /** How long a chunk POST's socket may stay silent before the POST counts as failed. */
 const CHUNK_IDLE_TIMEOUT_MS = 120_000;
 
-const httpAgent = new http.Agent({ keepAlive: true });
-const httpsAgent = new https.Agent({ keepAlive: true });
+/**
+ * Keep-alive agents. The socket timeout applies to idle pooled sockets (the agent closes them), and
+ * Node lowers it to a second under the server's `Keep-Alive: timeout=N` hint, so a chunk is not
+ * sent on a socket the server is about to close (a reset that would cost a retry).
+ */
+const httpAgent = new http.Agent({ keepAlive: true, timeout: 30_000 });
+const httpsAgent = new https.Agent({ keepAlive: true, timeout: 30_000 });
 
 /**
  * The default chunk POST: node:http with keep-alive. Measured here against fetch (undici) for 1 GiB

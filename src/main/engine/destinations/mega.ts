@@ -21,6 +21,7 @@ import {
 import type { Destination, DestinationNode, FindOptions, UploadCheckpoint, UploadRequest } from '../ports';
 import { DEFAULT_RETRY, requestPolicy, type RetryPolicy } from '../retry';
 import { megaApiFetch } from './mega-api';
+import { logInToMega } from './mega-login';
 import { e64, encryptCbcZeroIv, nodeAesKey, packAttributes } from './mega-crypto';
 import {
   UploadUrlRejected,
@@ -212,18 +213,17 @@ export class MegaDestination implements Destination {
   private async logIn(): Promise<Storage> {
     const { email, password, gateway, secondFactorCode } = this.config;
     try {
-      const storage = new Storage({
+      // megajs's login, with its key derivation and RSA done by OpenSSL (mega-login.ts). Each API
+      // command is retried on its own (mega-api.ts), before megajs sees a failure. keepalive is
+      // off: mega-mock has no /sc (action packet) endpoint, and this process makes every change
+      // itself.
+      return await logInToMega({
         email,
         password,
-        secondFactorCode,
         gateway,
-        // Each API command is retried on its own (mega-api.ts), before megajs sees a failure.
+        secondFactorCode,
         fetch: megaApiFetch({ policy: this.retries }),
-        // mega-mock has no /sc (action packet) endpoint; this process makes every change itself.
-        keepalive: false,
-        autoload: true,
       });
-      return await storage.ready;
     } catch (err) {
       throw classifyLoginError(err, email);
     }
