@@ -21,6 +21,7 @@ import type { Readable } from 'node:stream';
 import type { UrlWithParsedQuery } from 'node:url';
 import { Storage, type MutableFile } from 'megajs';
 import { ctrDecipher, MetaMacStream, splitNodeKey } from '../../src/main/engine/destinations/mega-crypto';
+import { megaApiFetch } from '../../src/main/engine/destinations/mega-api';
 
 const require = createRequire(import.meta.url);
 
@@ -282,10 +283,26 @@ function close(server: Server): Promise<void> {
   });
 }
 
+/**
+ * The API transport for the tests' own megajs sessions: MegaFerry's (node:http, each command tried
+ * again after a reset). With fetch's pooled sockets a session idle for a few seconds on a loaded
+ * machine could send a command on a socket mega-mock had just closed and fail with ECONNRESET.
+ */
+export function sessionFetch(): typeof fetch {
+  return megaApiFetch({
+    policy: { attempts: 4, baseDelayMs: 50, maxDelayMs: 500 },
+  }) as unknown as typeof fetch;
+}
+
 /** A fresh, separate megajs session on the peer (not the one under test). */
 async function openSession(peer: MegaPeer): Promise<Storage> {
-  return new Storage({ email: peer.email, password: peer.password, gateway: peer.gateway, keepalive: false })
-    .ready;
+  return new Storage({
+    email: peer.email,
+    password: peer.password,
+    gateway: peer.gateway,
+    keepalive: false,
+    fetch: sessionFetch(),
+  }).ready;
 }
 
 function folderAt(storage: Storage, folders: string[]): MutableFile | undefined {
