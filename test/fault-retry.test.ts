@@ -35,7 +35,7 @@ import { FerryService } from '../src/main/service/ferry-service';
 import { ferryEnv } from './peers/env';
 import { startFaultProxy, type FaultKind, type FaultProxy, type ProxiedRequest } from './peers/fault-proxy';
 import { KiB, MiB, sha256, testBytes } from './peers/fixtures';
-import { sessionFetch, startMegaPeer, type MegaPeer } from './peers/mega';
+import { startMegaPeer, type MegaPeer } from './peers/mega';
 import { startMongo } from './peers/mongo';
 import { startS3Peer, type S3Peer } from './peers/s3';
 
@@ -137,7 +137,6 @@ async function withFreshSession<T>(fn: (session: Storage) => Promise<T>): Promis
     password: mega.password,
     gateway: mega.gateway,
     keepalive: false,
-    fetch: sessionFetch(),
   }).ready;
   try {
     return await fn(session);

@@ -287,6 +287,8 @@ function close(server: Server): Promise<void> {
  * The API transport for the tests' own megajs sessions: MegaFerry's (node:http, each command tried
  * again after a reset). With fetch's pooled sockets a session idle for a few seconds on a loaded
  * machine could send a command on a socket mega-mock had just closed and fail with ECONNRESET.
+ * Only for sessions that read the tree and send commands: megajs's own download reads fetch's web
+ * stream body, which this transport's answers do not have.
  */
 export function sessionFetch(): typeof fetch {
   return megaApiFetch({
