@@ -3,6 +3,13 @@
 // Code splitting: the entry (out/cli/megaferry.mjs) holds commander and the commands; what a
 // command imports dynamically (the service, the store adapter chosen, the S3 source, the MEGA
 // destination, the host) goes to chunks of its own under out/cli/chunks, loaded when it runs.
+//
+// Dependencies are bundled too (their ES builds, so unused code is left out: the AWS SDK's S3
+// client without the commands MegaFerry never sends, zod without its locales), except those that
+// cannot be (better-sqlite3's native addon) or that only some commands load (mongodb with
+// MONGODB_URI, fastify for `serve`). Every process pays for what it loads: resolving and
+// translating each package's files one by one (ESM resolution, CommonJS export detection) cost a
+// 10-byte transfer about a third of its start-up.
 import { build } from 'esbuild';
 import { rm } from 'node:fs/promises';
 
@@ -18,7 +25,13 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  packages: 'external',
+  external: ['better-sqlite3', 'mongodb', 'fastify', '@fastify/static', 'electron'],
+  // A package's ES build where it has one (tree-shaken), else its CommonJS one.
+  mainFields: ['module', 'main'],
+  // Bundled CommonJS code requires Node's built-ins: give each output file a `require`.
+  banner: {
+    js: "import { createRequire as __megaferryCreateRequire } from 'node:module';\nconst require = __megaferryCreateRequire(import.meta.url);",
+  },
   sourcemap: true,
   logLevel: 'warning',
 });

@@ -14,7 +14,7 @@ import { InputError } from '../src/main/engine/errors';
 import { LocalSource } from '../src/main/engine/sources/local';
 import { LOCAL_BUCKET_PREFIX } from '../src/shared/contract';
 import { startS3Peer, type S3Peer } from './peers/s3';
-import { startMegaPeer, downloadSha256, listPath, type MegaPeer } from './peers/mega';
+import { startMegaPeer, downloadSha256, listPath, sessionFetch, type MegaPeer } from './peers/mega';
 import { ferryEnv } from './peers/env';
 import { KiB, MiB, sha256, testBytes } from './peers/fixtures';
 
@@ -138,6 +138,7 @@ async function folderHandle(path: string): Promise<string | undefined> {
     password: mega.password,
     gateway: mega.gateway,
     keepalive: false,
+    fetch: sessionFetch(),
   }).ready;
   try {
     let folder: MutableFile | undefined = storage.root;

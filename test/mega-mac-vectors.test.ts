@@ -33,7 +33,7 @@ import {
   type MacReference,
   type MacVector,
 } from './peers/mac-vectors';
-import { downloadSha256, startMegaPeer, type MegaPeer } from './peers/mega';
+import { downloadSha256, sessionFetch, startMegaPeer, type MegaPeer } from './peers/mega';
 
 const file = loadMacVectors();
 const ALL = [...file.vectors, ...file.counter_examples];
@@ -56,6 +56,7 @@ beforeAll(async () => {
     password: peer.password,
     gateway: peer.gateway,
     keepalive: false,
+    fetch: sessionFetch(),
   }).ready;
 });
 

@@ -31,7 +31,7 @@ import {
   type UploadSession,
 } from '../src/main/engine/destinations/mega-upload';
 import type { UploadCheckpoint } from '../src/main/engine/ports';
-import { downloadSha256, listPath, startMegaPeer, type MegaPeer } from './peers/mega';
+import { downloadSha256, listPath, sessionFetch, startMegaPeer, type MegaPeer } from './peers/mega';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -46,6 +46,7 @@ beforeAll(async () => {
     password: peer.password,
     gateway: peer.gateway,
     keepalive: false,
+    fetch: sessionFetch(),
   }).ready;
 });
 

@@ -17,7 +17,7 @@ import type { BatchStatus } from '../src/shared/contract';
 import type { VerifyReport } from '../src/main/service/verify';
 import { ferryEnv } from './peers/env';
 import { KiB, MiB, sha256, testBytes } from './peers/fixtures';
-import { downloadSha256, listPath, startMegaPeer, type MegaPeer } from './peers/mega';
+import { downloadSha256, listPath, sessionFetch, startMegaPeer, type MegaPeer } from './peers/mega';
 import { startS3Peer, type S3Peer } from './peers/s3';
 
 const BIN = resolve(__dirname, '..', 'bin', 'megaferry.mjs');
@@ -72,6 +72,7 @@ async function breakMac(handle: string): Promise<void> {
     password: mega.password,
     gateway: mega.gateway,
     keepalive: false,
+    fetch: sessionFetch(),
   }).ready;
   try {
     for (const user of mega.state.users.values()) {

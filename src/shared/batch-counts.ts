@@ -2,7 +2,8 @@
  * A batch's counts and overall status, derived from its files' statuses in one place: the engine
  * (REST, CLI, store), the UI's stores (live events) and the tray all count the same way.
  */
-import { FAILED_STATUSES, type BatchState, type FileStatus, type OverallStatus } from './contract';
+import { FAILED_STATUSES } from './constants';
+import type { BatchState, FileStatus, OverallStatus } from './contract';
 
 export interface BatchCounts {
   completed: number;

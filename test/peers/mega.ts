@@ -21,6 +21,7 @@ import type { Readable } from 'node:stream';
 import type { UrlWithParsedQuery } from 'node:url';
 import { Storage, type MutableFile } from 'megajs';
 import { ctrDecipher, MetaMacStream, splitNodeKey } from '../../src/main/engine/destinations/mega-crypto';
+import { megaApiFetch } from '../../src/main/engine/destinations/mega-api';
 
 const require = createRequire(import.meta.url);
 
@@ -291,27 +292,28 @@ function close(server: Server): Promise<void> {
   });
 }
 
+/**
+ * The API transport for the tests' own megajs sessions: MegaFerry's (node:http, each command tried
+ * again after a reset). With fetch's pooled sockets a session idle for a few seconds on a loaded
+ * machine could send a command on a socket mega-mock had just closed and fail with ECONNRESET.
+ * Only for sessions that read the tree and send commands: megajs's own download reads fetch's web
+ * stream body, which this transport's answers do not have.
+ */
+export function sessionFetch(): typeof fetch {
+  return megaApiFetch({
+    policy: { attempts: 4, baseDelayMs: 50, maxDelayMs: 500 },
+  }) as unknown as typeof fetch;
+}
+
 /** A fresh, separate megajs session on the peer (not the one under test). */
 async function openSession(peer: MegaPeer): Promise<Storage> {
-  // A loaded machine now and then resets a pooled connection (ECONNRESET): log in again.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await new Storage({
-        email: peer.email,
-        password: peer.password,
-        gateway: peer.gateway,
-        keepalive: false,
-      }).ready;
-    } catch (err) {
-      if (
-        attempt >= 3 ||
-        !/fetch failed|ECONNRESET|socket hang up/.test(
-          String((err as Error)?.message) + String((err as { cause?: unknown })?.cause),
-        )
-      )
-        throw err;
-    }
-  }
+  return new Storage({
+    email: peer.email,
+    password: peer.password,
+    gateway: peer.gateway,
+    keepalive: false,
+    fetch: sessionFetch(),
+  }).ready;
 }
 
 function folderAt(storage: Storage, folders: string[]): MutableFile | undefined {

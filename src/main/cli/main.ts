@@ -6,6 +6,8 @@
  * it the store adapter chosen, the AWS SDK, megajs) and the host (fastify) are imported by the
  * commands that use them, when they run. `--help` loads commander alone.
  */
+// First: every later allocation of this process sees the young generation's cap.
+import './young-generation';
 import { Command, CommanderError, Option } from 'commander';
 import type { BatchStarted, BatchStatus, FerryEvent } from '../../shared/contract';
 import { keyProblem } from '../../shared/object-paths';

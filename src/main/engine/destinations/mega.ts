@@ -29,6 +29,7 @@ import type {
 } from '../ports';
 import { DEFAULT_RETRY, requestPolicy, type RetryPolicy } from '../retry';
 import { megaApiFetch } from './mega-api';
+import { logInToMega } from './mega-login';
 import { e64, encryptCbcZeroIv, nodeAesKey, packAttributes } from './mega-crypto';
 import {
   UploadUrlRejected,
@@ -236,20 +237,19 @@ export class MegaDestination implements Destination {
   private async logIn(): Promise<Storage> {
     const { email, password, gateway, secondFactorCode } = this.config;
     try {
-      const storage = new Storage({
+      // megajs's login, with its key derivation and RSA done by OpenSSL (mega-login.ts). Each API
+      // command is retried on its own (mega-api.ts), before megajs sees a failure. keepalive is
+      // off: mega-mock has no /sc (action packet) endpoint, and this process makes every change
+      // itself.
+      const storage = await logInToMega({
         email,
         password,
-        secondFactorCode,
         gateway,
-        // Each API command is retried on its own (mega-api.ts), before megajs sees a failure.
+        secondFactorCode,
         fetch: megaApiFetch({ policy: this.retries }),
-        // mega-mock has no /sc (action packet) endpoint; this process makes every change itself.
-        keepalive: false,
-        autoload: true,
       });
-      const ready = await storage.ready;
       this.treeAt = Date.now();
-      return ready;
+      return storage;
     } catch (err) {
       throw classifyLoginError(err, email);
     }
