@@ -21,6 +21,7 @@ import { startMongo, type MongoPeer } from './peers/mongo';
 import { ferryEnv } from './peers/env';
 import { sha256, testBytes, waitFor } from './peers/fixtures';
 import { NODE_LTS_LINES, nodeLine } from './peers/node-lines';
+import { rawRequest } from './peers/host-probe';
 import type { BatchStatus } from '../src/shared/contract';
 import pkg from '../package.json';
 
@@ -28,6 +29,10 @@ const ROOT = resolve(__dirname, '..');
 const BIN = join(ROOT, 'bin', 'megaferry.mjs');
 const BUCKET = 'lts-bucket';
 const TOKEN = 'node-lts-token-0123456789abcdef';
+/** How long a request may go unanswered: the host checks S3 and MEGA before it answers a POST. */
+const SLOW = 60_000;
+/** A test's time on a loaded 2-core machine: each starts a Node process or two and moves a file. */
+const LOADED_MACHINE_MS = 180_000;
 
 let s3: S3Peer;
 let mega: MegaPeer;
@@ -93,103 +98,123 @@ describe.each(NODE_LTS_LINES.map((line) => [line]))('on Node %i (from the regist
     return node.bin;
   }
 
-  it('megaferry --help and --version', async (ctx) => {
-    const bin = await nodeBin((note) => ctx.skip(note));
-    const help = await run(bin, line, ['--help']);
-    expect(help.code, help.stderr).toBe(0);
-    for (const command of ['transfer', 'serve', 'status', 'files', 'retry', 'verify']) {
-      expect(help.stdout).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'));
-    }
-    expect(help.stderr).toBe('');
-    const version = await run(bin, line, ['--version']);
-    expect(version.code, version.stderr).toBe(0);
-    expect(version.stdout.trim()).toBe(pkg.version);
-  });
+  it(
+    'megaferry --help and --version',
+    async (ctx) => {
+      const bin = await nodeBin((note) => ctx.skip(note));
+      const help = await run(bin, line, ['--help']);
+      expect(help.code, help.stderr).toBe(0);
+      for (const command of ['transfer', 'serve', 'status', 'files', 'retry', 'verify']) {
+        expect(help.stdout).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'));
+      }
+      expect(help.stderr).toBe('');
+      const version = await run(bin, line, ['--version']);
+      expect(version.code, version.stderr).toBe(0);
+      expect(version.stdout.trim()).toBe(pkg.version);
+    },
+    LOADED_MACHINE_MS,
+  );
 
-  it('transfer copies an object from s3rver into mega-mock (--json), and status lists its batch', async (ctx) => {
-    const bin = await nodeBin((note) => ctx.skip(note));
-    const key = `node${line}/cli.bin`;
-    const r = await run(bin, line, [
-      'transfer',
-      '--bucket',
-      BUCKET,
-      '--key',
-      key,
-      '--target',
-      `/Node${line}`,
-      '--json',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    // Nothing on stderr but what the CLI means to say: no warning from the runtime.
-    expect(r.stderr).not.toMatch(/Warning|Error/);
-    const status = JSON.parse(r.stdout) as BatchStatus;
-    expect(status).toMatchObject({ overall_status: 'completed', total_files: 1, completed: 1, failed: 0 });
-    expect(status.files[0]).toMatchObject({ remote_key: key, status: 'done', s4_key: `/Node${line}/${key}` });
-    expect(await downloadSha256(mega, `/Node${line}/${key}`)).toEqual({
-      sha256: shas.get(key),
-      size: 200_000 + line * 10,
-    });
-
-    const listed = await run(bin, line, ['status', '--json']);
-    expect(listed.code, listed.stderr).toBe(0);
-    const batches = JSON.parse(listed.stdout) as { batch_id: string; overall_status: string }[];
-    expect(batches).toContainEqual(
-      expect.objectContaining({ batch_id: status.batch_id, overall_status: 'completed' }),
-    );
-    const one = await run(bin, line, ['status', status.batch_id, '--json']);
-    expect(one.code, one.stderr).toBe(0);
-    expect((JSON.parse(one.stdout) as BatchStatus).files.map((f) => f.status)).toEqual(['done']);
-  });
-
-  it('serve answers the REST API and moves a batch, then stops on SIGTERM', async (ctx) => {
-    const bin = await nodeBin((note) => ctx.skip(note));
-    const child = spawn(bin, [BIN, 'serve'], {
-      env: { ...childEnv(line), MEGAFERRY_PORT: '0', MEGAFERRY_TOKEN: TOKEN },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    try {
-      const url = await waitFor(
-        'serve to listen',
-        () => /listening on (http:\/\/\S+)/.exec(output)?.[1],
-        30_000,
-      );
-      const health = await fetch(`${url}/api/health`);
-      expect(health.status).toBe(200);
-      expect(await health.json()).toEqual({ ok: true, store: 'mongodb', version: pkg.version });
-      expect((await fetch(`${url}/api/batches`)).status).toBe(401);
-
-      const auth = { authorization: `Bearer ${TOKEN}` };
-      const key = `node${line}/host.bin`;
-      const started = await fetch(`${url}/api/batches`, {
-        method: 'POST',
-        headers: { ...auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ bucket: BUCKET, keys: [key], target: `/Host${line}` }),
+  it(
+    'transfer copies an object from s3rver into mega-mock (--json), and status lists its batch',
+    async (ctx) => {
+      const bin = await nodeBin((note) => ctx.skip(note));
+      const key = `node${line}/cli.bin`;
+      const r = await run(bin, line, [
+        'transfer',
+        '--bucket',
+        BUCKET,
+        '--key',
+        key,
+        '--target',
+        `/Node${line}`,
+        '--json',
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      // Nothing on stderr but what the CLI means to say: no warning from the runtime.
+      expect(r.stderr).not.toMatch(/Warning|Error/);
+      const status = JSON.parse(r.stdout) as BatchStatus;
+      expect(status).toMatchObject({ overall_status: 'completed', total_files: 1, completed: 1, failed: 0 });
+      expect(status.files[0]).toMatchObject({
+        remote_key: key,
+        status: 'done',
+        s4_key: `/Node${line}/${key}`,
       });
-      expect(started.status).toBe(202);
-      const { batch_id } = (await started.json()) as { batch_id: string };
-      const done = await waitFor(
-        'the batch to end',
-        async () => {
-          const s = (await (
-            await fetch(`${url}/api/batches/${batch_id}`, { headers: auth })
-          ).json()) as BatchStatus;
-          return s.overall_status === 'in_progress' ? null : s;
-        },
-        60_000,
-        200,
-      );
-      expect(done.overall_status, JSON.stringify(done.files)).toBe('completed');
-      expect(await downloadSha256(mega, `/Host${line}/${key}`)).toEqual({
+      expect(await downloadSha256(mega, `/Node${line}/${key}`)).toEqual({
         sha256: shas.get(key),
-        size: 200_000 + line * 10 + 1,
+        size: 200_000 + line * 10,
       });
-    } finally {
-      child.kill('SIGTERM');
-    }
-    expect(await exited).toBe(0);
-  });
+
+      const listed = await run(bin, line, ['status', '--json']);
+      expect(listed.code, listed.stderr).toBe(0);
+      const batches = JSON.parse(listed.stdout) as { batch_id: string; overall_status: string }[];
+      expect(batches).toContainEqual(
+        expect.objectContaining({ batch_id: status.batch_id, overall_status: 'completed' }),
+      );
+      const one = await run(bin, line, ['status', status.batch_id, '--json']);
+      expect(one.code, one.stderr).toBe(0);
+      expect((JSON.parse(one.stdout) as BatchStatus).files.map((f) => f.status)).toEqual(['done']);
+    },
+    LOADED_MACHINE_MS,
+  );
+
+  it(
+    'serve answers the REST API and moves a batch, then stops on SIGTERM',
+    async (ctx) => {
+      const bin = await nodeBin((note) => ctx.skip(note));
+      const child = spawn(bin, [BIN, 'serve'], {
+        env: { ...childEnv(line), MEGAFERRY_PORT: '0', MEGAFERRY_TOKEN: TOKEN },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      try {
+        const url = await waitFor(
+          'serve to listen',
+          () => /listening on (http:\/\/\S+)/.exec(output)?.[1],
+          SLOW,
+        );
+        // One connection per request (Connection: close): no idle keep-alive socket for a loaded
+        // machine to reset under the next request.
+        const health = await rawRequest(url, 'GET', '/api/health', { timeoutMs: SLOW });
+        expect(health.status).toBe(200);
+        expect(JSON.parse(health.body)).toEqual({ ok: true, store: 'mongodb', version: pkg.version });
+        expect((await rawRequest(url, 'GET', '/api/batches', { timeoutMs: SLOW })).status).toBe(401);
+
+        const auth = { authorization: `Bearer ${TOKEN}` };
+        const key = `node${line}/host.bin`;
+        const started = await rawRequest(url, 'POST', '/api/batches', {
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ bucket: BUCKET, keys: [key], target: `/Host${line}` }),
+          timeoutMs: SLOW,
+        });
+        expect(started.status, started.body).toBe(202);
+        const { batch_id } = JSON.parse(started.body) as { batch_id: string };
+        const done = await waitFor(
+          'the batch to end',
+          async () => {
+            const answer = await rawRequest(url, 'GET', `/api/batches/${batch_id}`, {
+              headers: auth,
+              timeoutMs: SLOW,
+            });
+            const s = JSON.parse(answer.body) as BatchStatus;
+            return s.overall_status === 'in_progress' ? null : s;
+          },
+          120_000,
+          200,
+        );
+        expect(done.overall_status, JSON.stringify(done.files)).toBe('completed');
+        expect(await downloadSha256(mega, `/Host${line}/${key}`)).toEqual({
+          sha256: shas.get(key),
+          size: 200_000 + line * 10 + 1,
+        });
+      } finally {
+        child.kill('SIGTERM');
+      }
+      expect(await exited).toBe(0);
+    },
+    LOADED_MACHINE_MS,
+  );
 });

@@ -65,7 +65,7 @@ function runChild(bin: string, driver: string, dir: string) {
       bin,
       [script, driver, dir],
       {
-        timeout: 60_000,
+        timeout: 150_000,
         env: { PATH: process.env.PATH, NODE_PATH: resolve(__dirname, '..', 'node_modules') },
       },
       (err, stdout, stderr) => {
@@ -126,7 +126,7 @@ describe.each(NODE_LTS_LINES.map((line) => [line]))('node:sqlite on Node %i (reg
     } finally {
       db.close();
     }
-  });
+  }, 180_000);
 });
 
 describe('choosing the engine', () => {

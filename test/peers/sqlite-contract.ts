@@ -175,21 +175,33 @@ export function runSqliteContract(driver: SqliteDriverName, dir: string): string
       assert.equal(db.prepare("SELECT 1 AS x FROM files WHERE key = 'async'").get(), undefined);
     });
 
+    const busy = (err: Error & { code?: string }) => /^SQLITE_BUSY/.test(err.code ?? '');
+
+    check('a deferred BEGIN takes no lock until it writes', () => {
+      db.transaction(() => {
+        db.prepare('SELECT count(*) AS n FROM files').get();
+        const write = () =>
+          other.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('w', '1')").run().changes;
+        assert.equal(other.transaction(write).immediate(), 1);
+      })();
+    });
+
     check(
-      'BEGIN IMMEDIATE takes the write lock: another connection waits the timeout, then SQLITE_BUSY',
+      'BEGIN IMMEDIATE takes the write lock at once: another writer waits the timeout, then SQLITE_BUSY',
       () => {
         db.transaction(() => {
-          insert.run({ bucket: 'lock', key: 'held', size: 0, doc: '{}' });
-          // A reader is not blocked and does not see the uncommitted row (WAL snapshot).
-          assert.deepEqual(other.prepare("SELECT key FROM files WHERE bucket = 'lock'").all(), []);
-          const started = Date.now();
-          assert.throws(
-            () => other.transaction(() => 0).immediate(),
-            (err: Error & { code?: string }) => /^SQLITE_BUSY/.test(err.code ?? ''),
-          );
+          // Nothing written yet: the lock is held from BEGIN.
+          let started = Date.now();
+          assert.throws(() => other.transaction(() => 0).immediate(), busy);
           const waited = Date.now() - started;
           assert.ok(waited >= TIMEOUT * 0.8, `waited ${waited} ms, busy timeout ${TIMEOUT} ms`);
           assert.equal(other.inTransaction, false);
+          insert.run({ bucket: 'lock', key: 'held', size: 0, doc: '{}' });
+          // A reader is not blocked and does not see the uncommitted row (WAL snapshot).
+          assert.deepEqual(other.prepare("SELECT key FROM files WHERE bucket = 'lock'").all(), []);
+          started = Date.now();
+          assert.throws(() => other.exec("DELETE FROM files WHERE bucket = 'b'"), busy);
+          assert.ok(Date.now() - started >= TIMEOUT * 0.8);
         }).immediate();
         assert.deepEqual(other.prepare("SELECT key FROM files WHERE bucket = 'lock'").all(), [
           { key: 'held' },
