@@ -11,6 +11,9 @@ import {
   type SqliteDriverName,
 } from '../../src/main/platform/sqlite-driver';
 
+/** How many checks the contract makes (runSqliteContract throws at the first that fails). */
+export const SQLITE_CONTRACT_SIZE = 16;
+
 /** Runs every check in a fresh database file under `dir`; returns the names of the checks run. */
 export function runSqliteContract(driver: SqliteDriverName, dir: string): string[] {
   const file = join(dir, `contract-${driver.replace(/\W/g, '-')}.sqlite`);
@@ -233,6 +236,7 @@ export function runSqliteContract(driver: SqliteDriverName, dir: string): string
   } finally {
     again.close();
   }
+  assert.equal(checked.length, SQLITE_CONTRACT_SIZE, 'SQLITE_CONTRACT_SIZE is the number of checks');
   return checked;
 }
 
