@@ -24,7 +24,7 @@ await build({
   splitting: true,
   platform: 'node',
   format: 'esm',
-  target: 'node20',
+  target: 'node22',
   external: ['better-sqlite3', 'mongodb', 'fastify', '@fastify/static', 'electron'],
   // A package's ES build where it has one (tree-shaken), else its CommonJS one.
   mainFields: ['module', 'main'],

@@ -34,17 +34,18 @@ const data = testBytes(150_000, 7);
 function aesBox(key: Buffer = randomBytes(32)): SecretBox & { key: Buffer } {
   return {
     key,
-    seal(plain) {
+    async seal(plain) {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
       return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
     },
-    open(sealed) {
+    async open(sealed) {
       const raw = Buffer.from(sealed, 'base64');
       const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
       decipher.setAuthTag(raw.subarray(12, 28));
-      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+      const plain = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+      return { plain, reseal: false };
     },
   };
 }
@@ -184,6 +185,47 @@ describe('the desktop: settings saved with a SecretBox', () => {
     } finally {
       await otherKey.close();
     }
+  });
+
+  it('seals a secret again when the keychain rotated its key (safeStorage: shouldReEncrypt)', async () => {
+    const dataDir = await newDataDir();
+    const oldBox = aesBox();
+    const first = await FerryService.open(configFromEnv(freshEnv(dataDir)), { secretBox: oldBox });
+    try {
+      await first.saveSettings({ mega: { email: 'a@b.c', password: ODD_SECRET } });
+    } finally {
+      await first.close();
+    }
+    const sealedPassword = async () =>
+      (
+        JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')) as {
+          sealed: Record<string, string>;
+        }
+      ).sealed['mega.password'];
+    const before = await sealedPassword();
+
+    // The rotated keychain seals with its new key and still opens the old sealing, asking for a reseal.
+    const newBox = aesBox();
+    const rotated: SecretBox = {
+      seal: (plain) => newBox.seal(plain),
+      open: async (sealed) => {
+        try {
+          return await newBox.open(sealed);
+        } catch {
+          return { plain: (await oldBox.open(sealed)).plain, reseal: true };
+        }
+      },
+    };
+    const second = await FerryService.open(configFromEnv(freshEnv(dataDir)), { secretBox: rotated });
+    try {
+      expect((await second.getSettings()).mega.has_password).toBe(true);
+    } finally {
+      await second.close();
+    }
+    const after = await sealedPassword();
+    expect(after).not.toBe(before);
+    expect(await newBox.open(after ?? '')).toEqual({ plain: ODD_SECRET, reseal: false });
+    await expect(oldBox.open(after ?? '')).rejects.toThrow();
   });
 
   it('clears a saved secret with an empty string', async () => {

@@ -55,10 +55,10 @@ let quitting = false;
 let closed = false;
 let servicePromise: Promise<FerryService> | null = null;
 
-function openService(): Promise<FerryService> {
-  if (!config) return Promise.reject(configError);
+async function openService(): Promise<FerryService> {
+  if (!config) throw configError;
   // No keychain, no secretBox: the service then takes secrets from the environment only.
-  const secretBox = keychainSecretBox() ?? undefined;
+  const secretBox = (await keychainSecretBox()) ?? undefined;
   return FerryService.open(config, { resume: true, secretBox, allowLocalFiles: true });
 }
 

@@ -22,28 +22,28 @@ describe("the headless host's SecretBox", () => {
     const box = keyFileSecretBox(dataDir, {});
     expect(box.source).toBe('key_file');
     expect(existsSync(join(dataDir, KEY_FILE_NAME))).toBe(false);
-    const sealed = box.seal('hunter2 — 密碼');
+    const sealed = await box.seal('hunter2 — 密碼');
     expect(sealed).toMatch(/^v1:[A-Za-z0-9+/=]+$/);
     expect(sealed).not.toContain('hunter2');
     expect((await stat(join(dataDir, KEY_FILE_NAME))).mode & 0o777).toBe(0o600);
     // Each seal is its own (a fresh IV), and a new box on the same folder opens them.
-    expect(box.seal('hunter2 — 密碼')).not.toBe(sealed);
-    expect(keyFileSecretBox(dataDir, {}).open(sealed)).toBe('hunter2 — 密碼');
+    expect(await box.seal('hunter2 — 密碼')).not.toBe(sealed);
+    expect((await keyFileSecretBox(dataDir, {}).open(sealed)).plain).toBe('hunter2 — 密碼');
   });
 
   it('refuses what another key sealed, and anything tampered with', async () => {
     const a = keyFileSecretBox(dir(), {});
     const b = keyFileSecretBox(dir(), {});
-    const sealed = a.seal('secret');
-    b.seal('make its key');
-    expect(() => b.open(sealed)).toThrow();
+    const sealed = await a.seal('secret');
+    await b.seal('make its key');
+    await expect(b.open(sealed)).rejects.toThrow();
     const raw = Buffer.from(sealed.slice(3), 'base64');
     raw[raw.length - 1] = (raw[raw.length - 1] ?? 0) ^ 1;
-    expect(() => a.open(`v1:${raw.toString('base64')}`)).toThrow();
-    expect(() => a.open('plain text')).toThrow();
+    await expect(a.open(`v1:${raw.toString('base64')}`)).rejects.toThrow();
+    await expect(a.open('plain text')).rejects.toThrow();
     // Without a key file nothing opens (and nothing is made by trying).
     const empty = dir();
-    expect(() => keyFileSecretBox(empty, {}).open(sealed)).toThrow();
+    await expect(keyFileSecretBox(empty, {}).open(sealed)).rejects.toThrow();
     expect(existsSync(join(empty, KEY_FILE_NAME))).toBe(false);
   });
 
@@ -52,21 +52,21 @@ describe("the headless host's SecretBox", () => {
     const first = dir();
     const box = keyFileSecretBox(first, env);
     expect(box.source).toBe('env_key');
-    const sealed = box.seal('s3cret');
+    const sealed = await box.seal('s3cret');
     expect(existsSync(join(first, KEY_FILE_NAME))).toBe(false);
-    expect(keyFileSecretBox(dir(), env).open(sealed)).toBe('s3cret');
-    expect(() => keyFileSecretBox(dir(), { MEGAFERRY_SECRET_KEY: 'another' }).open(sealed)).toThrow();
+    expect((await keyFileSecretBox(dir(), env).open(sealed)).plain).toBe('s3cret');
+    await expect(keyFileSecretBox(dir(), { MEGAFERRY_SECRET_KEY: 'another' }).open(sealed)).rejects.toThrow();
   });
 
   it('makes a key file that others could read private again, and refuses a file that is not a key', async () => {
     const dataDir = dir();
-    const sealed = keyFileSecretBox(dataDir, {}).seal('x');
+    const sealed = await keyFileSecretBox(dataDir, {}).seal('x');
     const path = join(dataDir, KEY_FILE_NAME);
     await chmod(path, 0o644);
-    expect(keyFileSecretBox(dataDir, {}).open(sealed)).toBe('x');
+    expect((await keyFileSecretBox(dataDir, {}).open(sealed)).plain).toBe('x');
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     await writeFile(path, 'not a key\n');
-    expect(() => keyFileSecretBox(dataDir, {}).open(sealed)).toThrow(/not a MegaFerry key file/);
+    await expect(keyFileSecretBox(dataDir, {}).open(sealed)).rejects.toThrow(/not a MegaFerry key file/);
     expect((await readFile(path, 'utf8')).trim()).toBe('not a key');
   });
 });

@@ -45,14 +45,14 @@ export function keyFileSecretBox(dataDir: string, env: NodeJS.ProcessEnv = proce
   return {
     source: passphrase ? 'env_key' : 'key_file',
     keyPath,
-    seal(plain: string): string {
+    async seal(plain: string): Promise<string> {
       const k = fileKey(true)!;
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', k, iv);
       const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
       return VERSION + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
     },
-    open(sealed: string): string {
+    async open(sealed: string): Promise<{ plain: string; reseal: boolean }> {
       const k = fileKey(false);
       if (!k) throw new Error('no key to open this secret');
       if (!sealed.startsWith(VERSION)) throw new Error('not sealed by this box');
@@ -60,7 +60,8 @@ export function keyFileSecretBox(dataDir: string, env: NodeJS.ProcessEnv = proce
       if (raw.length < 28) throw new Error('not sealed by this box');
       const decipher = createDecipheriv('aes-256-gcm', k, raw.subarray(0, 12));
       decipher.setAuthTag(raw.subarray(12, 28));
-      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+      const plain = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+      return { plain, reseal: false };
     },
   };
 }

@@ -17,12 +17,13 @@ import { InputError } from '../engine/errors';
 import { parseMongoUri, redactMongoUri } from '../store/mongo-uri';
 
 /**
- * Seals secrets for storage at rest, e.g. with Electron's safeStorage (the OS keychain). `seal`
- * returns printable text; `open` throws when the text was not sealed by this box.
+ * Seals secrets for storage at rest, e.g. with Electron's safeStorage (the OS keychain), whose API
+ * is asynchronous. `seal` resolves to printable text; `open` rejects when the text was not sealed
+ * by this box, and says when the text should be sealed again (the keychain rotated its key).
  */
 export interface SecretBox {
-  seal(plain: string): string;
-  open(sealed: string): string;
+  seal(plain: string): Promise<string>;
+  open(sealed: string): Promise<{ plain: string; reseal: boolean }>;
   /** The headless host's box says where its key comes from (./key-file-box.ts); else a keychain. */
   readonly source?: 'key_file' | 'env_key';
 }
@@ -173,6 +174,8 @@ export class SettingsFile {
   readonly path: string;
   private plain: SettingsLayer = {};
   private sealed: Partial<Record<SettingName, string>> = {};
+  /** The sealed secrets that opened, in clear (memory only). */
+  private opened: SettingsLayer = {};
 
   constructor(
     readonly dataDir: string,
@@ -181,7 +184,10 @@ export class SettingsFile {
     this.path = join(dataDir, 'settings.json');
   }
 
-  /** Reads the file; a missing or unreadable one counts as no saved settings. */
+  /**
+   * Reads the file and opens its secrets; a missing or unreadable file counts as no saved
+   * settings. Secrets the box asks to seal again are written back sealed anew.
+   */
   async load(): Promise<void> {
     let text: string;
     try {
@@ -196,34 +202,54 @@ export class SettingsFile {
     } catch {
       // The message of a JSON error may quote the file: say only where it is.
       console.warn(`megaferry: ignoring ${this.path}: not valid JSON`);
+      return;
     }
+    await this.openSecrets();
   }
 
-  /** The saved settings, secrets opened (a secret that no longer opens counts as not set). */
-  layer(): SettingsLayer {
-    const layer: SettingsLayer = { ...this.plain };
-    if (!this.box) return layer;
+  private async openSecrets(): Promise<void> {
+    this.opened = {};
+    if (!this.box) return;
+    const reseal: SettingsLayer = {};
     for (const [name, sealed] of Object.entries(this.sealed) as [SettingName, string][]) {
       try {
-        layer[name] = this.box.open(sealed);
+        const { plain, reseal: again } = await this.box.open(sealed);
+        this.opened[name] = plain;
+        if (again) reseal[name] = plain;
       } catch {
         // Sealed on another machine or account: the user enters it again.
       }
     }
-    return layer;
+    if (Object.keys(reseal).length === 0) return;
+    try {
+      await this.save(reseal);
+    } catch (err) {
+      // The old sealing still opens: try again at the next start.
+      console.warn(
+        `megaferry: could not seal the saved secrets again in ${this.path}: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  /** The saved settings, secrets opened at load (a secret that no longer opens counts as not set). */
+  layer(): SettingsLayer {
+    return { ...this.plain, ...this.opened };
   }
 
   /** Applies a validated change (an empty string clears a setting) and writes the file atomically. */
   async save(change: SettingsLayer): Promise<void> {
     const plain = { ...this.plain };
     const sealed = { ...this.sealed };
+    const opened = { ...this.opened };
     for (const [name, value] of Object.entries(change) as [SettingName, SettingValue][]) {
       delete plain[name];
       delete sealed[name];
+      delete opened[name];
       if (value === '') continue;
       if (isSecret(name, value)) {
         if (!this.box) throw new Error(`${name} cannot be stored without a SecretBox`);
-        sealed[name] = this.box.seal(String(value));
+        sealed[name] = await this.box.seal(String(value));
+        opened[name] = String(value);
       } else plain[name] = value;
     }
     await mkdir(this.dataDir, { recursive: true });
@@ -238,6 +264,7 @@ export class SettingsFile {
     }
     this.plain = plain;
     this.sealed = sealed;
+    this.opened = opened;
   }
 }
 

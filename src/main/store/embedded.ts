@@ -1,6 +1,7 @@
 /**
- * Embedded adapter of the store: SQLite (better-sqlite3) in the data folder, for machines without
- * MongoDB. Safe for several processes on one machine at once (the desktop app in the tray, the
+ * Embedded adapter of the store: SQLite in the data folder (node:sqlite on Node 22.13+,
+ * better-sqlite3 in Electron and on Node 20: src/main/platform/sqlite-driver.ts), for machines
+ * without MongoDB. Safe for several processes on one machine at once (the desktop app in the tray, the
  * CLI, `serve`, workers): WAL mode, a busy timeout, and every write a compare-and-set on the
  * document's revision in one statement. The rules themselves are ./rules.ts, applied by
  * ./core.ts; this file only reads and writes.
@@ -11,7 +12,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDatabase } from '../platform/sqlite-driver';
 import type { BatchState } from '../../shared/contract';
 import { StoreCore } from './core';
 import { decodeFilesCursor, encodeFilesCursor, refKey, uniqueRefs } from './documents';
@@ -120,7 +121,7 @@ export interface EmbeddedStoreOptions {
 
 class SqliteAdapter implements StoreAdapter {
   readonly kind = 'embedded' as const;
-  private db: Database.Database | null = null;
+  private db: SqliteDatabase | null = null;
   private statements: ReturnType<SqliteAdapter['prepare']> | null = null;
   private readonly legacyDestination: string;
 
@@ -135,7 +136,7 @@ class SqliteAdapter implements StoreAdapter {
   async init(): Promise<void> {
     if (this.db) return;
     mkdirSync(this.dataDir, { recursive: true });
-    const db = new Database(path.join(this.dataDir, EMBEDDED_DB_FILE), { timeout: BUSY_TIMEOUT_MS });
+    const db = openSqlite(path.join(this.dataDir, EMBEDDED_DB_FILE), { timeout: BUSY_TIMEOUT_MS });
     try {
       db.pragma('journal_mode = WAL');
       // WAL with NORMAL: a commit survives a process crash (the WAL is on disk); only a power loss
@@ -167,7 +168,7 @@ class SqliteAdapter implements StoreAdapter {
   }
 
   /** Creates the schema, or brings schema 1 to 2 (in the caller's transaction). */
-  private migrate(db: Database.Database): void {
+  private migrate(db: SqliteDatabase): void {
     db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     const row = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as
       { value: string } | undefined;
@@ -216,7 +217,7 @@ class SqliteAdapter implements StoreAdapter {
     }
   }
 
-  private prepare(db: Database.Database) {
+  private prepare(db: SqliteDatabase) {
     const key =
       'bucket_name = @bucket_name AND remote_key = @remote_key AND destination = @destination AND s4_key = @s4_key';
     return {
@@ -269,7 +270,7 @@ class SqliteAdapter implements StoreAdapter {
     }
   }
 
-  private ready(): Database.Database {
+  private ready(): SqliteDatabase {
     if (!this.db) throw new Error('the embedded store is not open (call init() first)');
     return this.db;
   }
