@@ -449,9 +449,15 @@ describe('a batch against real peers (MongoDB store)', () => {
       await expect(service.startBatch({ bucket: BUCKET, keys: ['a'], max_concurrent: 6 })).rejects.toThrow(
         /max_concurrent must be an integer from 1 to 5/,
       );
-      await expect(service.startBatch({ bucket: 'no-such-bucket', keys: ['a'] })).rejects.toThrow(
-        /no-such-bucket/,
+      // A missing bucket is bad input that says what to do, and carries the S3 problem for the UI.
+      const missing = await service
+        .startBatch({ bucket: 'no-such-bucket', keys: ['a'] })
+        .catch((e: unknown) => e);
+      expect(missing).toBeInstanceOf(InputError);
+      expect(String(missing)).toMatch(
+        /no-such-bucket not found \(check its name, and the endpoint and region/,
       );
+      expect((missing as InputError).problem).toBe('bucket_missing');
       await expect(service.startBatch({ bucket: BUCKET, prefix: 'conc/' })).rejects.toThrow(/at most 2/);
     } finally {
       await service.close();

@@ -1268,8 +1268,16 @@ function toProgress(doc: ProgressSource, active: ActiveFile | null): FileProgres
 function asInputError(err: unknown, what: string): Error {
   if (err instanceof InputError) return err;
   if (err instanceof FerryError) {
-    if (err.kind === 'not_found') return new InputError(`${what} not found`);
-    return new InputError(`${what}: ${shortReason(err)}`);
+    // The S3 problem (no credentials, access denied, bucket missing…) goes along: the UI says
+    // what happened and what to do in the user's language, the CLI prints the message.
+    const problem = err.problem ? { problem: err.problem } : undefined;
+    if (err.kind === 'not_found') {
+      return new InputError(
+        `${what} not found (check its name, and the endpoint and region it is in)`,
+        problem,
+      );
+    }
+    return new InputError(`${what}: ${shortReason(err)}`, problem);
   }
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -52,9 +52,13 @@ export class AmbiguousOutcomeError extends FerryError {
 
 /** Bad input or configuration: the CLI exits 2, the API answers 400. */
 export class InputError extends Error {
-  constructor(message: string) {
+  /** What a person can do about it, when an S3 failure is the cause (shared/source-problems.ts). */
+  readonly problem?: SourceProblem;
+
+  constructor(message: string, options?: { problem?: SourceProblem }) {
     super(message);
     this.name = 'InputError';
+    if (options?.problem) this.problem = options.problem;
   }
 }
 

@@ -12,6 +12,7 @@ import { api, errorText } from './api';
 import { formatList } from './format';
 import { i18n } from './i18n';
 import { groupByPrefix, parseManifest, type ManifestEntry } from '../../shared/manifest';
+import { sourceProblemOf } from '../../shared/source-problems';
 import { useApp } from './stores/app';
 import { useBrowse } from './stores/browse';
 import { useSettings } from './stores/settings';
@@ -60,7 +61,10 @@ async function runRequests(requests: { label: string; body: BatchRequestInput }[
     try {
       outcomes.push({ ok: true, label, result: await api().startBatch(body) });
     } catch (err) {
-      outcomes.push({ ok: false, label, error: errorText(err) });
+      // An S3 problem (no credentials, access denied, bucket missing…) in the user's language.
+      const problem = sourceProblemOf(err);
+      const error = problem ? i18n.t(`s3Problem.${problem}`, { what: body.bucket }) : errorText(err);
+      outcomes.push({ ok: false, label, error });
     }
   }
   return outcomes;
