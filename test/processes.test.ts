@@ -289,62 +289,76 @@ describe('several processes on one store', () => {
     240_000,
   );
 
-  it('pause, resume and cancel asked by another process reach the transfers the first one holds', async () => {
-    const e = env(join(work, 'stop'), 'embedded');
-    mega.setChunkDelay(250); // a slow link: the files are still moving when the others ask
-    try {
-      const transfer = start(
-        ['transfer', '--bucket', BUCKET, '--prefix', 'stop/', '--target', '/Stop', '--concurrency', '2'],
-        e,
-      );
-      const batchId = await waitFor('the batch id', () => batchIdOf(transfer), 60_000);
-      await waitFor(
-        'files moving',
-        async () => ((await statusVia(e, batchId)).transferring > 0 ? true : undefined),
-        60_000,
-      );
+  it.each(['embedded', 'mongodb'] as const)(
+    'pause, resume and cancel asked by another process reach the transfers the first one holds (%s store)',
+    async (store) => {
+      const e = env(join(work, `stop-${store}`), store);
+      mega.setChunkDelay(250); // a slow link: the files are still moving when the others ask
+      try {
+        const transfer = start(
+          [
+            'transfer',
+            '--bucket',
+            BUCKET,
+            '--prefix',
+            'stop/',
+            '--target',
+            `/Stop-${store}`,
+            '--concurrency',
+            '2',
+          ],
+          e,
+        );
+        const batchId = await waitFor('the batch id', () => batchIdOf(transfer), 60_000);
+        await waitFor(
+          'files moving',
+          async () => ((await statusVia(e, batchId)).transferring > 0 ? true : undefined),
+          60_000,
+        );
 
-      const paused = await cli(['pause', batchId, '--json'], e);
-      expect(paused.code, paused.stderr).toBe(0);
-      const askedAt = Date.now();
-      // The holder sees the pause at its next lease renewal (about a second): nothing moves any more.
-      const held = await waitFor(
-        'the transfers to stop',
-        async () => {
-          const s = await statusVia(e, batchId);
-          return s.transferring === 0 ? s : undefined;
-        },
-        10_000,
-      );
-      expect(Date.now() - askedAt).toBeLessThan(5000);
-      expect(held.overall_status).toBe('in_progress');
-      expect(held.files.some((f) => f.status === 'paused')).toBe(true);
-      expect(transfer.child.exitCode).toBeNull(); // the first process waits for its batch
+        const paused = await cli(['pause', batchId, '--json'], e);
+        expect(paused.code, paused.stderr).toBe(0);
+        const askedAt = Date.now();
+        // The holder sees the pause at its next lease renewal (about a second): nothing moves any more.
+        const held = await waitFor(
+          'the transfers to stop',
+          async () => {
+            const s = await statusVia(e, batchId);
+            return s.transferring === 0 ? s : undefined;
+          },
+          10_000,
+        );
+        expect(Date.now() - askedAt).toBeLessThan(5000);
+        expect(held.overall_status).toBe('in_progress');
+        expect(held.files.some((f) => f.status === 'paused')).toBe(true);
+        expect(transfer.child.exitCode).toBeNull(); // the first process waits for its batch
 
-      // `resume BATCH_ID` queues the paused transfers again and works the batch too.
-      const resumer = start(['resume', batchId], e);
-      await waitFor(
-        'the transfers to move again',
-        async () => ((await statusVia(e, batchId)).transferring > 0 ? true : undefined),
-        30_000,
-      );
-      // A fourth process cancels: both processes working the batch stop, and both exit 1.
-      const cancelled = await cli(['cancel', batchId, '--json'], e);
-      expect(cancelled.code, cancelled.stderr).toBe(0);
-      const [run, resumeRun] = await Promise.all([transfer.done, resumer.done]);
-      expect(run.code, 'a cancelled batch exits 1').toBe(1);
-      expect(resumeRun.code, resumeRun.stderr).toBe(1);
-      const end = await statusVia(e, batchId);
-      expect(end.overall_status).toBe('cancelled');
-      expect(end.transferring).toBe(0);
-      expect(end.pending).toBe(0);
-      for (const f of end.files) {
-        // Done before the cancel, or cancelled: never left processing, never two copies.
-        expect(['done', 'cancelled']).toContain(f.status);
-        expect((await listPath(mega, f.s4_key)).length).toBeLessThanOrEqual(1);
+        // `resume BATCH_ID` queues the paused transfers again and works the batch too.
+        const resumer = start(['resume', batchId], e);
+        await waitFor(
+          'the transfers to move again',
+          async () => ((await statusVia(e, batchId)).transferring > 0 ? true : undefined),
+          30_000,
+        );
+        // A fourth process cancels: both processes working the batch stop, and both exit 1.
+        const cancelled = await cli(['cancel', batchId, '--json'], e);
+        expect(cancelled.code, cancelled.stderr).toBe(0);
+        const [run, resumeRun] = await Promise.all([transfer.done, resumer.done]);
+        expect(run.code, 'a cancelled batch exits 1').toBe(1);
+        expect(resumeRun.code, resumeRun.stderr).toBe(1);
+        const end = await statusVia(e, batchId);
+        expect(end.overall_status).toBe('cancelled');
+        expect(end.transferring).toBe(0);
+        expect(end.pending).toBe(0);
+        for (const f of end.files) {
+          // Done before the cancel, or cancelled: never left processing, never two copies.
+          expect(['done', 'cancelled']).toContain(f.status);
+          expect((await listPath(mega, f.s4_key)).length).toBeLessThanOrEqual(1);
+        }
+      } finally {
+        mega.setChunkDelay(0);
       }
-    } finally {
-      mega.setChunkDelay(0);
-    }
-  }, 240_000);
+    },
+    240_000,
+  );
 });

@@ -310,7 +310,9 @@ class SqliteAdapter implements StoreAdapter {
   async writeBatch(next: BatchDoc, expectedRev: number | null): Promise<boolean> {
     const row = batchRow(next);
     if (expectedRev === null) return this.stmts().insertBatch.run(row).changes === 1;
-    return this.stmts().updateBatch.run({ ...row, expected: expectedRev }).changes === 1;
+    // Exactly the statement's parameters: node:sqlite refuses unknown ones.
+    const { batch_id, state, rev, doc } = row;
+    return this.stmts().updateBatch.run({ batch_id, state, rev, doc, expected: expectedRev }).changes === 1;
   }
 
   async readFolder(destination: string, path: string): Promise<FolderDoc | null> {
