@@ -233,7 +233,7 @@ describe('the web UI against the headless host and real peers', () => {
 
   it('shows the bars move, and cancel stops the batch with nothing left transferring', async () => {
     // A slow link: the first file is still moving when the cancel is clicked, however busy the machine.
-    mega.setChunkDelay(100);
+    mega.setChunkDelay(400);
     onTestFinished(() => mega.setChunkDelay(0));
     const { page, problems } = await openUi();
     await openBucket(page);

@@ -3,7 +3,7 @@
  * `completed` with bytes verified in MEGA, cancel, retry, the event stream, and SIGTERM / SIGKILL
  * of a `megaferry serve` process in the middle of a batch.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -327,6 +327,9 @@ describe('a batch over HTTP', () => {
   });
 
   it('cancel right after start counts the pending files and leaves nothing transferring', async () => {
+    // A slow link: no file can finish between the start and the cancel, however fast the machine.
+    mega.setChunkDelay(300);
+    onTestFinished(() => mega.setChunkDelay(0));
     const start = await api<BatchStarted>('POST', '/api/batches', {
       bucket: BUCKET,
       prefix: 'slow/',

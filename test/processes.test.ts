@@ -293,7 +293,7 @@ describe('several processes on one store', () => {
     'pause, resume and cancel asked by another process reach the transfers the first one holds (%s store)',
     async (store) => {
       const e = env(join(work, `stop-${store}`), store);
-      mega.setChunkDelay(250); // a slow link: the files are still moving when the others ask
+      mega.setChunkDelay(600); // a slow link: the files are still moving when the others ask
       try {
         const transfer = start(
           [

@@ -206,7 +206,6 @@ export const en = {
   selection: {
     label: 'Selection {{id}}',
     title: 'One selection in {{count, number}} batches',
-    route: '{{bucket}} → MEGA {{target}}',
     cancel: 'Cancel selection',
     cancelLabel: 'Cancel every batch of selection {{id}}',
   },

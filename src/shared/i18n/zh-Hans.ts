@@ -189,7 +189,6 @@ export const zhHans = {
   selection: {
     label: '选择 {{id}}',
     title: '一次选择，分为 {{count, number}} 个批次',
-    route: '{{bucket}} → MEGA {{target}}',
     cancel: '取消本次选择',
     cancelLabel: '取消选择 {{id}} 的所有批次',
   },

@@ -190,7 +190,6 @@ export const zhHant = {
   selection: {
     label: '選取 {{id}}',
     title: '一次選取，分成 {{count, number}} 個批次',
-    route: '{{bucket}} → MEGA {{target}}',
     cancel: '取消本次選取',
     cancelLabel: '取消選取 {{id}} 的所有批次',
   },

@@ -335,7 +335,7 @@ function SelectionGroup({ selection, ids }: { selection: string; ids: string[] }
           <strong>{t('selection.title', { count: ids.length })}</strong>
           {first && (
             <span className="muted small">
-              {t('selection.route', {
+              {t('batch.route', {
                 bucket: first.bucket ?? t('batch.unknownBucket'),
                 target: first.target ?? '/',
               })}

@@ -62,7 +62,8 @@ function split(b: BatchStatus): { summary: BatchSummary; files: Record<string, F
   return { summary: { ...rest, fileIds }, files: map };
 }
 
-const inFlight = new Set<string>();
+/** Batches being refreshed, and whether another refresh was asked for meanwhile. */
+const inFlight = new Map<string, boolean>();
 
 export const useTransfers = create<TransfersState>()((set, get) => ({
   order: [],
@@ -92,22 +93,30 @@ export const useTransfers = create<TransfersState>()((set, get) => ({
   },
 
   async refreshBatch(batchId) {
-    if (inFlight.has(batchId)) return;
-    inFlight.add(batchId);
+    // One request at a time per batch; one asked for meanwhile runs right after (the end of a
+    // batch must never be lost behind a refresh that started before it).
+    if (inFlight.has(batchId)) {
+      inFlight.set(batchId, true);
+      return;
+    }
+    inFlight.set(batchId, false);
     try {
-      const b = await api().getBatch(batchId);
-      const s = split(b);
-      set((st) => {
-        const files = { ...st.files };
-        for (const id of st.batches[batchId]?.fileIds ?? []) delete files[id];
-        Object.assign(files, s.files);
-        const known = st.order.includes(batchId);
-        return {
-          batches: { ...st.batches, [batchId]: s.summary },
-          files,
-          order: known ? st.order : [batchId, ...st.order],
-        };
-      });
+      do {
+        inFlight.set(batchId, false);
+        const b = await api().getBatch(batchId);
+        const s = split(b);
+        set((st) => {
+          const files = { ...st.files };
+          for (const id of st.batches[batchId]?.fileIds ?? []) delete files[id];
+          Object.assign(files, s.files);
+          const known = st.order.includes(batchId);
+          return {
+            batches: { ...st.batches, [batchId]: s.summary },
+            files,
+            order: known ? st.order : [batchId, ...st.order],
+          };
+        });
+      } while (inFlight.get(batchId));
     } catch {
       // a batch that vanished or a dropped connection: the next catch-up settles it
     } finally {
