@@ -62,8 +62,8 @@ function split(b: BatchStatus): { summary: BatchSummary; files: Record<string, F
   return { summary: { ...rest, fileIds }, files: map };
 }
 
-/** Batches being refreshed, and whether another refresh was asked for meanwhile. */
-const inFlight = new Map<string, boolean>();
+/** Batches being refreshed: whether another refresh was asked for meanwhile, and the run's end. */
+const inFlight = new Map<string, { again: boolean; done: Promise<void> }>();
 
 export const useTransfers = create<TransfersState>()((set, get) => ({
   order: [],
@@ -92,36 +92,42 @@ export const useTransfers = create<TransfersState>()((set, get) => ({
     }
   },
 
-  async refreshBatch(batchId) {
+  refreshBatch(batchId) {
     // One request at a time per batch; one asked for meanwhile runs right after (the end of a
-    // batch must never be lost behind a refresh that started before it).
-    if (inFlight.has(batchId)) {
-      inFlight.set(batchId, true);
-      return;
+    // batch must never be lost behind a refresh that started before it). Every caller gets the
+    // promise of the run that brings the newest state.
+    const running = inFlight.get(batchId);
+    if (running) {
+      running.again = true;
+      return running.done;
     }
-    inFlight.set(batchId, false);
-    try {
-      do {
-        inFlight.set(batchId, false);
-        const b = await api().getBatch(batchId);
-        const s = split(b);
-        set((st) => {
-          const files = { ...st.files };
-          for (const id of st.batches[batchId]?.fileIds ?? []) delete files[id];
-          Object.assign(files, s.files);
-          const known = st.order.includes(batchId);
-          return {
-            batches: { ...st.batches, [batchId]: s.summary },
-            files,
-            order: known ? st.order : [batchId, ...st.order],
-          };
-        });
-      } while (inFlight.get(batchId));
-    } catch {
-      // a batch that vanished or a dropped connection: the next catch-up settles it
-    } finally {
-      inFlight.delete(batchId);
-    }
+    const run = { again: false, done: Promise.resolve() };
+    inFlight.set(batchId, run);
+    run.done = (async () => {
+      try {
+        do {
+          run.again = false;
+          const b = await api().getBatch(batchId);
+          const s = split(b);
+          set((st) => {
+            const files = { ...st.files };
+            for (const id of st.batches[batchId]?.fileIds ?? []) delete files[id];
+            Object.assign(files, s.files);
+            const known = st.order.includes(batchId);
+            return {
+              batches: { ...st.batches, [batchId]: s.summary },
+              files,
+              order: known ? st.order : [batchId, ...st.order],
+            };
+          });
+        } while (run.again);
+      } catch {
+        // a batch that vanished or a dropped connection: the next catch-up settles it
+      } finally {
+        inFlight.delete(batchId);
+      }
+    })();
+    return run.done;
   },
 
   applyEvent(event) {
