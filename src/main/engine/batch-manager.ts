@@ -684,14 +684,11 @@ export class BatchManager {
     }
     for (const id of this.seen.keys()) {
       if (next.has(id)) continue;
-      const status = await this.status(id);
-      if (status && status.overall_status !== 'in_progress') {
-        this.emit({
-          type: 'batch',
-          batch_id: id,
-          overall_status: status.overall_status,
-          state: (await this.store.getBatch(id))?.state ?? 'finished',
-        });
+      const batch = await this.store.getBatch(id);
+      if (!batch) continue;
+      const status = await this.describe(batch);
+      if (status.overall_status !== 'in_progress') {
+        this.emit({ type: 'batch', batch_id: id, overall_status: status.overall_status, state: batch.state });
       }
     }
     this.seen = next;
@@ -797,7 +794,9 @@ export class BatchManager {
     await this.emitFile(active.batchId, doc, null);
     if (ended && !isOpen(ended.status) && ended.batch_id) {
       await this.store.applyBatch(ended.batch_id, recordOutcomeRule(ended));
-      await this.tryEnd(ended.batch_id);
+      // Only the last of the batch's own transfers can end it (an indexed query, not the batch's
+      // every document at each file's end).
+      if ((await this.store.findOpen([ended.batch_id])).length === 0) await this.tryEnd(ended.batch_id);
     }
   }
 
@@ -974,7 +973,6 @@ export class BatchManager {
     const docs = new Map(
       (await this.store.getFiles(live.map((i) => itemRef(batch, i)))).map((d) => [refKey(d), d]),
     );
-    const own: FileProgress[] = [];
     const files = batch.files.map((item) => {
       const ref = itemRef(batch, item);
       const base = {
@@ -1013,15 +1011,14 @@ export class BatchManager {
         }
       }
       if (item.start_result === 'already_in_progress') progress.in_batch = item.in_batch ?? null;
-      own.push(progress);
       return progress;
     });
-    const counts = countStatuses(own.map((f) => f.status));
+    const counts = countStatuses(files.map((f) => f.status));
     return {
       batch_id: batch.batch_id,
       total_files: files.length,
       ...counts,
-      overall_status: overallStatusOf(batch.state, own.length, counts),
+      overall_status: overallStatusOf(batch.state, files.length, counts),
       created_at: batch.created_at.toISOString(),
       target: batch.options.target,
       bucket: batch.options.bucket,

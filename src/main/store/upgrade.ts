@@ -7,6 +7,7 @@
  * transfers show now (the best record there is of how they ended).
  */
 import { keyProblem, targetProblem } from '../../shared/object-paths';
+import { s4Key } from '../engine/paths';
 import type { BatchDoc, BatchItemDoc, FileDoc, StartResult } from './port';
 import { isFinal, outcomeOf } from './rules';
 
@@ -55,9 +56,7 @@ export function upgradeFile(doc: LegacyFileDoc, destination: string): FileDoc {
 
 /** The path a 0.1 batch sent a key to ('' for a key that cannot be placed: it was never sent). */
 export function legacyPath(target: string, key: string): string {
-  if (keyProblem(key) || targetProblem(target)) return '';
-  const segments = (p: string) => p.split('/').filter((s) => s.length > 0);
-  return '/' + [...segments(target), ...segments(key)].join('/');
+  return keyProblem(key) || targetProblem(target) ? '' : s4Key(target, key);
 }
 
 /**

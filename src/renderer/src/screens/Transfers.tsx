@@ -151,6 +151,37 @@ const FileRow = memo(function FileRow({ id }: { id: string }) {
   );
 });
 
+/** A batch's (or a selection's) counts: done of total, transferring, pending, failed, cancelled. */
+function Counts(c: {
+  done: number;
+  total: number;
+  transferring: number;
+  pending: number;
+  failed: number;
+  cancelled: number;
+}) {
+  const b = <b />;
+  return (
+    <div className="counts">
+      <span>
+        <Trans i18nKey="batch.done" values={{ done: c.done, total: c.total }} components={{ b }} />
+      </span>
+      <span className={c.transferring ? 'tone-text-active' : ''}>
+        <Trans i18nKey="batch.transferring" values={{ count: c.transferring }} components={{ b }} />
+      </span>
+      <span>
+        <Trans i18nKey="batch.pending" values={{ count: c.pending }} components={{ b }} />
+      </span>
+      <span className={c.failed ? 'text-bad' : ''}>
+        <Trans i18nKey="batch.failed" values={{ count: c.failed }} components={{ b }} />
+      </span>
+      <span>
+        <Trans i18nKey="batch.cancelled" values={{ count: c.cancelled }} components={{ b }} />
+      </span>
+    </div>
+  );
+}
+
 function BatchCard({ id }: { id: string }) {
   const { t } = useTranslation();
   const batch = useTransfers((s) => s.batches[id]);
@@ -236,31 +267,14 @@ function BatchCard({ id }: { id: string }) {
         <ProgressBar value={percent} label={t('batch.label', { id })} tone={tone} size="large" />
         <span className="batch__pct">{formatPercent(percent)}</span>
       </div>
-      <div className="counts">
-        <span>
-          <Trans
-            i18nKey="batch.done"
-            values={{ done: batch.completed, total: batch.total_files }}
-            components={{ b: <b /> }}
-          />
-        </span>
-        <span className={batch.transferring ? 'tone-text-active' : ''}>
-          <Trans
-            i18nKey="batch.transferring"
-            values={{ count: batch.transferring }}
-            components={{ b: <b /> }}
-          />
-        </span>
-        <span>
-          <Trans i18nKey="batch.pending" values={{ count: batch.pending }} components={{ b: <b /> }} />
-        </span>
-        <span className={batch.failed ? 'text-bad' : ''}>
-          <Trans i18nKey="batch.failed" values={{ count: batch.failed }} components={{ b: <b /> }} />
-        </span>
-        <span>
-          <Trans i18nKey="batch.cancelled" values={{ count: batch.cancelled }} components={{ b: <b /> }} />
-        </span>
-      </div>
+      <Counts
+        done={batch.completed}
+        total={batch.total_files}
+        transferring={batch.transferring}
+        pending={batch.pending}
+        failed={batch.failed}
+        cancelled={batch.cancelled}
+      />
       {error && (
         <p className="text-bad small" role="alert">
           {error}
@@ -366,39 +380,14 @@ function SelectionGroup({ selection, ids }: { selection: string; ids: string[] }
         />
         <span className="batch__pct">{formatPercent(percent)}</span>
       </div>
-      <div className="counts">
-        <span>
-          <Trans
-            i18nKey="batch.done"
-            values={{ done: sum((b) => b.completed), total: sum((b) => b.total_files) }}
-            components={{ b: <b /> }}
-          />
-        </span>
-        <span>
-          <Trans
-            i18nKey="batch.transferring"
-            values={{ count: sum((b) => b.transferring) }}
-            components={{ b: <b /> }}
-          />
-        </span>
-        <span>
-          <Trans
-            i18nKey="batch.pending"
-            values={{ count: sum((b) => b.pending) }}
-            components={{ b: <b /> }}
-          />
-        </span>
-        <span className={sum((b) => b.failed) ? 'text-bad' : ''}>
-          <Trans i18nKey="batch.failed" values={{ count: sum((b) => b.failed) }} components={{ b: <b /> }} />
-        </span>
-        <span>
-          <Trans
-            i18nKey="batch.cancelled"
-            values={{ count: sum((b) => b.cancelled) }}
-            components={{ b: <b /> }}
-          />
-        </span>
-      </div>
+      <Counts
+        done={sum((b) => b.completed)}
+        total={sum((b) => b.total_files)}
+        transferring={sum((b) => b.transferring)}
+        pending={sum((b) => b.pending)}
+        failed={sum((b) => b.failed)}
+        cancelled={sum((b) => b.cancelled)}
+      />
       <ul className="batches batches--nested">
         {ids.map((id) => (
           <BatchCard key={id} id={id} />
