@@ -1067,8 +1067,12 @@ export class BatchManager {
     const stoppedHere = new Set(local.map((a) => refKey(a.ref)));
     let stopped = 0;
     for (const item of batch.files) {
-      if (item.start_result !== 'started' || item.outcome) continue;
       const key = refKey(itemRef(batch, item));
+      // One this process stopped may have ended, and had its outcome recorded, already.
+      if (item.start_result !== 'started' || item.outcome) {
+        if (stoppedHere.has(key)) stopped++;
+        continue;
+      }
       const r = await this.store.applyFile(itemRef(batch, item), stopRule(batchId, 'cancel'));
       if (r !== 'not_ours' || stoppedHere.has(key)) stopped++;
       const active = this.active.get(key);
