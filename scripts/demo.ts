@@ -112,7 +112,7 @@ async function main(): Promise<void> {
     MEGAFERRY_DATA_DIR: env.MEGAFERRY_DATA_DIR,
   };
   const config = configFromEnv(env);
-  service = await FerryService.open(config, { resume: true });
+  service = await FerryService.open(config, { resume: true, kind: 'serve', name: 'demo' });
   host = await startHost(service, {
     host: config.host.host,
     port: config.host.port,

@@ -6,18 +6,17 @@
  * history is rewritten by another.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startS3Peer, type S3Peer } from './peers/s3';
 import { countFolders, downloadSha256, listPath, startMegaPeer, type MegaPeer } from './peers/mega';
 import { startMongo, type MongoPeer } from './peers/mongo';
 import { ferryEnv } from './peers/env';
+import { apiCall, cli, serveProcess, start, type Proc } from './peers/cli-process';
 import { MiB, sha256, testBytes, waitFor } from './peers/fixtures';
 import type { BatchStatus } from '../src/shared/contract';
 
-const BIN = resolve(__dirname, '..', 'bin', 'megaferry.mjs');
 const BUCKET = 'proc-bucket';
 const TOKEN = 'processes-test-token-0123456789';
 
@@ -26,19 +25,6 @@ let mega: MegaPeer;
 let mongo: MongoPeer;
 let work: string;
 const shas = new Map<string, string>();
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Proc {
-  child: ChildProcess;
-  done: Promise<Run>;
-  out(): { stdout: string; stderr: string };
-}
 
 type StoreKind = 'embedded' | 'mongodb';
 
@@ -51,45 +37,6 @@ function env(dataDir: string, store: StoreKind, extra: Record<string, string> = 
     MEGAFERRY_LEASE_MS: '5000',
     ...extra,
   };
-}
-
-function start(args: string[], e: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { env: e, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Run>((r) =>
-    child.on('close', (code, signal) => r({ code, signal, stdout, stderr })),
-  );
-  return { child, done, out: () => ({ stdout, stderr }) };
-}
-
-async function cli(args: string[], e: NodeJS.ProcessEnv): Promise<Run> {
-  return start(args, e).done;
-}
-
-/** `megaferry serve` on a free port; resolves its base URL. */
-async function serve(e: NodeJS.ProcessEnv): Promise<{ proc: Proc; url: string }> {
-  const proc = start(['serve'], { ...e, MEGAFERRY_PORT: '0', MEGAFERRY_TOKEN: TOKEN });
-  const url = await waitFor(
-    'serve to listen',
-    () => /listening on (http:\/\/\S+)/.exec(proc.out().stdout)?.[1],
-    30_000,
-  );
-  return { proc, url };
-}
-
-async function api<T>(url: string, method: string, path: string): Promise<{ status: number; body: T }> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${TOKEN}` } });
-      return { status: res.status, body: (await res.json()) as T };
-    } catch (err) {
-      // A pooled connection the busy host closed meanwhile (ECONNRESET): a GET is asked again.
-      if (method !== 'GET' || attempt >= 3) throw err;
-    }
-  }
 }
 
 /** The batch id a `transfer` printed on stderr as it started. */
@@ -197,7 +144,7 @@ describe('several processes on one store', () => {
 
   it('a `transfer` while `serve` runs on the same data folder: the host shows it live and keeps it after', async () => {
     const e = env(join(work, 'live'), 'embedded');
-    const host = await serve(e);
+    const host = await serveProcess(e, TOKEN);
     try {
       const transfer = start(
         ['transfer', '--bucket', BUCKET, '--prefix', 'live/', '--target', '/Live', '--concurrency', '1'],
@@ -208,17 +155,17 @@ describe('several processes on one store', () => {
       const seen = await waitFor(
         'the host to show the batch moving',
         async () => {
-          const r = await api<BatchStatus>(host.url, 'GET', `/api/batches/${batchId}`);
+          const r = await apiCall<BatchStatus>(host.url, TOKEN, 'GET', `/api/batches/${batchId}`);
           return r.status === 200 && r.body.files.some((f) => f.transferred_bytes > 0) ? r.body : undefined;
         },
         60_000,
       );
       expect(seen.total_files).toBe(4);
-      const listed = await api<BatchStatus[]>(host.url, 'GET', '/api/batches');
+      const listed = await apiCall<BatchStatus[]>(host.url, TOKEN, 'GET', '/api/batches');
       expect(listed.body.map((b) => b.batch_id)).toContain(batchId);
       const run = await transfer.done;
       expect(run.code, run.stderr).toBe(0);
-      const after = await api<BatchStatus>(host.url, 'GET', `/api/batches/${batchId}`);
+      const after = await apiCall<BatchStatus>(host.url, TOKEN, 'GET', `/api/batches/${batchId}`);
       expect(after.body.overall_status).toBe('completed');
       await expectOnceInMega(after.body);
     } finally {
@@ -240,7 +187,7 @@ describe('several processes on one store', () => {
     'a `transfer` killed while `serve` works the same batch (%s store): the batch completes, each file once',
     async (store) => {
       const e = env(join(work, `kill-${store}`), store);
-      const host = await serve(e);
+      const host = await serveProcess(e, TOKEN);
       try {
         const transfer = start(
           [
@@ -260,7 +207,7 @@ describe('several processes on one store', () => {
         await waitFor(
           'files moving',
           async () => {
-            const r = await api<BatchStatus>(host.url, 'GET', `/api/batches/${batchId}`);
+            const r = await apiCall<BatchStatus>(host.url, TOKEN, 'GET', `/api/batches/${batchId}`);
             return r.body.transferring > 0 ? true : undefined;
           },
           60_000,
@@ -271,7 +218,7 @@ describe('several processes on one store', () => {
         const status = await waitFor(
           'the batch to end',
           async () => {
-            const r = await api<BatchStatus>(host.url, 'GET', `/api/batches/${batchId}`);
+            const r = await apiCall<BatchStatus>(host.url, TOKEN, 'GET', `/api/batches/${batchId}`);
             return r.body.overall_status !== 'in_progress' ? r.body : undefined;
           },
           120_000,

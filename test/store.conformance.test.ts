@@ -25,6 +25,7 @@ import type {
   FileRule,
   FileSeed,
   MetadataStore,
+  ProcessDoc,
   TransferRef,
 } from '../src/main/store/port';
 import {
@@ -666,6 +667,48 @@ describe.each([mongo, embedded])('MetadataStore conformance: $name', (fx: StoreF
       } finally {
         await other.close();
       }
+    });
+  });
+
+  describe('process heartbeats', () => {
+    const beat = (id: string, lastSeen: Date, over: Partial<ProcessDoc> = {}): ProcessDoc => ({
+      id,
+      name: `name-${id}`,
+      kind: 'worker',
+      host: 'h',
+      pid: 42,
+      version: '1.0.0',
+      destination: 'mega:a@b',
+      capacity: 4,
+      started_at: new Date(lastSeen.getTime() - 60_000),
+      last_seen: lastSeen,
+      stopped_at: null,
+      active: 2,
+      bytes_per_s: 1234,
+      moved: 7,
+      ...over,
+    });
+
+    it('records a heartbeat, replaces it at the next one, lists every process whole, dates as dates', async () => {
+      const t = new Date(Date.now() - 1000);
+      await store.recordProcess(beat('h:1:a', t));
+      await store.recordProcess(beat('h:2:b', t, { kind: 'desktop', active: 0 }));
+      const later = new Date(t.getTime() + 1000);
+      await store.recordProcess(beat('h:1:a', later, { active: 3, stopped_at: later }));
+      const list = await store.listProcesses();
+      expect(list.map((p) => p.id)).toEqual(['h:1:a', 'h:2:b']);
+      expect(list[0]).toEqual(beat('h:1:a', later, { active: 3, stopped_at: later }));
+      expect(list[0]?.last_seen).toBeInstanceOf(Date);
+      expect(list[1]?.kind).toBe('desktop');
+      expect(list[0]).not.toHaveProperty('_id');
+    });
+
+    it('forgets processes last seen before a time, and only those', async () => {
+      const now = Date.now();
+      await store.recordProcess(beat('old', new Date(now - 48 * 3600_000)));
+      await store.recordProcess(beat('new', new Date(now)));
+      expect(await store.pruneProcesses(new Date(now - 24 * 3600_000))).toBe(1);
+      expect((await store.listProcesses()).map((p) => p.id)).toEqual(['new']);
     });
   });
 

@@ -56,6 +56,34 @@ export interface BatchResumed {
   resumed_transfers: number;
 }
 
+/** The kinds of process that work the store's queue. */
+export const PROCESS_KINDS = ['desktop', 'serve', 'cli', 'worker'] as const;
+export type ProcessKind = (typeof PROCESS_KINDS)[number];
+
+/**
+ * A process sharing the store, as its heartbeat says: `online` moves files now, `idle` has
+ * nothing to move, `gone` stopped (cleanly, or stopped heartbeating: killed, or its machine lost).
+ */
+export interface WorkerStatus {
+  id: string;
+  name: string;
+  kind: ProcessKind;
+  host: string;
+  pid: number;
+  version: string;
+  state: 'online' | 'idle' | 'gone';
+  /** Transfers it may move at once. */
+  capacity: number;
+  active_transfers: number;
+  bytes_per_s: number;
+  /** Transfers it finished as done since it started. */
+  moved: number;
+  started_at: string;
+  last_seen: string;
+  /** True for the process answering. */
+  this_process: boolean;
+}
+
 export interface Health {
   ok: boolean;
   store: 'mongodb' | 'embedded';
@@ -78,6 +106,8 @@ export interface FerryApi {
   listBuckets(): Promise<{ buckets: string[] }>;
   listObjects(query: unknown): Promise<S3ObjectsPage>;
   health(): Promise<Health>;
+  /** The processes sharing the store (workers, desktop apps, hosts, CLI runs), newest first. */
+  listWorkers(): Promise<{ workers: WorkerStatus[] }>;
   /** Settings without secrets (SettingsView). */
   getSettings(): Promise<SettingsView>;
   /** Validates a SettingsPatch, saves it, applies it to new work, and returns the new view. */
@@ -100,6 +130,7 @@ export const FERRY_API_METHODS = [
   'listBuckets',
   'listObjects',
   'health',
+  'listWorkers',
   'getSettings',
   'saveSettings',
   'testConnection',

@@ -88,6 +88,10 @@ export const BatchItemSchema = z.strictObject({
 });
 export type BatchItem = z.infer<typeof BatchItemSchema>;
 
+/** Who moves a batch's files: `here` the starting process (and peers), `queue` only workers. */
+export const BATCH_RUN_MODES = ['here', 'queue'] as const;
+export type BatchRunMode = (typeof BATCH_RUN_MODES)[number];
+
 const SELECTION_RULE = 'selection must be "sel_" and 6 to 32 lowercase letters or digits';
 
 /** Builds the batch request schema for the configured limits (settings may raise them). */
@@ -110,6 +114,13 @@ export function batchRequestSchema(limits: { maxConcurrent: number; maxFiles: nu
         .string({ error: SELECTION_RULE })
         .regex(/^sel_[a-z0-9]{6,32}$/, SELECTION_RULE)
         .optional(),
+      /**
+       * `here`: the process that starts the batch moves its files (with any other that works every
+       * batch); `queue`: only `megaferry worker` processes do (SPEC.md "Processes and the store").
+       */
+      run: z
+        .enum(BATCH_RUN_MODES, { error: `run must be one of ${BATCH_RUN_MODES.join(', ')}` })
+        .default('here'),
     })
     .refine((r) => !(r.keys && r.items), {
       message: 'give either keys or items, not both',
@@ -166,6 +177,8 @@ export const FileProgressSchema = z.object({
   mega_link: z.string().nullable().optional(),
   /** An item another batch is moving: that batch's id (this batch shows it, counts it apart). */
   in_batch: z.string().nullable().optional(),
+  /** The name of the process moving the file now (a worker's `--name`, or host and pid). */
+  worker: z.string().nullable().optional(),
 });
 export type FileProgress = z.infer<typeof FileProgressSchema>;
 
@@ -183,6 +196,8 @@ export const BatchStatusSchema = z.object({
   bucket: z.string().optional(),
   /** The selection this batch is part of, when one selection was split into several batches. */
   selection: z.string().nullable().optional(),
+  /** `queue`: the batch was handed to the workers. */
+  run: z.enum(BATCH_RUN_MODES).optional(),
   files: z.array(FileProgressSchema),
 });
 export type BatchStatus = z.infer<typeof BatchStatusSchema>;

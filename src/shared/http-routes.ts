@@ -33,6 +33,7 @@ export const HTTP_ROUTES = {
   listFiles: { method: 'GET', path: '/files', argument: 'query', status: 200, access: 'token' },
   listBuckets: { method: 'GET', path: '/s3/buckets', argument: 'none', status: 200, access: 'token' },
   listObjects: { method: 'GET', path: '/s3/objects', argument: 'query', status: 200, access: 'token' },
+  listWorkers: { method: 'GET', path: '/workers', argument: 'none', status: 200, access: 'token' },
   getSettings: { method: 'GET', path: '/settings', argument: 'none', status: 200, access: 'token' },
   saveSettings: { method: 'PUT', path: '/settings', argument: 'body', status: 200, access: 'token' },
   testConnection: { method: 'POST', path: '/settings/test', argument: 'body', status: 200, access: 'token' },

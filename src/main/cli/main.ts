@@ -16,7 +16,7 @@ import { FILE_STATUSES, newSelectionId } from '../../shared/constants';
 import { InputError, apiErrorKind, redactSecrets } from '../engine/errors';
 import { ERROR_KIND_TABLE } from '../../shared/error-kinds';
 import type { FerryConfig } from '../service/config';
-import type { FerryService } from '../service/ferry-service';
+import type { FerryService, FerryServiceOptions } from '../service/ferry-service';
 import { quietNodeVersionWarning } from '../node-warnings';
 import { fileURLToPath } from 'node:url';
 import { createProgressView, formatBytes } from './progress-view';
@@ -54,7 +54,9 @@ async function configFromEnv(): Promise<FerryConfig> {
  * The service, with the host's SecretBox (a key in the data folder, or MEGAFERRY_SECRET_KEY): the
  * secrets saved from the web UI's Settings are read by every command.
  */
-async function openService(config: FerryConfig, opts: { resume: boolean }): Promise<FerryService> {
+type OpenOptions = Pick<FerryServiceOptions, 'resume' | 'work' | 'kind'>;
+
+async function openService(config: FerryConfig, opts: OpenOptions): Promise<FerryService> {
   const [{ FerryService }, { keyFileSecretBox }] = await Promise.all([
     import('../service/ferry-service'),
     import('../service/key-file-box'),
@@ -64,7 +66,7 @@ async function openService(config: FerryConfig, opts: { resume: boolean }): Prom
 
 async function withService<T>(
   config: FerryConfig,
-  opts: { resume: boolean; needsMega?: boolean },
+  opts: OpenOptions & { needsMega?: boolean },
   fn: (service: FerryService) => Promise<T>,
 ): Promise<T> {
   const service = await openService(config, opts);
@@ -110,6 +112,18 @@ async function follow(
     process.off('SIGTERM', onSignal);
   }
   return { interrupted };
+}
+
+/** Says how many workers can take the queued files (none online is worth knowing before a wait). */
+async function sayWorkers(service: FerryService, json: boolean): Promise<void> {
+  if (json) return;
+  const { workers } = await service.listWorkers();
+  const online = workers.filter((w) => w.kind === 'worker' && w.state !== 'gone');
+  process.stderr.write(
+    online.length === 0
+      ? 'no worker is online yet: the files wait until `megaferry worker` runs on a machine with this MONGODB_URI\n'
+      : `${online.length} worker${online.length === 1 ? '' : 's'} online: ${online.map((w) => w.name).join(', ')}\n`,
+  );
 }
 
 function printSummary(status: BatchStatus): void {
@@ -208,6 +222,15 @@ function buildProgram(): Command {
     )
     .option('--force', 'transfer again files already done (the old copy goes to the Rubbish Bin)', false)
     .option(
+      '--queue',
+      'hand the files to the workers (`megaferry worker` on a shared MongoDB) and wait for them, with the usual bars and exit codes',
+      false,
+    )
+    .option(
+      '--no-wait',
+      'hand the files to the workers and return at once, printing the batch (implies --queue)',
+    )
+    .option(
       '--json',
       'print only the final batch status as JSON on stdout (a list of them when the selection took several batches)',
       false,
@@ -230,14 +253,22 @@ function buildProgram(): Command {
         throw new InputError('--prefix selects a whole folder: use it without --key or --keys-file');
       }
       const items = [...keys.map((key) => ({ key })), ...fileItems];
+      // commander's --no-wait sets `wait` false (true by default).
+      const noWait = opts.wait === false;
+      const queue = Boolean(opts.queue) || noWait;
       const base = {
         bucket: String(opts.bucket),
         ...(opts.target === undefined ? {} : { target: String(opts.target) }),
         ...(concurrency === undefined ? {} : { max_concurrent: concurrency }),
         force: Boolean(opts.force),
+        ...(queue ? { run: 'queue' as const } : {}),
       };
       const json = Boolean(opts.json);
-      const code = await withService(config, { resume: false, needsMega: true }, async (service) => {
+      // Handed to the workers: this process moves nothing, it starts (and maybe watches).
+      const open: OpenOptions & { needsMega: boolean } = queue
+        ? { resume: false, needsMega: true, work: 'none' }
+        : { resume: false, needsMega: true };
+      const code = await withService(config, open, async (service) => {
         // One selection, in as many batches as the files-per-batch cap needs (SPEC.md).
         const cap = config.engine.maxFilesPerBatch;
         const listed = items.length
@@ -279,6 +310,18 @@ function buildProgram(): Command {
           }
         }
         const ids = started.map((b) => b.batch_id);
+        if (queue) await sayWorkers(service, json);
+        if (noWait) {
+          const statuses = await Promise.all(ids.map((id) => service.getBatch(id)));
+          if (json)
+            process.stdout.write(
+              JSON.stringify(statuses.length === 1 ? statuses[0] : statuses, null, 2) + '\n',
+            );
+          else
+            for (const id of ids)
+              process.stdout.write(`${id}: queued for the workers; \`megaferry status ${id}\` shows it\n`);
+          return EXIT_OK;
+        }
         const { interrupted } = await follow(service, ids, json);
         const statuses = await Promise.all(ids.map((id) => service.getBatch(id)));
         // --json: the REST shape of the batch, or a list of them when the selection took several.
@@ -358,6 +401,28 @@ function buildProgram(): Command {
     });
 
   program
+    .command('worker')
+    .description(
+      'Work the shared queue of a MongoDB store (MONGODB_URI): any pending transfer of any batch, with this ' +
+        "machine's own S3 and MEGA credentials, until SIGTERM or Ctrl-C, which give its transfers back at once " +
+        "(another worker continues them from their checkpoints). A killed worker's transfers are taken over when " +
+        'its lease expires (MEGAFERRY_LEASE_MS, default 30000).',
+    )
+    .option('--concurrency <n>', 'transfers at once, 1 to 64 (default: MEGAFERRY_MAX_ACTIVE, or 6)')
+    .option('--name <name>', 'how the Workers panel and the file rows name this worker (default: host/pid)')
+    .action(async (opts: { concurrency?: string; name?: string }) => {
+      const config = await configFromEnv();
+      const concurrency =
+        opts.concurrency === undefined ? undefined : intOption('--concurrency', 1, 64)(opts.concurrency);
+      const name = opts.name?.trim();
+      if (name !== undefined && (name.length === 0 || name.length > 64 || /[\p{Cc}]/u.test(name))) {
+        throw new InputError('--name must be 1 to 64 characters without control characters');
+      }
+      const { workerCommand } = await import('./worker-command');
+      throw new ExitCode(await workerCommand(config, { concurrency, name }));
+    });
+
+  program
     .command('serve')
     .description(
       'Run the headless host: the REST API, live events and the web UI (MEGAFERRY_HOST, MEGAFERRY_PORT, ' +
@@ -370,7 +435,7 @@ function buildProgram(): Command {
       const config = await configFromEnv();
       // No MEGA account is needed to start: the UI's Settings configure one, and until then every
       // transfer is refused with a message saying so.
-      const service = await openService(config, { resume: true });
+      const service = await openService(config, { resume: true, kind: 'serve' });
       const [{ startHost }, { humanLogStream, logFormatFor }] = await Promise.all([
         import('../host/server'),
         import('../host/log-lines'),

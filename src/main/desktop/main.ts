@@ -59,7 +59,7 @@ async function openService(): Promise<FerryService> {
   if (!config) throw configError;
   // No keychain, no secretBox: the service then takes secrets from the environment only.
   const secretBox = (await keychainSecretBox()) ?? undefined;
-  return FerryService.open(config, { resume: true, secretBox, allowLocalFiles: true });
+  return FerryService.open(config, { resume: true, secretBox, allowLocalFiles: true, kind: 'desktop' });
 }
 
 function notifyEnded(ended: BatchStatus[]): void {

@@ -19,6 +19,7 @@
  * - every state change is written to the store before it is reported.
  */
 import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { randomBytes, randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
@@ -32,6 +33,7 @@ import type {
   FileProgress,
   FileStatus,
 } from '../../shared/contract';
+import type { ProcessKind, WorkerStatus } from '../../shared/api';
 import { keyProblem } from '../../shared/object-paths';
 import { countStatuses, overallStatusOf } from '../../shared/batch-counts';
 import { refKey } from '../store/documents';
@@ -41,6 +43,7 @@ import type {
   FileDoc,
   FileSeed,
   MetadataStore,
+  ProcessDoc,
   StopRequest,
   TransferRef,
   UploadSessionDoc,
@@ -130,11 +133,25 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
 };
 
 /**
- * What the runner of this process works on: every running batch of the store (the desktop app,
- * `serve`, `resume`, workers), only the batches this process started or retried (a CLI
- * `transfer`), or none (a process that only starts batches for others to move).
+ * What the runner of this process works on: every running batch of the store except those handed
+ * to the workers (the desktop app, `serve`, `resume`), every running batch (a `worker`), only the
+ * batches this process started or retried (a CLI `transfer`), or none (a process that only starts
+ * batches for others to move: `transfer --queue`).
  */
-export type WorkScope = 'all' | 'own' | 'none';
+export type WorkScope = 'all' | 'worker' | 'own' | 'none';
+
+/** Who this process is, in its heartbeat (the Workers panel, and the file rows it moves). */
+export interface ProcessIdentity {
+  kind: ProcessKind;
+  /** Default: host/pid. */
+  name?: string;
+  version: string;
+}
+
+/** A process that has not heartbeaten for this long is shown gone. */
+export const GONE_AFTER_MS = 10_000;
+/** Heartbeats of processes gone this long are forgotten. */
+const FORGET_AFTER_MS = 24 * 3600_000;
 
 export interface BatchManagerDeps {
   store: MetadataStore;
@@ -142,6 +159,7 @@ export interface BatchManagerDeps {
   destination: Destination;
   config?: Partial<EngineConfig>;
   work?: WorkScope;
+  identity?: ProcessIdentity;
 }
 
 /** The source and destination a transfer works with (settings may replace them for new claims). */
@@ -189,6 +207,8 @@ const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resol
 export class BatchManager {
   readonly owner = newOwnerId();
   readonly config: EngineConfig;
+  readonly identity: Required<ProcessIdentity>;
+  private readonly startedAt = new Date();
   private readonly store: MetadataStore;
   private peers: TransferPeers;
   private readonly events = new EventEmitter();
@@ -199,6 +219,14 @@ export class BatchManager {
   private readonly active = new Map<string, ActiveFile>();
   /** max_concurrent of the batches this process has worked on. */
   private readonly batchCaps = new Map<string, number>();
+  /** Running batches handed to the workers (`run: queue`): only a `worker` moves them. */
+  private readonly queueBatches = new Set<string>();
+  /** The names of the processes sharing the store, by lease owner id (from their heartbeats). */
+  private processNames = new Map<string, string>();
+  /** What the store last said a transfer another process moves had sent, to show its speed. */
+  private observed = new Map<string, { bytes: number; at: number; speed: number }>();
+  private lastPrune = 0;
+  private namesLearnt = 0;
   private closed = false;
   /** Transfers this process finished as done. */
   private moved = 0;
@@ -216,6 +244,12 @@ export class BatchManager {
     this.peers = { source: deps.source, destination: deps.destination };
     this.config = { ...DEFAULT_ENGINE_CONFIG, ...deps.config };
     this.work = deps.work ?? 'all';
+    this.identity = {
+      kind: deps.identity?.kind ?? 'cli',
+      name: deps.identity?.name ?? `${hostname()}/${process.pid}`,
+      version: deps.identity?.version ?? '0',
+    };
+    this.processNames.set(this.owner, this.identity.name);
     this.events.setMaxListeners(0);
     this.peers.destination.useFolderRegistry?.(this.folderRegistry());
   }
@@ -254,8 +288,22 @@ export class BatchManager {
     return () => this.events.off('event', listener);
   }
 
+  /**
+   * Events of the transfers this process moves, and no other (a worker shows what it does; the
+   * report of what other processes did goes to `onEvent` listeners only).
+   */
+  onLocalTransfer(listener: (event: FerryEvent & { type: 'progress' | 'file' }) => void): () => void {
+    this.events.on('local', listener);
+    return () => this.events.off('local', listener);
+  }
+
   private emit(event: FerryEvent): void {
     this.events.emit('event', event);
+  }
+
+  private emitLocal(event: FerryEvent & { type: 'progress' | 'file' }): void {
+    this.events.emit('event', event);
+    this.events.emit('local', event);
   }
 
   // ---------------------------------------------------------------- start
@@ -313,6 +361,7 @@ export class BatchManager {
     await this.store.insertBatch(batch);
     this.own.add(batchId);
     this.batchCaps.set(batchId, request.max_concurrent);
+    if (request.run === 'queue') this.queueBatches.add(batchId);
 
     const objects = new Map(selection.map((s) => [s.key, s.object]));
     const seedOf = (item: BatchItemDoc): FileSeed => ({
@@ -497,6 +546,11 @@ export class BatchManager {
     return { moved: this.moved, lost_claims: this.store.lostClaims, owner: this.owner };
   }
 
+  /** Transfers this process moves now. */
+  get activeCount(): number {
+    return this.active.size;
+  }
+
   /** Starts this process's runner (once): it works the store's queue until shutdown. */
   ensureRunner(): void {
     if (this.closed) return;
@@ -550,11 +604,14 @@ export class BatchManager {
       for (const a of this.active.values()) perBatch.set(a.batchId, (perBatch.get(a.batchId) ?? 0) + 1);
       for (const [id, n] of perBatch) if (n >= (this.batchCaps.get(id) ?? Infinity)) full.add(id);
       const peers = this.peers;
+      // Batches handed to the workers are moved by workers only.
+      const handedOff = this.work === 'worker' ? [] : [...this.queueBatches];
       const { doc } = await this.store.claimNext(
         {
           destination: peers.destination.id,
-          batch_ids: this.work === 'own' ? [...this.own] : undefined,
-          exclude_batch_ids: [...full],
+          batch_ids:
+            this.work === 'own' ? [...this.own].filter((id) => !this.queueBatches.has(id)) : undefined,
+          exclude_batch_ids: [...full, ...handedOff],
         },
         this.owner,
         this.config.leaseMs,
@@ -566,6 +623,12 @@ export class BatchManager {
         const batch = batchId ? await this.store.getBatch(batchId) : null;
         cap = batch?.options.max_concurrent ?? 1;
         this.batchCaps.set(batchId, cap);
+        if (batch?.options.run === 'queue') this.queueBatches.add(batchId);
+      }
+      if (this.work !== 'worker' && this.queueBatches.has(batchId)) {
+        // Handed to the workers after this process last looked: give it back untouched.
+        await this.store.applyFile(doc, releaseRule(this.owner, 'pending'));
+        continue;
       }
       if ((perBatch.get(batchId) ?? 0) >= cap) {
         // Its batch is at its max_concurrent here: give it back for later (or for another process).
@@ -625,7 +688,10 @@ export class BatchManager {
       }
     }
     const running = await this.store.listBatches({ state: 'running' });
-    const inScope = running.filter((b) => this.work === 'all' || this.own.has(b.batch_id));
+    for (const b of running) if (b.options.run === 'queue') this.queueBatches.add(b.batch_id);
+    const inScope = running.filter(
+      (b) => this.work === 'all' || this.work === 'worker' || this.own.has(b.batch_id),
+    );
     const open = await this.store.findOpen(running.map((b) => b.batch_id));
     const openBy = new Map<string, FileDoc[]>();
     for (const d of open) openBy.set(d.batch_id ?? '', [...(openBy.get(d.batch_id ?? '') ?? []), d]);
@@ -635,7 +701,127 @@ export class BatchManager {
     for (const id of this.own) {
       if (!running.some((b) => b.batch_id === id)) this.own.delete(id);
     }
-    if (this.events.listenerCount('event') > 0) await this.report(running, openBy);
+    for (const id of this.queueBatches) {
+      if (!running.some((b) => b.batch_id === id)) this.queueBatches.delete(id);
+    }
+    await this.heartbeat(null);
+    if (this.events.listenerCount('event') > 0) {
+      await this.learnNames();
+      await this.report(running, openBy);
+    }
+  }
+
+  // ---------------------------------------------------------------- heartbeats
+
+  /** This process's heartbeat: who it is, what it moves now and how fast. */
+  private async heartbeat(stoppedAt: Date | null): Promise<void> {
+    const now = new Date();
+    let speed = 0;
+    for (const a of this.active.values()) speed += a.account.stats().speed;
+    const doc: ProcessDoc = {
+      id: this.owner,
+      name: this.identity.name,
+      kind: this.identity.kind,
+      host: hostname(),
+      pid: process.pid,
+      version: this.identity.version,
+      destination: this.peers.destination.id,
+      capacity: this.work === 'none' ? 0 : this.config.maxActive,
+      started_at: this.startedAt,
+      last_seen: now,
+      stopped_at: stoppedAt,
+      active: stoppedAt ? 0 : this.active.size,
+      bytes_per_s: stoppedAt ? 0 : Math.round(speed),
+      moved: this.moved,
+    };
+    await this.store.recordProcess(doc);
+    if (now.getTime() - this.lastPrune > 60_000) {
+      this.lastPrune = now.getTime();
+      await this.store.pruneProcesses(new Date(now.getTime() - FORGET_AFTER_MS));
+    }
+  }
+
+  /** The names of the processes sharing the store (a file's row names the one moving it). */
+  private async learnNames(): Promise<void> {
+    const names = new Map<string, string>([[this.owner, this.identity.name]]);
+    for (const p of await this.store.listProcesses()) names.set(p.id, p.name);
+    this.processNames = names;
+    this.namesLearnt = Date.now();
+  }
+
+  /** Learns the names again when a holder is not known yet (at most once a second). */
+  private async knowHolders(docs: Iterable<FileDoc>): Promise<void> {
+    if (Date.now() - this.namesLearnt < 1000) return;
+    for (const d of docs) {
+      if (d.status === 'processing' && d.lease_owner && !this.processNames.has(d.lease_owner)) {
+        await this.learnNames();
+        return;
+      }
+    }
+  }
+
+  /** The processes sharing the store, as their heartbeats say (newest first). */
+  async workers(): Promise<WorkerStatus[]> {
+    const now = Date.now();
+    const list = await this.store.listProcesses();
+    return list
+      .map((p): WorkerStatus => {
+        const gone = p.stopped_at !== null || now - p.last_seen.getTime() > GONE_AFTER_MS;
+        return {
+          id: p.id,
+          name: p.name,
+          kind: p.kind,
+          host: p.host,
+          pid: p.pid,
+          version: p.version,
+          state: gone ? 'gone' : p.active > 0 ? 'online' : 'idle',
+          capacity: p.capacity,
+          active_transfers: gone ? 0 : p.active,
+          bytes_per_s: gone ? 0 : p.bytes_per_s,
+          moved: p.moved,
+          started_at: p.started_at.toISOString(),
+          last_seen: p.last_seen.toISOString(),
+          this_process: p.id === this.owner,
+        };
+      })
+      .sort((a, b) => b.started_at.localeCompare(a.started_at));
+  }
+
+  /** The name of the process holding a transfer (its id's host and pid when it never said). */
+  private workerName(owner: string | null | undefined): string | null {
+    if (!owner) return null;
+    const named = this.processNames.get(owner);
+    if (named) return named;
+    const parts = owner.split(':');
+    parts.pop();
+    const pid = parts.pop();
+    return `${parts.join(':')}/${pid ?? '?'}`;
+  }
+
+  /** A transfer another process moves, as the store says, with the speed its progress shows. */
+  private remoteProgress(doc: FileDoc): FileProgress {
+    const progress = toProgress(doc, null);
+    if (doc.status !== 'processing') {
+      this.observed.delete(refKey(doc));
+      return progress;
+    }
+    const key = refKey(doc);
+    const bytes = doc.transferred_bytes ?? 0;
+    const now = Date.now();
+    const before = this.observed.get(key);
+    let speed = before?.speed ?? 0;
+    if (before && now > before.at && bytes >= before.bytes) {
+      const instant = ((bytes - before.bytes) * 1000) / (now - before.at);
+      speed = before.speed ? before.speed * 0.5 + instant * 0.5 : instant;
+    }
+    this.observed.set(key, { bytes, at: now, speed });
+    const total = doc.size ?? null;
+    return {
+      ...progress,
+      speed: Math.round(speed),
+      eta_seconds: total && speed > 0 ? Math.max(0, Math.round((total - bytes) / speed)) : null,
+      worker: this.workerName(doc.lease_owner),
+    };
   }
 
   /**
@@ -667,7 +853,7 @@ export class BatchManager {
         this.emit({
           type: doc.status === 'processing' ? 'progress' : 'file',
           batch_id: batch.batch_id,
-          file: toProgress(doc, null),
+          file: this.remoteProgress(doc),
         });
       }
       // Transfers that left the open set were finished somewhere: say how.
@@ -677,6 +863,7 @@ export class BatchManager {
           .filter((i) => left.includes(refKey(itemRef(batch, i))))
           .map((i) => itemRef(batch, i));
         for (const doc of await this.store.getFiles(refs)) {
+          this.observed.delete(refKey(doc));
           this.emit({ type: 'file', batch_id: batch.batch_id, file: toProgress(doc, null) });
         }
       }
@@ -941,15 +1128,17 @@ export class BatchManager {
     const now = Date.now();
     if (now - active.lastEmit < this.config.progressEmitMs) return;
     active.lastEmit = now;
-    this.emit({
+    this.emitLocal({
       type: 'progress',
       batch_id: active.batchId,
-      file: toProgress({ ...doc, status: 'processing' }, active),
+      file: { ...toProgress({ ...doc, status: 'processing' }, active), worker: this.identity.name },
     });
   }
 
   private async emitFile(batchId: string, doc: FileDoc, active: ActiveFile | null): Promise<void> {
-    this.emit({ type: 'file', batch_id: batchId, file: toProgress(doc, active) });
+    const file = toProgress(doc, active);
+    if (active && doc.status === 'processing') file.worker = this.identity.name;
+    this.emitLocal({ type: 'file', batch_id: batchId, file });
   }
 
   // ---------------------------------------------------------------- status
@@ -973,6 +1162,7 @@ export class BatchManager {
     const docs = new Map(
       (await this.store.getFiles(live.map((i) => itemRef(batch, i)))).map((d) => [refKey(d), d]),
     );
+    await this.knowHolders(docs.values());
     const files = batch.files.map((item) => {
       const ref = itemRef(batch, item);
       const base = {
@@ -1004,6 +1194,7 @@ export class BatchManager {
             : pendingOf(base);
         } else if (doc && doc.batch_id === batch.batch_id) {
           progress = toProgress({ ...doc, code: item.code }, this.active.get(refKey(ref)) ?? null);
+          if (doc.status === 'processing') progress.worker = this.workerName(doc.lease_owner);
         } else if (item.start_result === 'failed_to_start') {
           progress = { ...pendingOf(base), status: 's3_download_failed', error_message: item.reason ?? null };
         } else {
@@ -1023,6 +1214,7 @@ export class BatchManager {
       target: batch.options.target,
       bucket: batch.options.bucket,
       selection: batch.options.selection ?? null,
+      run: batch.options.run ?? 'here',
       files,
     };
   }
@@ -1210,6 +1402,8 @@ export class BatchManager {
     this.poke();
     await Promise.all([...this.active.values()].map((a) => a.done));
     await this.runner;
+    // Said only by a process that heartbeats (one that ran its runner).
+    if (this.runner) await this.heartbeat(new Date()).catch(() => undefined);
     retireOwner(this.owner);
   }
 

@@ -2,7 +2,15 @@
  * The service: implements the one API (src/shared/api.ts) over the engine, the store, the S3
  * source and the MEGA destination. The CLI, the headless host and the desktop shell all use it.
  */
-import type { BatchPaused, BatchResumed, FerryApi, FileRecord, Health } from '../../shared/api';
+import type {
+  BatchPaused,
+  BatchResumed,
+  FerryApi,
+  FileRecord,
+  Health,
+  ProcessKind,
+  WorkerStatus,
+} from '../../shared/api';
 import { LOCAL_BUCKET_PREFIX } from '../../shared/constants';
 import type {
   BatchCancelled,
@@ -64,6 +72,11 @@ export interface FerryServiceOptions {
   work?: WorkScope;
   /** Buckets named `local:<folder>` read local files (the desktop's drag and drop). */
   allowLocalFiles?: boolean;
+  /** Who this process is in its heartbeat (default: a CLI run named host/pid). */
+  kind?: ProcessKind;
+  name?: string;
+  /** A worker: refuses the embedded store before opening anything (workers share a MongoDB). */
+  requireMongo?: boolean;
 }
 
 type ClosableSource = Source & { close?(): void };
@@ -108,6 +121,7 @@ export class FerryService implements FerryApi {
       destination: this.current.destination,
       config: config.engine,
       work: options.work ?? (options.resume ? 'all' : 'own'),
+      identity: { kind: options.kind ?? 'cli', name: options.name, version: VERSION },
     });
   }
 
@@ -121,6 +135,11 @@ export class FerryService implements FerryApi {
     const values = resolveSettings([config.fromEnv.settings, settings.layer()], {
       maxConcurrentLimit: config.engine.maxConcurrentLimit,
     });
+    if (opts.requireMongo && !values.mongodb.uri) {
+      throw new InputError(
+        'a worker needs MONGODB_URI: workers share one MongoDB store (set MONGODB_URI=mongodb://host:27017/megaferry)',
+      );
+    }
     let store: MetadataStore;
     try {
       store = await openStore({
@@ -297,6 +316,12 @@ export class FerryService implements FerryApi {
     const parsed = schema.safeParse(withDefaults);
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
     this.checkBucketKind(parsed.data.bucket);
+    if (parsed.data.run === 'queue' && this.store.kind !== 'mongodb') {
+      throw new InputError(
+        'run: "queue" hands the batch to workers, and workers share a MongoDB store: set MONGODB_URI ' +
+          '(this process uses the embedded store); "here" moves it in this process',
+      );
+    }
     // Nothing to send to yet: one clear message (the host starts without an account).
     this.requireMega();
     return this.manager.start(parsed.data);
@@ -410,6 +435,10 @@ export class FerryService implements FerryApi {
         .map((o) => ({ key: o.key, size: o.size, last_modified: o.last_modified?.toISOString() ?? null })),
       next_token: this.cursors.seal(page.next_token, scope),
     };
+  }
+
+  async listWorkers(): Promise<{ workers: WorkerStatus[] }> {
+    return { workers: await this.manager.workers() };
   }
 
   async health(): Promise<Health> {

@@ -17,6 +17,7 @@ import type {
   FolderDoc,
   FolderRule,
   MetadataStore,
+  ProcessDoc,
   StoreAdapter,
   TransferRef,
 } from './port';
@@ -77,6 +78,18 @@ export class StoreCore implements MetadataStore {
 
   findProcessing(): Promise<FileDoc[]> {
     return this.adapter.findProcessing();
+  }
+
+  recordProcess(doc: ProcessDoc): Promise<void> {
+    return this.adapter.writeProcess(doc);
+  }
+
+  listProcesses(): Promise<ProcessDoc[]> {
+    return this.adapter.listProcesses();
+  }
+
+  pruneProcesses(before: Date): Promise<number> {
+    return this.adapter.deleteProcesses(before);
   }
 
   async applyFile<R>(ref: TransferRef, rule: FileRule<R>): Promise<R> {

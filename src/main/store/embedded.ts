@@ -17,6 +17,7 @@ import type { BatchState } from '../../shared/contract';
 import { StoreCore } from './core';
 import { decodeFilesCursor, encodeFilesCursor, refKey, uniqueRefs } from './documents';
 import { importNedbData } from './nedb-import';
+import { StoreSchemaError } from './schema-error';
 import type {
   BatchDoc,
   ClaimScope,
@@ -24,6 +25,7 @@ import type {
   FileListQuery,
   FilesPage,
   FolderDoc,
+  ProcessDoc,
   StoreAdapter,
   TransferRef,
 } from './port';
@@ -111,6 +113,15 @@ const FOLDERS_TABLE = `
   );
 `;
 
+/** Heartbeats of the processes sharing the store (schema 2 gained it without a change of version). */
+const PROCESSES_TABLE = `
+  CREATE TABLE IF NOT EXISTS processes (
+    id TEXT PRIMARY KEY,
+    last_seen INTEGER NOT NULL,
+    doc TEXT NOT NULL
+  );
+`;
+
 export interface EmbeddedStoreOptions {
   /**
    * The destination (`mega:<e-mail>`) older data went to: documents written before transfers were
@@ -174,7 +185,7 @@ class SqliteAdapter implements StoreAdapter {
       { value: string } | undefined;
     const version = row ? Number(row.value) : 0;
     if (version > SCHEMA_VERSION) {
-      throw new Error(
+      throw new StoreSchemaError(
         `the embedded store was written by a newer MegaFerry (schema ${version}; this one knows ${SCHEMA_VERSION})`,
       );
     }
@@ -186,7 +197,7 @@ class SqliteAdapter implements StoreAdapter {
         fromJson<LegacyBatchDoc>(r.doc),
       );
       db.exec('DROP TABLE files; DROP TABLE batches;');
-      db.exec(FILES_TABLE + BATCHES_TABLE + FOLDERS_TABLE);
+      db.exec(FILES_TABLE + BATCHES_TABLE + FOLDERS_TABLE + PROCESSES_TABLE);
       this.db = db;
       this.statements = this.prepare(db);
       try {
@@ -196,7 +207,7 @@ class SqliteAdapter implements StoreAdapter {
         this.statements = null;
       }
     } else {
-      db.exec(FILES_TABLE + BATCHES_TABLE + FOLDERS_TABLE);
+      db.exec(FILES_TABLE + BATCHES_TABLE + FOLDERS_TABLE + PROCESSES_TABLE);
     }
     db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(
       'schema_version',
@@ -245,6 +256,12 @@ class SqliteAdapter implements StoreAdapter {
       insertFolder: db.prepare(
         'INSERT OR IGNORE INTO folders (destination, path, rev, doc) VALUES (@destination, @path, @rev, @doc)',
       ),
+      writeProcess: db.prepare(
+        'INSERT INTO processes (id, last_seen, doc) VALUES (@id, @last_seen, @doc) ' +
+          'ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen, doc = excluded.doc',
+      ),
+      listProcesses: db.prepare('SELECT doc FROM processes ORDER BY id'),
+      deleteProcesses: db.prepare('DELETE FROM processes WHERE last_seen < ?'),
       updateFolder: db.prepare(
         'UPDATE folders SET rev = @rev, doc = @doc WHERE destination = @destination AND path = @path AND rev = @expected',
       ),
@@ -324,6 +341,18 @@ class SqliteAdapter implements StoreAdapter {
     const row = { destination: next.destination, path: next.path, rev: next.rev, doc: toJson(next) };
     if (expectedRev === null) return this.stmts().insertFolder.run(row).changes === 1;
     return this.stmts().updateFolder.run({ ...row, expected: expectedRev }).changes === 1;
+  }
+
+  async writeProcess(doc: ProcessDoc): Promise<void> {
+    this.stmts().writeProcess.run({ id: doc.id, last_seen: doc.last_seen.getTime(), doc: toJson(doc) });
+  }
+
+  async listProcesses(): Promise<ProcessDoc[]> {
+    return (this.stmts().listProcesses.all() as { doc: string }[]).map((r) => fromJson<ProcessDoc>(r.doc));
+  }
+
+  async deleteProcesses(before: Date): Promise<number> {
+    return Number(this.stmts().deleteProcesses.run(before.getTime()).changes);
   }
 
   async findPending(scope: ClaimScope, limit: number): Promise<FileDoc[]> {

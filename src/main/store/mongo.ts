@@ -32,6 +32,7 @@ import type {
   FileListQuery,
   FilesPage,
   FolderDoc,
+  ProcessDoc,
   StoreAdapter,
   TransferRef,
 } from './port';
@@ -45,6 +46,10 @@ import {
 } from './upgrade';
 import { OPEN_STATUSES } from './rules';
 import { parseMongoUri, redactMongoUri } from './mongo-uri';
+import { StoreSchemaError } from './schema-error';
+import pkg from '../../../package.json';
+
+const VERSION: string = pkg.version;
 
 // The connection-string helpers live apart so that reading a URI never loads the driver.
 export { parseMongoUri, redactMongoUri, type MongoUriParts } from './mongo-uri';
@@ -90,6 +95,13 @@ function stripId<T extends object>(doc: T & { _id?: unknown }): T {
   return rest as T;
 }
 
+/**
+ * The data model this version writes, recorded in the `meta` collection: a process that finds a
+ * higher one (written by a newer MegaFerry) refuses to use the store instead of misreading it.
+ * 1: one document per source object (0.1). 2: one per transfer, revisions, leases, heartbeats.
+ */
+export const MONGO_SCHEMA_VERSION = 2;
+
 /** Index names of version 0.1 (default names), dropped at the upgrade. */
 const LEGACY_UNIQUE_INDEX = 'bucket_name_1_remote_key_1';
 
@@ -127,6 +139,7 @@ class MongoAdapter implements StoreAdapter {
       await db.command({ ping: 1 });
       this.client = client;
       this.db = db;
+      await this.checkSchema();
       await this.upgrade();
       const files = this.files;
       await files.createIndex(
@@ -147,7 +160,14 @@ class MongoAdapter implements StoreAdapter {
       await this.batches.createIndex({ batch_id: 1 }, { unique: true });
       await this.batches.createIndex({ state: 1 });
       await this.folders.createIndex({ destination: 1, path: 1 }, { unique: true });
+      await this.recordSchema();
     } catch (err) {
+      if (err instanceof StoreSchemaError) {
+        await client?.close().catch(() => undefined);
+        this.client = null;
+        this.db = null;
+        throw err;
+      }
       this.client = null;
       this.db = null;
       await client?.close().catch(() => undefined);
@@ -157,6 +177,31 @@ class MongoAdapter implements StoreAdapter {
       throw new Error(
         `cannot use MongoDB at ${this.hosts || 'the given address'} (database ${this.dbName}): ${scrub(errorMessage(err), this.uri)}`,
       );
+    }
+  }
+
+  /** Refuses a store a newer MegaFerry wrote (its schema is not this version's to read or write). */
+  private async checkSchema(): Promise<void> {
+    const found = await this.meta.findOne({ _id: 'schema' });
+    const version = typeof found?.version === 'number' ? found.version : 0;
+    if (version > MONGO_SCHEMA_VERSION) {
+      throw new StoreSchemaError(
+        `the MongoDB store ${this.hosts}/${this.dbName} was written by a newer MegaFerry (schema ${version}; ` +
+          `MegaFerry ${VERSION} knows ${MONGO_SCHEMA_VERSION}): upgrade this MegaFerry to share it`,
+      );
+    }
+  }
+
+  /** Records this version's schema unless a higher one is there (no `$max`: jongodb lacks it). */
+  private async recordSchema(): Promise<void> {
+    try {
+      await this.meta.updateOne(
+        { _id: 'schema', $or: [{ version: { $lt: MONGO_SCHEMA_VERSION } }, { version: { $exists: false } }] },
+        { $set: { version: MONGO_SCHEMA_VERSION } },
+        { upsert: true },
+      );
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err; // recorded already, at this version or higher
     }
   }
 
@@ -220,6 +265,31 @@ class MongoAdapter implements StoreAdapter {
   get files(): Collection<FileDoc> {
     if (!this.db) throw new Error('the MongoDB store is not open (call init() first)');
     return this.db.collection<FileDoc>('files');
+  }
+
+  get meta(): Collection<{ _id: string; version?: number }> {
+    if (!this.db) throw new Error('the MongoDB store is not open (call init() first)');
+    return this.db.collection<{ _id: string; version?: number }>('meta');
+  }
+
+  /** Heartbeats, keyed by the process's id. */
+  get processes(): Collection<{ _id: string } & Omit<ProcessDoc, 'id'>> {
+    if (!this.db) throw new Error('the MongoDB store is not open (call init() first)');
+    return this.db.collection<{ _id: string } & Omit<ProcessDoc, 'id'>>('processes');
+  }
+
+  async writeProcess(doc: ProcessDoc): Promise<void> {
+    const { id, ...rest } = doc;
+    await this.processes.replaceOne({ _id: id }, rest, { upsert: true });
+  }
+
+  async listProcesses(): Promise<ProcessDoc[]> {
+    const docs = await this.processes.find({}).sort({ _id: 1 }).toArray();
+    return docs.map(({ _id, ...rest }) => ({ id: _id, ...rest }));
+  }
+
+  async deleteProcesses(before: Date): Promise<number> {
+    return (await this.processes.deleteMany({ last_seen: { $lt: before } })).deletedCount;
   }
 
   get folders(): Collection<FolderDoc> {

@@ -8,7 +8,7 @@
  * seed B's fields with exactly these names; the rest are our snake_case extensions. It is
  * identified by `{bucket_name, remote_key, destination, s4_key}` (unique index).
  */
-import type { VerifyResult } from '../../shared/api';
+import type { ProcessKind, VerifyResult } from '../../shared/api';
 import type { BatchRequest, BatchState, FileStatus } from '../../shared/contract';
 
 /** One transfer: the source object and the destination path it goes to. */
@@ -133,8 +133,11 @@ export interface BatchItemDoc {
 
 export interface BatchDoc {
   batch_id: string;
-  /** The request as started (bucket, selection, target, max_concurrent, force). */
-  options: BatchRequest;
+  /**
+   * The request as started (bucket, selection, target, max_concurrent, force, run). `run` is
+   * absent in batches older than workers: they run `here`.
+   */
+  options: Omit<BatchRequest, 'run'> & { run?: BatchRequest['run'] };
   /** Where the batch sends its files (the `destination` of its transfers). */
   destination: string;
   files: BatchItemDoc[];
@@ -163,6 +166,37 @@ export interface FolderDoc {
   rev: number;
   created_at: Date;
   modified_date: Date;
+}
+
+export type { ProcessKind } from '../../shared/api';
+
+/**
+ * A process that works the store's queue, as it last said (its heartbeat, written about once a
+ * second by itself alone): the Workers panel and `GET /api/workers` show them, and a file's row
+ * names the process that moves it.
+ */
+export interface ProcessDoc {
+  /** The lease owner id of the process (`host:pid:nonce`). */
+  id: string;
+  name: string;
+  kind: ProcessKind;
+  host: string;
+  pid: number;
+  /** MegaFerry's version. */
+  version: string;
+  /** The destination whose queue it works (`mega:<e-mail>`). */
+  destination: string;
+  /** Transfers it may move at once. */
+  capacity: number;
+  started_at: Date;
+  last_seen: Date;
+  /** Set when it stopped cleanly (a killed process just stops heartbeating). */
+  stopped_at: Date | null;
+  /** Transfers it moves now, and their bytes per second together. */
+  active: number;
+  bytes_per_s: number;
+  /** Transfers it finished as done since it started. */
+  moved: number;
 }
 
 export interface FilesPage {
@@ -230,6 +264,11 @@ export interface StoreAdapter {
   listFiles(query: FileListQuery): Promise<FilesPage>;
   /** Newest first. */
   listBatches(query: { state?: BatchState; limit?: number }): Promise<BatchDoc[]>;
+  /** Writes a process's heartbeat (inserting it the first time: only that process writes it). */
+  writeProcess(doc: ProcessDoc): Promise<void>;
+  listProcesses(): Promise<ProcessDoc[]>;
+  /** Forgets processes last seen before `before`; returns how many. */
+  deleteProcesses(before: Date): Promise<number>;
 }
 
 /** The store as the engine and the service use it (./core.ts implements it once). */
@@ -255,6 +294,11 @@ export interface MetadataStore {
   claimNext(scope: ClaimScope, owner: string, leaseMs: number): Promise<ClaimResult>;
   findOpen(batchIds: string[]): Promise<FileDoc[]>;
   findProcessing(): Promise<FileDoc[]>;
+  /** Records this process's heartbeat. */
+  recordProcess(doc: ProcessDoc): Promise<void>;
+  /** Every process that heartbeats in this store (gone ones until they are pruned). */
+  listProcesses(): Promise<ProcessDoc[]>;
+  pruneProcesses(before: Date): Promise<number>;
 }
 
 /** A pure transition of a transfer: `next` null leaves the document as it is. */
