@@ -399,7 +399,7 @@ describe('first run: npm start with nothing configured', () => {
     const checked: string[] = [];
     for (const width of [360, 900, 1280]) {
       const { page, problems } = await openUi({ width, heading: 'Browse', path: '' });
-      for (const screen of ['Browse', 'Transfers', 'History', 'Settings']) {
+      for (const screen of ['Browse', 'Transfers', 'History', 'Workers', 'Settings']) {
         await nav(page, screen).click();
         await page.getByRole('heading', { name: screen, level: 1 }).waitFor();
         if (screen === 'Transfers') {
@@ -408,6 +408,7 @@ describe('first run: npm start with nothing configured', () => {
           await page.getByRole('progressbar', { name: 'README.txt' }).first().waitFor();
         }
         if (screen === 'History') await page.getByText('/FirstRun/README.txt').first().waitFor();
+        if (screen === 'Workers') await page.locator('.workers-table tbody tr').first().waitFor();
         if (screen === 'Browse')
           await page.getByRole('checkbox', { name: 'README.txt', exact: true }).waitFor();
         // Nothing runs off the side of the window.

@@ -20,6 +20,9 @@
  * process, worker threads included) and its peak RSS from the kernel's high-water mark (VmHWM),
  * both written at exit by a hook loaded with `--require`.
  *
+ * `-- --workers` measures one job spread over 1, 2 and 4 `megaferry worker` processes instead
+ * (scripts/workers-bench.ts).
+ *
  * `-- --quick` uses 64/128 MiB objects to try the bench itself; `-- --startup` runs only the
  * start-up figures; `-- --cli PATH` measures another build of the CLI (before/after figures).
  * Figures go to bench-results/.
@@ -352,6 +355,11 @@ async function uploadOnce(way: Way, key: string, size: number): Promise<void> {
 
 async function main(): Promise<void> {
   quietNodeVersionWarning();
+  if (process.argv.includes('--workers')) {
+    // One job over 1, 2 and 4 worker processes (scripts/workers-bench.ts).
+    await (await import('./workers-bench')).workersBench();
+    return;
+  }
   const floorAt = process.argv.indexOf('--floor');
   if (floorAt > 0) {
     const [bytes, rounds] = process.argv.slice(floorAt + 1).map(Number);

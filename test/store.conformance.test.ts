@@ -738,6 +738,13 @@ describe.each([mongo, embedded])('MetadataStore conformance: $name', (fx: StoreF
       expect(names(await store.findOpen(['batch_x', 'batch_y', 'batch_none']))).toHaveLength(6);
       expect(await store.findOpen([])).toEqual([]);
       expect(await store.findOpen(['batch_none'])).toEqual([]);
+      // Which batches have anything open, without reading their documents.
+      await put(store, fileDoc('closed-done', { batch_id: 'batch_closed', status: 'done' }));
+      expect((await store.openBatches(['batch_y', 'batch_x', 'batch_closed', 'batch_none'])).sort()).toEqual([
+        'batch_x',
+        'batch_y',
+      ]);
+      expect(await store.openBatches([])).toEqual([]);
       const processing = await store.findProcessing();
       expect(names(processing)).toEqual(['batch_x-processing', 'batch_y-processing', 'loose']);
       for (const d of processing) expect(d).not.toHaveProperty('_id');

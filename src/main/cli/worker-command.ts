@@ -62,8 +62,10 @@ export async function workerCommand(config: FerryConfig, opts: WorkerOptions): P
     view.stop();
     view = null;
     const moving = service.manager.activeCount;
+    const stats = service.manager.stats();
     process.stdout.write(
-      `stopping (${signal}): giving back ${moving} transfer${moving === 1 ? '' : 's'} for another worker to continue\n`,
+      `stopping (${signal}): giving back ${moving} transfer${moving === 1 ? '' : 's'} for another worker to continue; ` +
+        `moved ${stats.moved}, lost ${stats.lost_claims} claim${stats.lost_claims === 1 ? '' : 's'} to other processes\n`,
     );
     return signal === 'SIGINT' ? 130 : 0;
   } finally {

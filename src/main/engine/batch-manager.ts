@@ -692,11 +692,20 @@ export class BatchManager {
     const inScope = running.filter(
       (b) => this.work === 'all' || this.work === 'worker' || this.own.has(b.batch_id),
     );
-    const open = await this.store.findOpen(running.map((b) => b.batch_id));
+    // The open transfers themselves only when someone watches (the report); else which batches
+    // have any (a worker reads no document for it).
+    const watched = this.events.listenerCount('event') > 0;
     const openBy = new Map<string, FileDoc[]>();
-    for (const d of open) openBy.set(d.batch_id ?? '', [...(openBy.get(d.batch_id ?? '') ?? []), d]);
+    if (watched) {
+      for (const d of await this.store.findOpen(running.map((b) => b.batch_id))) {
+        openBy.set(d.batch_id ?? '', [...(openBy.get(d.batch_id ?? '') ?? []), d]);
+      }
+    }
+    const openIds = watched
+      ? new Set(openBy.keys())
+      : new Set(await this.store.openBatches(inScope.map((b) => b.batch_id)));
     for (const batch of inScope) {
-      if (!openBy.has(batch.batch_id)) await this.tryEnd(batch.batch_id);
+      if (!openIds.has(batch.batch_id)) await this.tryEnd(batch.batch_id);
     }
     for (const id of this.own) {
       if (!running.some((b) => b.batch_id === id)) this.own.delete(id);
@@ -705,7 +714,7 @@ export class BatchManager {
       if (!running.some((b) => b.batch_id === id)) this.queueBatches.delete(id);
     }
     await this.heartbeat(null);
-    if (this.events.listenerCount('event') > 0) {
+    if (watched) {
       await this.learnNames();
       await this.report(running, openBy);
     }
@@ -983,7 +992,7 @@ export class BatchManager {
       await this.store.applyBatch(ended.batch_id, recordOutcomeRule(ended));
       // Only the last of the batch's own transfers can end it (an indexed query, not the batch's
       // every document at each file's end).
-      if ((await this.store.findOpen([ended.batch_id])).length === 0) await this.tryEnd(ended.batch_id);
+      if ((await this.store.openBatches([ended.batch_id])).length === 0) await this.tryEnd(ended.batch_id);
     }
   }
 

@@ -76,6 +76,10 @@ export class StoreCore implements MetadataStore {
     return batchIds.length === 0 ? Promise.resolve([]) : this.adapter.findOpen(batchIds);
   }
 
+  openBatches(batchIds: string[]): Promise<string[]> {
+    return batchIds.length === 0 ? Promise.resolve([]) : this.adapter.openBatches(batchIds);
+  }
+
   findProcessing(): Promise<FileDoc[]> {
     return this.adapter.findProcessing();
   }

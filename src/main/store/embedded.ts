@@ -386,6 +386,16 @@ class SqliteAdapter implements StoreAdapter {
     return rows.map((r) => fromJson<FileDoc>(r.doc));
   }
 
+  async openBatches(batchIds: string[]): Promise<string[]> {
+    const rows = this.ready()
+      .prepare(
+        `SELECT DISTINCT batch_id FROM files WHERE batch_id IN (${batchIds.map(() => '?').join(', ')})
+         AND status IN ('pending', 'processing', 'paused')`,
+      )
+      .all(...batchIds) as { batch_id: string }[];
+    return rows.map((r) => r.batch_id);
+  }
+
   async findProcessing(): Promise<FileDoc[]> {
     return (this.stmts().processing.all() as { doc: string }[]).map((r) => fromJson<FileDoc>(r.doc));
   }

@@ -387,6 +387,19 @@ class MongoAdapter implements StoreAdapter {
     return docs.map((d) => stripId(d));
   }
 
+  async openBatches(batchIds: string[]): Promise<string[]> {
+    // One indexed look per batch (running batches are few), reading no document.
+    const open: string[] = [];
+    for (const id of new Set(batchIds)) {
+      const hit = await this.files.findOne(
+        { batch_id: id, status: { $in: [...OPEN_STATUSES] } },
+        { projection: { _id: 1 } },
+      );
+      if (hit) open.push(id);
+    }
+    return open;
+  }
+
   async findProcessing(): Promise<FileDoc[]> {
     const docs = await this.files.find({ status: 'processing' }).toArray();
     return docs.map((d) => stripId(d));

@@ -259,6 +259,8 @@ export interface StoreAdapter {
   findPending(scope: ClaimScope, limit: number): Promise<FileDoc[]>;
   /** Transfers of these batches that are pending, processing or paused. */
   findOpen(batchIds: string[]): Promise<FileDoc[]>;
+  /** Which of these batches have a transfer pending, processing or paused (no documents read). */
+  openBatches(batchIds: string[]): Promise<string[]>;
   /** Every `processing` document. */
   findProcessing(): Promise<FileDoc[]>;
   listFiles(query: FileListQuery): Promise<FilesPage>;
@@ -293,6 +295,8 @@ export interface MetadataStore {
   /** Takes the oldest pending transfer in scope for `owner`. */
   claimNext(scope: ClaimScope, owner: string, leaseMs: number): Promise<ClaimResult>;
   findOpen(batchIds: string[]): Promise<FileDoc[]>;
+  /** Which of these batches still have something open (an indexed look, no documents read). */
+  openBatches(batchIds: string[]): Promise<string[]>;
   findProcessing(): Promise<FileDoc[]>;
   /** Records this process's heartbeat. */
   recordProcess(doc: ProcessDoc): Promise<void>;

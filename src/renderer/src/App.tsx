@@ -9,6 +9,7 @@ import { BrowseScreen } from './screens/Browse';
 import { HistoryScreen } from './screens/History';
 import { SettingsScreen } from './screens/Settings';
 import { TransfersScreen } from './screens/Transfers';
+import { WorkersScreen } from './screens/Workers';
 import { useApp } from './stores/app';
 import { useBrowse } from './stores/browse';
 import { useSettings } from './stores/settings';
@@ -106,6 +107,7 @@ export function App() {
         {screen === 'browse' && <BrowseScreen />}
         {screen === 'transfers' && <TransfersScreen />}
         {screen === 'history' && <HistoryScreen />}
+        {screen === 'workers' && <WorkersScreen />}
         {screen === 'settings' && <SettingsScreen />}
       </main>
       <Notices />

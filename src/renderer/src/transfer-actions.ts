@@ -75,11 +75,14 @@ async function finish(outcomes: StartOutcome[]): Promise<void> {
   await recordStart(outcomes);
 }
 
-/** Starts the Browse selection: a batch per selected folder, the objects in batches of the cap. */
-export async function startSelection(): Promise<void> {
+/**
+ * Starts the Browse selection: a batch per selected folder, the objects in batches of the cap.
+ * `queue`: handed to the workers on the shared MongoDB (this app moves none of it).
+ */
+export async function startSelection(run: 'here' | 'queue' = 'here'): Promise<void> {
   const { bucket, selected, target, concurrency, force } = useBrowse.getState();
   if (!bucket || selected.size === 0) return;
-  const options = { target: target.trim() || '/', max_concurrent: concurrency, force };
+  const options = { target: target.trim() || '/', max_concurrent: concurrency, force, run };
   const requests: { label: string; body: BatchRequestInput }[] = [];
   const objects: { key: string; code?: string }[] = [];
   const cap = batchCap();

@@ -1,4 +1,4 @@
-/** Navigation between the four screens, the connection state and the theme choice. */
+/** Navigation between the screens, the connection state and the theme choice. */
 import { useTranslation } from 'react-i18next';
 import { useApp, useOffline, type Screen, type ThemeChoice } from '../stores/app';
 import { useTransfers } from '../stores/transfers';
@@ -8,6 +8,7 @@ const SCREENS: { id: Screen; icon: string }[] = [
   { id: 'browse', icon: 'M3 6h6l2 2h10v10H3z' },
   { id: 'transfers', icon: 'M7 4v12M7 16l-3-3M7 16l3-3M17 20V8M17 8l-3 3M17 8l3 3' },
   { id: 'history', icon: 'M12 7v5l3 2M4 12a8 8 0 1 0 2.3-5.6M4 4v3h3' },
+  { id: 'workers', icon: 'M4 5h16v5H4zM4 14h16v5H4zM7 7.5h.01M7 16.5h.01' },
   { id: 'settings', icon: 'M4 7h10M18 7h2M4 17h4M12 17h8M16 5v4M10 15v4' },
 ];
 

@@ -17,7 +17,7 @@ import {
 import { useTranslation } from 'react-i18next';
 import { MAX_CONCURRENT_LIMIT } from '../../../shared/contract';
 import { BUCKET_NAME, MAX_TARGET_LENGTH, targetProblemKind } from '../../../shared/object-paths';
-import { useOffline } from '../stores/app';
+import { useApp, useOffline } from '../stores/app';
 import { baseName, formatBytes, formatDate } from '../format';
 import { buildRows, useBrowse, type Row } from '../stores/browse';
 import { useSettings } from '../stores/settings';
@@ -414,6 +414,8 @@ function StartBar() {
   const force = useBrowse((s) => s.force);
   const limit = useSettings((s) => s.view?.transfers.max_concurrent_limit ?? MAX_CONCURRENT_LIMIT);
   const offline = useOffline();
+  // Workers share a MongoDB store: the choice to hand the selection to them is offered there.
+  const shared = useApp((s) => s.health?.store === 'mongodb');
   const [starting, setStarting] = useState(false);
   const { setTarget, setConcurrency, setForce, clearSelection } = useBrowse.getState();
 
@@ -440,14 +442,15 @@ function StartBar() {
           .filter(Boolean)
           .join(t('startBar.joiner'));
 
-  const start = async () => {
+  const start = async (run: 'here' | 'queue' = 'here') => {
     setStarting(true);
     try {
-      await startSelection();
+      await startSelection(run);
     } finally {
       setStarting(false);
     }
   };
+  const cannotStart = selected.size === 0 || !bucket || problem !== null || starting || offline;
 
   return (
     <form
@@ -493,13 +496,20 @@ function StartBar() {
         <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} />
         <span title={t('startBar.forceHint')}>{t('startBar.force')}</span>
       </label>
-      <button
-        type="submit"
-        className="button button--primary"
-        disabled={selected.size === 0 || !bucket || problem !== null || starting || offline}
-      >
+      <button type="submit" className="button button--primary" disabled={cannotStart}>
         {starting ? t('startBar.starting') : t('startBar.start')}
       </button>
+      {shared && (
+        <button
+          type="button"
+          className="button"
+          disabled={cannotStart}
+          title={t('startBar.toWorkersHint')}
+          onClick={() => void start('queue')}
+        >
+          {t('startBar.toWorkers')}
+        </button>
+      )}
       {problem && (
         <p id={problemId} className="startbar__problem text-bad" role="alert">
           {t(`startBar.targetProblem.${problem}`, { max: MAX_TARGET_LENGTH })}

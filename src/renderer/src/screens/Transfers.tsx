@@ -131,6 +131,7 @@ const FileRow = memo(function FileRow({ id }: { id: string }) {
       </td>
       <td data-label={t('batch.status')}>
         <span className={`badge tone-${tone}`}>{fileStatusLabel(f.status)}</span>
+        {active && f.worker && <div className="small muted">{t('batch.worker', { name: f.worker })}</div>}
       </td>
       <td className="num" data-label={t('batch.retries')}>
         {f.retry_count}
@@ -239,6 +240,11 @@ function BatchCard({ id }: { id: string }) {
             </span>
           </span>
         </button>
+        {batch.run === 'queue' && (
+          <span className="pill" title={t('batch.toWorkersHint')}>
+            {t('batch.toWorkers')}
+          </span>
+        )}
         <span className={`badge tone-${tone}`}>{overallStatusLabel(batch.overall_status)}</span>
         <div className="batch__actions">
           {running && (

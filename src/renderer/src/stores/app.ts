@@ -6,7 +6,7 @@ import { create } from 'zustand';
 import type { Health } from '../../../shared/api';
 import type { ConnectionState } from '../api';
 
-export type Screen = 'browse' | 'transfers' | 'history' | 'settings';
+export type Screen = 'browse' | 'transfers' | 'history' | 'workers' | 'settings';
 export type ThemeChoice = 'system' | 'light' | 'dark';
 export type NoticeTone = 'info' | 'ok' | 'warn' | 'error';
 
@@ -17,7 +17,7 @@ export interface Notice {
   detail?: string;
 }
 
-const SCREENS: readonly Screen[] = ['browse', 'transfers', 'history', 'settings'];
+const SCREENS: readonly Screen[] = ['browse', 'transfers', 'history', 'workers', 'settings'];
 
 /** The screen and batch an address names (`#/transfers/batch_x`), or nulls. */
 export function placeOf(hash: string): { screen: Screen | null; batch: string | null } {
