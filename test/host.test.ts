@@ -288,7 +288,7 @@ describe('a batch over HTTP', () => {
     );
     await waitFor('a heartbeat', () => stream.heartbeats() > 0, 5000);
     stream.stop();
-    const mine = stream.events.filter((e) => e.batch_id === batchId);
+    const mine = stream.events.filter((e) => e.type !== 'hold' && e.batch_id === batchId);
     expect(mine[0]).toMatchObject({ type: 'batch', state: 'running' });
     expect(mine[mine.length - 1]).toMatchObject({
       type: 'batch',
@@ -296,8 +296,12 @@ describe('a batch over HTTP', () => {
       overall_status: 'completed',
     });
     for (const f of status.files) {
-      const forFile = mine.filter((e) => e.type !== 'batch' && e.file.remote_key === f.remote_key);
-      const kinds = forFile.map((e) => (e.type === 'batch' ? '' : `${e.type}:${e.file.status}`));
+      const forFile = mine.filter(
+        (e) => (e.type === 'file' || e.type === 'progress') && e.file.remote_key === f.remote_key,
+      );
+      const kinds = forFile.map((e) =>
+        e.type === 'file' || e.type === 'progress' ? `${e.type}:${e.file.status}` : '',
+      );
       expect(kinds[0]).toBe('file:processing');
       expect(kinds[kinds.length - 1]).toBe('file:done');
       expect(kinds.slice(1, -1).every((k) => k === 'progress:processing')).toBe(true);

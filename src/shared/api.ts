@@ -78,10 +78,41 @@ export interface WorkerStatus {
   bytes_per_s: number;
   /** Transfers it finished as done since it started. */
   moved: number;
+  /** Destinations whose queue it holds after MEGA refused more data, and when it tries again. */
+  holds: { destination: string; reason: string; retry_at: string }[];
   started_at: string;
   last_seen: string;
   /** True for the process answering. */
   this_process: boolean;
+}
+
+/** Pause or resume some files of a batch (by their codes). */
+export interface FilesControl {
+  batch_id: string;
+  codes: string[];
+}
+
+export interface FilesPaused {
+  batch_id: string;
+  status: 'paused' | 'resumed';
+  message: string;
+  /** Transfers held (or queued again) by this request. */
+  changed: number;
+}
+
+export interface AllControlled {
+  status: 'paused' | 'resumed';
+  message: string;
+  batches: number;
+  changed: number;
+}
+
+export interface BatchMoved {
+  batch_id: string;
+  status: 'moved';
+  message: string;
+  /** Its waiting transfers now at the head of the queue. */
+  moved: number;
 }
 
 export interface Health {
@@ -99,6 +130,16 @@ export interface FerryApi {
   pauseBatch(batchId: string): Promise<BatchPaused>;
   /** Queues the batch's paused transfers again; they continue from their checkpoints. */
   resumeBatch(batchId: string): Promise<BatchResumed>;
+  /** Holds some files of a batch (FilesControl: batch_id, codes). */
+  pauseFiles(request: unknown): Promise<FilesPaused>;
+  /** Queues some paused files of a batch again (FilesControl). */
+  resumeFiles(request: unknown): Promise<FilesPaused>;
+  /** Pauses every running batch, whichever process moves it. */
+  pauseAll(): Promise<AllControlled>;
+  /** Resumes the paused transfers of every running batch. */
+  resumeAll(): Promise<AllControlled>;
+  /** Moves a batch's waiting transfers to the head of the queue. */
+  moveBatchToFront(batchId: string): Promise<BatchMoved>;
   retryBatch(
     batchId: string,
   ): Promise<{ batch_id: string; status: 'started'; message: string; restarted: string[] }>;
@@ -125,6 +166,11 @@ export const FERRY_API_METHODS = [
   'cancelBatch',
   'pauseBatch',
   'resumeBatch',
+  'pauseFiles',
+  'resumeFiles',
+  'pauseAll',
+  'resumeAll',
+  'moveBatchToFront',
   'retryBatch',
   'listFiles',
   'listBuckets',

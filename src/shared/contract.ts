@@ -92,6 +92,10 @@ export type BatchItem = z.infer<typeof BatchItemSchema>;
 export const BATCH_RUN_MODES = ['here', 'queue'] as const;
 export type BatchRunMode = (typeof BATCH_RUN_MODES)[number];
 
+/** The order a batch's files are queued in: as selected (listed), or smallest first. */
+export const BATCH_ORDERS = ['listed', 'small_first'] as const;
+export type BatchOrder = (typeof BATCH_ORDERS)[number];
+
 const SELECTION_RULE = 'selection must be "sel_" and 6 to 32 lowercase letters or digits';
 
 /** Builds the batch request schema for the configured limits (settings may raise them). */
@@ -121,6 +125,10 @@ export function batchRequestSchema(limits: { maxConcurrent: number; maxFiles: nu
       run: z
         .enum(BATCH_RUN_MODES, { error: `run must be one of ${BATCH_RUN_MODES.join(', ')}` })
         .default('here'),
+      /** `small_first`: the batch's files are queued smallest first (else in the selection's order). */
+      order: z
+        .enum(BATCH_ORDERS, { error: `order must be one of ${BATCH_ORDERS.join(', ')}` })
+        .default('listed'),
     })
     .refine((r) => !(r.keys && r.items), {
       message: 'give either keys or items, not both',
@@ -211,6 +219,15 @@ export const BatchCancelledSchema = z.object({
 });
 export type BatchCancelled = z.infer<typeof BatchCancelledSchema>;
 
+/** Some files of a batch, by their codes (pause or resume them). */
+export const FilesControlSchema = z.strictObject({
+  batch_id: z.string({ error: 'batch_id is required ("batch_" and lowercase letters or digits)' }),
+  codes: z
+    .array(plainText('codes[]', MAX_KEY_BYTES), { error: 'codes must be a list of file codes' })
+    .min(1, 'codes: give at least one file code')
+    .max(10_000, 'codes: at most 10000 file codes at once'),
+});
+
 export const FilesQuerySchema = z.strictObject({
   status: z.enum(FILE_STATUSES, { error: `status must be one of ${FILE_STATUSES.join(', ')}` }).optional(),
   q: plainText('q', 1024).optional(),
@@ -256,7 +273,12 @@ export interface S3ObjectsPage {
 export type FerryEvent =
   | { type: 'progress'; batch_id: string; file: FileProgress }
   | { type: 'file'; batch_id: string; file: FileProgress }
-  | { type: 'batch'; batch_id: string; overall_status: OverallStatus; state: BatchState };
+  | { type: 'batch'; batch_id: string; overall_status: OverallStatus; state: BatchState }
+  /**
+   * A destination's queue waits (MEGA refused more data: over its storage or transfer quota) until
+   * `retry_at`, or goes on again (`reason` and `retry_at` null).
+   */
+  | { type: 'hold'; destination: string; reason: string | null; retry_at: string | null };
 
 export const BATCH_STATES = ['running', 'finished', 'cancelled'] as const;
 export type BatchState = (typeof BATCH_STATES)[number];

@@ -71,6 +71,11 @@ export interface MegaPeer {
   setUploadError(fn: UploadErrorSimulator | null): void;
   /** Holds each chunk POST this long before MEGA sees it (0: none): a slow link, for the tests. */
   setChunkDelay(ms: number): void;
+  /**
+   * Answers every API command `a` with this MEGA error number instead of acting on it (null:
+   * acts again), e.g. `u` with −17: the account is over its storage quota.
+   */
+  setCommandAnswer(a: string, code: number | null): void;
   stop(): Promise<void>;
 }
 
@@ -89,6 +94,7 @@ export async function startMegaPeer(): Promise<MegaPeer> {
     uploads: new Map(),
     uploadedBytes: 0,
     chunkDelayMs: 0,
+    answers: new Map(),
   };
   const proxy = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -130,6 +136,10 @@ export async function startMegaPeer(): Promise<MegaPeer> {
     setChunkDelay(ms) {
       proxyContext.chunkDelayMs = ms;
     },
+    setCommandAnswer(a, code) {
+      if (code === null) proxyContext.answers.delete(a);
+      else proxyContext.answers.set(a, code);
+    },
     async stop() {
       await Promise.all([close(proxy), close(mock)]);
       await rm(dataFolder, { recursive: true, force: true });
@@ -156,6 +166,8 @@ interface ProxyContext {
   uploads: Map<string, number>;
   /** Bytes of every chunk POST received, repeats included. */
   uploadedBytes: number;
+  /** Commands answered with an error number instead of being acted on. */
+  answers: Map<string, number>;
 }
 
 /**
@@ -184,15 +196,17 @@ async function handleCommands(
     ctx.commands.push(String((command as { a?: unknown } | null)?.a));
     await waitForUploadedBytes(command, ctx);
   }
-  if (!commands.some(isMove)) {
+  const answered = (command: unknown) => ctx.answers.get(String((command as { a?: unknown } | null)?.a));
+  const local = (command: unknown) => isMove(command) || answered(command) !== undefined;
+  if (!commands.some(local)) {
     forward(req, res, ctx.mockPort, raw);
     return;
   }
-  const others = commands.filter((command) => !isMove(command));
+  const others = commands.filter((command) => !local(command));
   const forwarded = others.length > 0 ? await post(url, req, ctx.mockPort, JSON.stringify(others)) : [];
   const answers = Array.isArray(forwarded) ? [...(forwarded as unknown[])] : others.map(() => -1);
-  const results = commands.map((command) =>
-    isMove(command) ? move(ctx.state, url, command) : answers.shift(),
+  const results = commands.map(
+    (command) => answered(command) ?? (isMove(command) ? move(ctx.state, url, command) : answers.shift()),
   );
   const body = JSON.stringify(results);
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });

@@ -221,6 +221,7 @@ function buildProgram(): Command {
       'files per batch (default 50 or MEGAFERRY_MAX_FILES); a larger selection is split into batches of this size',
     )
     .option('--force', 'transfer again files already done (the old copy goes to the Rubbish Bin)', false)
+    .option('--small-first', 'queue the smallest files first (else in the order selected)', false)
     .option(
       '--queue',
       'hand the files to the workers (`megaferry worker` on a shared MongoDB) and wait for them, with the usual bars and exit codes',
@@ -262,6 +263,7 @@ function buildProgram(): Command {
         ...(concurrency === undefined ? {} : { max_concurrent: concurrency }),
         force: Boolean(opts.force),
         ...(queue ? { run: 'queue' as const } : {}),
+        ...(opts.smallFirst ? { order: 'small_first' as const } : {}),
       };
       const json = Boolean(opts.json);
       // Handed to the workers: this process moves nothing, it starts (and maybe watches).
@@ -346,14 +348,21 @@ function buildProgram(): Command {
       'Continue a paused batch (BATCH_ID), or every batch a crash, kill or pause left unfinished, and wait for them.',
     )
     .argument('[batch_id]', 'the paused batch to continue')
+    .option('--file <code>', 'only this paused file of the batch (its code; repeatable)', collect)
     .option('--json', 'print only the final batch statuses as JSON', false)
-    .action(async (batchId: string | undefined, opts: { json: boolean }) => {
+    .action(async (batchId: string | undefined, opts: { file?: string[]; json: boolean }) => {
+      if (opts.file && batchId === undefined)
+        throw new InputError('resume --file needs the BATCH_ID of the files');
       const code = await withService(
         await configFromEnv(),
         { resume: batchId === undefined, needsMega: true },
         async (service) => {
           let ids = service.resumed;
-          if (batchId !== undefined) {
+          if (batchId !== undefined && opts.file) {
+            const r = await service.resumeFiles({ batch_id: batchId, codes: opts.file });
+            if (!opts.json) process.stderr.write(`${r.batch_id}: ${r.message}\n`);
+            ids = [r.batch_id];
+          } else if (batchId !== undefined) {
             const r = await service.resumeBatch(batchId);
             if (!opts.json) process.stderr.write(`${r.batch_id}: ${r.message}\n`);
             ids = [r.batch_id];
@@ -375,13 +384,40 @@ function buildProgram(): Command {
   program
     .command('pause')
     .description(
-      'Pause a batch, whichever process moves it: waiting files hold, moving ones stop within about a second and keep their checkpoint.',
+      'Pause a batch (or some of its files, or every running batch), whichever process moves it: waiting files ' +
+        'hold, moving ones stop within about a second and keep their checkpoint. `resume` continues them.',
     )
-    .argument('<batch_id>', 'the batch to pause')
+    .argument('[batch_id]', 'the batch to pause')
+    .option('--file <code>', 'only this file of the batch (its code; repeatable)', collect)
+    .option('--all', 'every running batch', false)
+    .option('--json', 'print the answer as JSON', false)
+    .action(async (batchId: string | undefined, opts: { file?: string[]; all: boolean; json: boolean }) => {
+      if (opts.all === (batchId !== undefined) || (opts.all && opts.file)) {
+        throw new InputError(
+          'pause needs exactly one of BATCH_ID (with --file CODE to pause some files) or --all',
+        );
+      }
+      await withService(await configFromEnv(), { resume: false }, async (service) => {
+        const r = opts.all
+          ? await service.pauseAll()
+          : opts.file
+            ? await service.pauseFiles({ batch_id: batchId, codes: opts.file })
+            : await service.pauseBatch(batchId ?? '');
+        const who = 'batch_id' in r ? `${r.batch_id}: ` : '';
+        process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + '\n' : `${who}${r.message}\n`);
+      });
+    });
+
+  program
+    .command('front')
+    .description(
+      "Move a batch's waiting files to the front of the queue (every process that moves files takes them next).",
+    )
+    .argument('<batch_id>', 'the batch to move')
     .option('--json', 'print the answer as JSON', false)
     .action(async (batchId: string, opts: { json: boolean }) => {
       await withService(await configFromEnv(), { resume: false }, async (service) => {
-        const r = await service.pauseBatch(batchId);
+        const r = await service.moveBatchToFront(batchId);
         process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + '\n' : `${r.batch_id}: ${r.message}\n`);
       });
     });

@@ -16,6 +16,13 @@ export function formatBytes(n: number): string {
   return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
 
+/** What a quota hold says: why the queue waits and when it is tried again, or that it goes on. */
+export function holdLine(event: Extract<FerryEvent, { type: 'hold' }>): string {
+  if (!event.reason || !event.retry_at) return `${event.destination} takes data again: the queue goes on`;
+  const at = new Date(event.retry_at).toLocaleTimeString();
+  return `${event.destination} refused more data (${event.reason}): the queue waits, files keep their place; next try at ${at}`;
+}
+
 function formatEta(s: number | null): string {
   if (s === null) return '--:--';
   const m = Math.floor(s / 60);
@@ -113,6 +120,10 @@ class BarsView implements ProgressView {
   }
 
   handle(event: FerryEvent): void {
+    if (event.type === 'hold') {
+      this.multi.log(holdLine(event) + '\n');
+      return;
+    }
     if (!this.batchIds.has(event.batch_id) || event.type === 'batch') return;
     const f = event.file;
     const id = `${f.bucket_name}/${f.remote_key}`;
@@ -170,6 +181,10 @@ class LinesView implements ProgressView {
   }
 
   handle(event: FerryEvent): void {
+    if (event.type === 'hold') {
+      this.stream.write(holdLine(event) + '\n');
+      return;
+    }
     if (!this.batchIds.has(event.batch_id) || event.type !== 'file') return;
     const f = event.file;
     if (f.status === 'processing') {

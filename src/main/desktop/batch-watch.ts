@@ -36,7 +36,7 @@ export class BatchWatch {
   }
 
   push(event: FerryEvent): void {
-    if (this.closed) return;
+    if (this.closed || event.type === 'hold') return;
     this.dirty.add(event.batch_id);
     if (event.type === 'batch') {
       if (event.state === 'running') this.ending.delete(event.batch_id);

@@ -30,7 +30,7 @@ export class EventCoalescer {
       return;
     }
     if (event.type === 'file') this.pending.delete(fileKey(event.batch_id, event.file.code));
-    else this.flush(event.batch_id);
+    else if (event.type === 'batch') this.flush(event.batch_id);
     this.send(event);
   }
 

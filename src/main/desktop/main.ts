@@ -116,6 +116,14 @@ async function start(): Promise<void> {
     {
       show: () => showWindow(win),
       cancelAll: () => void cancelAll().catch((err: unknown) => console.error('MegaFerry: cancel all:', err)),
+      pauseAll: () =>
+        void servicePromise
+          ?.then((s) => s.pauseAll())
+          .catch((err: unknown) => console.error('MegaFerry: pause all:', err)),
+      resumeAll: () =>
+        void servicePromise
+          ?.then((s) => s.resumeAll())
+          .catch((err: unknown) => console.error('MegaFerry: resume all:', err)),
       quit: () => app.quit(),
     },
     shellLanguage.t,

@@ -1,6 +1,6 @@
 /**
  * The tray icon: a progress tooltip ("MegaFerry — 3 transferring, 12 of 40 done, 45%") and a menu
- * to show the window, cancel every transfer, or quit, in the shell's language (rebuilt when it
+ * to show the window, pause, resume or cancel every transfer, or quit, in the shell's language (rebuilt when it
  * changes).
  */
 import { Menu, Tray, nativeImage } from 'electron';
@@ -10,6 +10,8 @@ import type { Translate } from '../../shared/i18n';
 
 export interface TrayActions {
   show(): void;
+  pauseAll(): void;
+  resumeAll(): void;
   cancelAll(): void;
   quit(): void;
 }
@@ -38,6 +40,8 @@ export class FerryTray {
       Menu.buildFromTemplate([
         { label: t('shell.show'), click: () => actions.show() },
         { type: 'separator' },
+        { label: t('shell.pauseAll'), click: () => actions.pauseAll() },
+        { label: t('shell.resumeAll'), click: () => actions.resumeAll() },
         { label: t('shell.cancelAll'), click: () => actions.cancelAll() },
         { type: 'separator' },
         { label: t('shell.quit'), click: () => actions.quit() },

@@ -67,6 +67,7 @@ import {
   reopenBatchRule,
   requeueRule,
   resumeRule,
+  frontRule,
   setItemsRule,
   stopRule,
 } from '../store/rules';
@@ -118,7 +119,16 @@ export interface EngineConfig {
   maxActive: number;
   /** How often the runner looks at the store for work and for what other processes did. */
   pollMs: number;
+  /**
+   * How long a destination's queue waits after MEGA refuses more data (over its storage or
+   * transfer quota) before it is tried again; doubled at each refusal up to 30 minutes
+   * (MEGAFERRY_QUOTA_RETRY_MS).
+   */
+  quotaRetryMs: number;
 }
+
+/** The longest wait between two tries of a destination over its quota. */
+const QUOTA_RETRY_MAX_MS = 30 * 60_000;
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   maxConcurrentLimit: 5,
@@ -130,6 +140,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   progressEmitMs: 250,
   maxActive: 6,
   pollMs: 1000,
+  quotaRetryMs: 60_000,
 };
 
 /**
@@ -227,6 +238,8 @@ export class BatchManager {
   private observed = new Map<string, { bytes: number; at: number; speed: number }>();
   private lastPrune = 0;
   private namesLearnt = 0;
+  /** Destinations whose queue waits after a quota refusal: why, until when, and the wait used. */
+  private readonly holds = new Map<string, { reason: string; until: number; waitMs: number }>();
   private closed = false;
   /** Transfers this process finished as done. */
   private moved = 0;
@@ -374,6 +387,14 @@ export class BatchManager {
       items.filter((i) => i.s4_key).map((i) => itemRef(batch, i)),
       batchId,
     );
+    // Small files first: the queue's order (queued_at) follows the sizes within the batch.
+    const queuedAt = new Map<string, Date>();
+    if (request.order === 'small_first') {
+      const bySize = selection
+        .filter((s) => s.object)
+        .sort((a, b) => (a.object?.size ?? 0) - (b.object?.size ?? 0) || a.key.localeCompare(b.key));
+      bySize.forEach((s, rank) => queuedAt.set(s.key, new Date(now.getTime() + rank)));
+    }
     const final: BatchItemDoc[] = [];
     for (const item of items) {
       if (item.start_result === 'failed_to_start' && !item.s4_key) {
@@ -396,7 +417,12 @@ export class BatchManager {
       }
       const r = await this.store.applyFile(
         itemRef(batch, item),
-        queueRule(seedOf(item), { batchId, force: request.force, newTransferId: randomUUID() }),
+        queueRule(seedOf(item), {
+          batchId,
+          force: request.force,
+          newTransferId: randomUUID(),
+          queuedAt: queuedAt.get(item.remote_key),
+        }),
       );
       if (r.kind === 'queued') final.push(item);
       else if (r.kind === 'already_done')
@@ -598,6 +624,9 @@ export class BatchManager {
   private async fill(): Promise<void> {
     const full = new Set<string>();
     if (this.work === 'none') return;
+    // A destination over its quota waits (with its reason shown) until it is tried again.
+    const hold = this.holds.get(this.peers.destination.id);
+    if (hold && Date.now() < hold.until) return;
     while (!this.closed && this.active.size < this.config.maxActive) {
       if (this.work === 'own' && this.own.size === 0) return;
       const perBatch = new Map<string, number>();
@@ -742,6 +771,7 @@ export class BatchManager {
       active: stoppedAt ? 0 : this.active.size,
       bytes_per_s: stoppedAt ? 0 : Math.round(speed),
       moved: this.moved,
+      holds: stoppedAt ? [] : this.heldDestinations(),
     };
     await this.store.recordProcess(doc);
     if (now.getTime() - this.lastPrune > 60_000) {
@@ -788,6 +818,7 @@ export class BatchManager {
           active_transfers: gone ? 0 : p.active,
           bytes_per_s: gone ? 0 : p.bytes_per_s,
           moved: p.moved,
+          holds: gone ? [] : (p.holds ?? []),
           started_at: p.started_at.toISOString(),
           last_seen: p.last_seen.toISOString(),
           this_process: p.id === this.owner,
@@ -968,6 +999,11 @@ export class BatchManager {
         // Another process holds it now (this one stopped renewing in time): nothing to write.
       } else if (stop === 'shutdown') {
         await this.store.applyFile(ref, releaseRule(this.owner, 'pending'));
+      } else if (!stop && isQuotaRefusal(err)) {
+        // MEGA takes no more data now: the file waits in the queue (its checkpoint kept, no failure
+        // counted) and the destination's queue is held until it is tried again.
+        await this.store.applyFile(ref, releaseRule(this.owner, 'pending'));
+        this.holdDestination(ref.destination, shortReason(err));
       } else if (stop === 'pause') {
         // The checkpoint stays with the document: a resume continues from it.
         ended = await this.store.applyFile(ref, releaseRule(this.owner, 'paused'));
@@ -986,7 +1022,10 @@ export class BatchManager {
       }
     }
     doc = ended ?? (await this.store.getFile(ref)) ?? doc;
-    if (ended?.status === 'done') this.moved++;
+    if (ended?.status === 'done') {
+      this.moved++;
+      this.releaseHold(ref.destination);
+    }
     await this.emitFile(active.batchId, doc, null);
     if (ended && !isOpen(ended.status) && ended.batch_id) {
       await this.store.applyBatch(ended.batch_id, recordOutcomeRule(ended));
@@ -1302,12 +1341,13 @@ export class BatchManager {
    * Pauses a batch from any process: pending transfers wait, moving ones stop at their holder's
    * next lease renewal and keep their checkpoint. The batch stays running until resumed.
    */
-  async pause(batchId: string): Promise<{ batch_id: string; paused: number } | null> {
+  async pause(batchId: string, codes?: string[]): Promise<{ batch_id: string; paused: number } | null> {
     const batch = await this.store.getBatch(batchId);
     if (!batch) return null;
     let paused = 0;
     for (const item of batch.files) {
       if (item.start_result !== 'started' || item.outcome) continue;
+      if (codes && !codes.includes(item.code)) continue;
       const r = await this.store.applyFile(itemRef(batch, item), stopRule(batchId, 'pause'));
       if (r !== 'not_ours') paused++;
       const active = this.active.get(refKey(itemRef(batch, item)));
@@ -1316,18 +1356,87 @@ export class BatchManager {
     return { batch_id: batchId, paused };
   }
 
-  /** Resumes a paused batch: its paused transfers are queued again (from their checkpoints). */
-  async resume(batchId: string): Promise<{ batch_id: string; resumed: number } | null> {
+  /**
+   * Resumes a paused batch (or some of its files): its paused transfers are queued again (from
+   * their checkpoints).
+   */
+  async resume(batchId: string, codes?: string[]): Promise<{ batch_id: string; resumed: number } | null> {
     const batch = await this.store.getBatch(batchId);
     if (!batch) return null;
     let resumed = 0;
     for (const item of batch.files) {
       if (item.start_result !== 'started' || item.outcome) continue;
+      if (codes && !codes.includes(item.code)) continue;
       if (await this.store.applyFile(itemRef(batch, item), resumeRule(batchId))) resumed++;
     }
     if (this.work === 'own') this.own.add(batchId);
     this.ensureRunner();
     return { batch_id: batchId, resumed };
+  }
+
+  /** Pauses every running batch of the store, whichever process moves it. */
+  async pauseAll(): Promise<{ batches: number; paused: number }> {
+    let paused = 0;
+    const running = await this.store.listBatches({ state: 'running' });
+    for (const b of running) paused += (await this.pause(b.batch_id))?.paused ?? 0;
+    return { batches: running.length, paused };
+  }
+
+  /** Resumes the paused transfers of every running batch. */
+  async resumeAll(): Promise<{ batches: number; resumed: number }> {
+    let resumed = 0;
+    const running = await this.store.listBatches({ state: 'running' });
+    for (const b of running) resumed += (await this.resume(b.batch_id))?.resumed ?? 0;
+    return { batches: running.length, resumed };
+  }
+
+  /**
+   * Moves a batch's waiting transfers to the front of its destination's queue (before everything
+   * pending now, in their own order), for every process that claims from it.
+   */
+  async toFront(batchId: string): Promise<{ batch_id: string; moved: number } | null> {
+    const batch = await this.store.getBatch(batchId);
+    if (!batch) return null;
+    const [head] = await this.store.findPendingHead(batch.destination);
+    const items = batch.files.filter((i) => i.start_result === 'started' && !i.outcome);
+    const docs = (await this.store.getFiles(items.map((i) => itemRef(batch, i))))
+      .filter((d) => d.status === 'pending' && d.batch_id === batchId)
+      .sort((a, b) => (a.queued_at?.getTime() ?? 0) - (b.queued_at?.getTime() ?? 0));
+    // Before the head of the queue: one millisecond apart, keeping the batch's own order.
+    const start = (head?.queued_at?.getTime() ?? Date.now()) - docs.length - 1;
+    let moved = 0;
+    for (const [rank, doc] of docs.entries()) {
+      if (await this.store.applyFile(doc, frontRule(batchId, new Date(start + rank)))) moved++;
+    }
+    this.poke();
+    return { batch_id: batchId, moved };
+  }
+
+  // ---------------------------------------------------------------- quota holds
+
+  /** Holds a destination's queue after a quota refusal (the wait doubles at each one). */
+  private holdDestination(destination: string, reason: string): void {
+    const before = this.holds.get(destination);
+    const waitMs = before ? Math.min(QUOTA_RETRY_MAX_MS, before.waitMs * 2) : this.config.quotaRetryMs;
+    const until = Math.max(before?.until ?? 0, Date.now() + waitMs);
+    if (before && before.until >= until - 1000) return; // already held (several files refused at once)
+    this.holds.set(destination, { reason, until, waitMs });
+    this.emit({ type: 'hold', destination, reason, retry_at: new Date(until).toISOString() });
+  }
+
+  /** A transfer went through: the destination takes data again. */
+  private releaseHold(destination: string): void {
+    if (!this.holds.delete(destination)) return;
+    this.emit({ type: 'hold', destination, reason: null, retry_at: null });
+  }
+
+  /** The destinations whose queue waits in this process, with why and until when. */
+  heldDestinations(): { destination: string; reason: string; retry_at: string }[] {
+    return [...this.holds].map(([destination, h]) => ({
+      destination,
+      reason: h.reason,
+      retry_at: new Date(h.until).toISOString(),
+    }));
   }
 
   /**
@@ -1466,6 +1575,11 @@ function toProgress(doc: ProgressSource, active: ActiveFile | null): FileProgres
     error_message: doc.error_message ?? null,
     mega_link: doc.mega_link ?? null,
   };
+}
+
+/** MEGA refusing more data (storage or transfer quota): the queue waits instead of failing files. */
+function isQuotaRefusal(err: unknown): boolean {
+  return err instanceof FerryError && err.kind === 'quota' && err.side === 'destination';
 }
 
 /** Turns a failure to reach S3 or MEGA during validation into bad-configuration input. */

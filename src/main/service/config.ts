@@ -94,6 +94,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): FerryConfig
       maxActive: intSetting(env, 'MEGAFERRY_MAX_ACTIVE', DEFAULT_ENGINE_CONFIG.maxActive, 1, 64),
       // A lease must outlive a few renewals (one a second) so a busy moment never loses it.
       leaseMs: intSetting(env, 'MEGAFERRY_LEASE_MS', DEFAULT_ENGINE_CONFIG.leaseMs, 3000, 3_600_000),
+      quotaRetryMs: intSetting(
+        env,
+        'MEGAFERRY_QUOTA_RETRY_MS',
+        DEFAULT_ENGINE_CONFIG.quotaRetryMs,
+        1000,
+        1_800_000,
+      ),
       retry,
       requestRetry: requestPolicy(retry, requestAttempts),
     },

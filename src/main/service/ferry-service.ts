@@ -3,8 +3,11 @@
  * source and the MEGA destination. The CLI, the headless host and the desktop shell all use it.
  */
 import type {
+  AllControlled,
+  BatchMoved,
   BatchPaused,
   BatchResumed,
+  FilesPaused,
   FerryApi,
   FileRecord,
   Health,
@@ -381,6 +384,91 @@ export class FerryService implements FerryApi {
       status: 'resumed',
       message: `batch resumed: ${result.resumed} transfer${result.resumed === 1 ? '' : 's'} queued again`,
       resumed_transfers: result.resumed,
+    };
+  }
+
+  /** The batch of a files request, running (checked), and the codes it names that it holds. */
+  private async filesOf(request: unknown, verb: string): Promise<{ batchId: string; codes: string[] }> {
+    const { FilesControlSchema, describeZodError } = await schemas();
+    const parsed = FilesControlSchema.safeParse(request ?? {});
+    if (!parsed.success) throw new InputError(describeZodError(parsed.error));
+    const status = await this.getBatch(parsed.data.batch_id);
+    if (status.overall_status !== 'in_progress') {
+      throw new ConflictError(
+        `batch ${status.batch_id} has already ended (${status.overall_status}); nothing to ${verb}`,
+      );
+    }
+    const known = new Set(status.files.map((f) => f.code));
+    const unknown = parsed.data.codes.filter((c) => !known.has(c));
+    if (unknown.length > 0) {
+      throw new NotFoundError(
+        `batch ${status.batch_id} has no file with code ${unknown
+          .slice(0, 5)
+          .map((c) => JSON.stringify(c))
+          .join(', ')}`,
+      );
+    }
+    return { batchId: status.batch_id, codes: parsed.data.codes };
+  }
+
+  async pauseFiles(request: unknown): Promise<FilesPaused> {
+    const { batchId, codes } = await this.filesOf(request, 'pause');
+    const r = await this.manager.pause(batchId, codes);
+    const n = r?.paused ?? 0;
+    return {
+      batch_id: batchId,
+      status: 'paused',
+      message: `${n} file${n === 1 ? '' : 's'} paused`,
+      changed: n,
+    };
+  }
+
+  async resumeFiles(request: unknown): Promise<FilesPaused> {
+    const { batchId, codes } = await this.filesOf(request, 'resume');
+    const r = await this.manager.resume(batchId, codes);
+    const n = r?.resumed ?? 0;
+    return {
+      batch_id: batchId,
+      status: 'resumed',
+      message: `${n} file${n === 1 ? '' : 's'} queued again`,
+      changed: n,
+    };
+  }
+
+  async pauseAll(): Promise<AllControlled> {
+    const r = await this.manager.pauseAll();
+    return {
+      status: 'paused',
+      message: `${r.paused} transfer${r.paused === 1 ? '' : 's'} paused in ${r.batches} running batch${r.batches === 1 ? '' : 'es'}`,
+      batches: r.batches,
+      changed: r.paused,
+    };
+  }
+
+  async resumeAll(): Promise<AllControlled> {
+    const r = await this.manager.resumeAll();
+    return {
+      status: 'resumed',
+      message: `${r.resumed} transfer${r.resumed === 1 ? '' : 's'} queued again in ${r.batches} running batch${r.batches === 1 ? '' : 'es'}`,
+      batches: r.batches,
+      changed: r.resumed,
+    };
+  }
+
+  async moveBatchToFront(batchId: string): Promise<BatchMoved> {
+    const status = await this.getBatch(batchId);
+    if (status.overall_status !== 'in_progress') {
+      throw new ConflictError(
+        `batch ${status.batch_id} has already ended (${status.overall_status}); nothing to move`,
+      );
+    }
+    const r = await this.manager.toFront(status.batch_id);
+    const n = r?.moved ?? 0;
+    return {
+      batch_id: status.batch_id,
+      status: 'moved',
+      message: `${n} waiting transfer${n === 1 ? '' : 's'} moved to the front of the queue`,
+      moved: n,
     };
   }
 

@@ -25,7 +25,7 @@ import { claimRule } from './rules';
 
 /** Attempts of one compare-and-set before the store reports it could not write. */
 const CAS_ATTEMPTS = 50;
-/** How many of the oldest pending transfers a claim chooses from. */
+/** How many of the oldest pending transfers a claim looks at (the head first, then the others). */
 const CLAIM_WINDOW = 8;
 
 export class StoreCore implements MetadataStore {
@@ -74,6 +74,10 @@ export class StoreCore implements MetadataStore {
 
   findOpen(batchIds: string[]): Promise<FileDoc[]> {
     return batchIds.length === 0 ? Promise.resolve([]) : this.adapter.findOpen(batchIds);
+  }
+
+  findPendingHead(destination: string): Promise<FileDoc[]> {
+    return this.adapter.findPending({ destination }, 1);
   }
 
   openBatches(batchIds: string[]): Promise<string[]> {
@@ -145,14 +149,17 @@ export class StoreCore implements MetadataStore {
 
   async claimNext(scope: ClaimScope, owner: string, leaseMs: number): Promise<ClaimResult> {
     let lost = 0;
-    // The oldest few, tried from a random one: runners racing for the queue's head spread over it
-    // instead of all colliding on its first transfer. Null only when nothing is pending in scope.
+    // The head of the queue first (the queue's order is the users': batches in the order started,
+    // one moved to the front, small files first); when another runner took it, the rest of the
+    // oldest few from a random one, so runners racing for the head spread instead of all colliding
+    // on the next one. Null only when nothing is pending in scope.
     for (let round = 0; round < 100; round++) {
       const candidates = await this.adapter.findPending(scope, CLAIM_WINDOW);
       if (candidates.length === 0) return { doc: null, lost };
-      const start = Math.floor(Math.random() * candidates.length);
+      const start = 1 + Math.floor(Math.random() * Math.max(1, candidates.length - 1));
       for (let i = 0; i < candidates.length; i++) {
-        const candidate = candidates[(start + i) % candidates.length] as FileDoc;
+        const index = i === 0 ? 0 : 1 + ((start - 1 + i - 1) % Math.max(1, candidates.length - 1));
+        const candidate = candidates[index] as FileDoc;
         const doc = await this.applyFile(candidate, claimRule(owner, leaseMs));
         if (doc) return { doc, lost };
         lost++;

@@ -137,7 +137,7 @@ export interface BatchDoc {
    * The request as started (bucket, selection, target, max_concurrent, force, run). `run` is
    * absent in batches older than workers: they run `here`.
    */
-  options: Omit<BatchRequest, 'run'> & { run?: BatchRequest['run'] };
+  options: Omit<BatchRequest, 'run' | 'order'> & { run?: BatchRequest['run']; order?: BatchRequest['order'] };
   /** Where the batch sends its files (the `destination` of its transfers). */
   destination: string;
   files: BatchItemDoc[];
@@ -197,6 +197,16 @@ export interface ProcessDoc {
   bytes_per_s: number;
   /** Transfers it finished as done since it started. */
   moved: number;
+  /** Destinations whose queue it holds after a quota refusal, why, and when it tries again. */
+  holds?: DestinationHold[];
+}
+
+/** A destination's queue waiting after MEGA refused more data (over its storage or transfer quota). */
+export interface DestinationHold {
+  destination: string;
+  reason: string;
+  /** ISO date of the next try. */
+  retry_at: string;
 }
 
 export interface FilesPage {
@@ -292,6 +302,8 @@ export interface MetadataStore {
   applyBatch<R>(batchId: string, rule: BatchRule<R>): Promise<R>;
   /** Applies a pure rule of ./rules.ts to one folder record. */
   applyFolder<R>(destination: string, path: string, rule: FolderRule<R>): Promise<R>;
+  /** The oldest pending transfer of a destination (the head of its queue), if any. */
+  findPendingHead(destination: string): Promise<FileDoc[]>;
   /** Takes the oldest pending transfer in scope for `owner`. */
   claimNext(scope: ClaimScope, owner: string, leaseMs: number): Promise<ClaimResult>;
   findOpen(batchIds: string[]): Promise<FileDoc[]>;

@@ -64,7 +64,7 @@ export type QueueResult =
  */
 export function queueRule(
   seed: FileSeed,
-  opts: { batchId: string; force: boolean; newTransferId: string },
+  opts: { batchId: string; force: boolean; newTransferId: string; queuedAt?: Date },
 ): FileRule<QueueResult> {
   return (cur, now) => {
     if (cur && isOpen(cur.status)) {
@@ -81,7 +81,7 @@ export function queueRule(
       size: seed.size,
       etag: seed.etag,
       batch_id: opts.batchId,
-      queued_at: now,
+      queued_at: opts.queuedAt ?? now,
       modified_date: now,
       lease_owner: null,
       lease_expires_at: null,
@@ -318,6 +318,14 @@ export function resumeRule(batchId: string): FileRule<boolean> {
       return { next: { ...touched(cur, now), stop_request: null }, result: true };
     }
     return same(false);
+  };
+}
+
+/** A pending transfer of `batchId` takes its place in the queue at `queuedAt` (moved to the front). */
+export function frontRule(batchId: string, queuedAt: Date): FileRule<boolean> {
+  return (cur, now) => {
+    if (!cur || cur.batch_id !== batchId || cur.status !== 'pending') return same(false);
+    return { next: { ...touched(cur, now), queued_at: queuedAt }, result: true };
   };
 }
 

@@ -427,6 +427,8 @@ export const en = {
   shell: {
     separator: ', ',
     show: 'Show MegaFerry',
+    pauseAll: 'Pause all',
+    resumeAll: 'Resume all',
     cancelAll: 'Cancel all transfers',
     quit: 'Quit',
     idle: 'MegaFerry — idle',

@@ -396,6 +396,8 @@ export const zhHans = {
   shell: {
     separator: '，',
     show: '显示 MegaFerry',
+    pauseAll: '全部暂停',
+    resumeAll: '全部继续',
     cancelAll: '取消全部传输',
     quit: '退出',
     idle: 'MegaFerry — 空闲',

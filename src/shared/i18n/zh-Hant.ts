@@ -397,6 +397,8 @@ export const zhHant = {
   shell: {
     separator: '，',
     show: '顯示 MegaFerry',
+    pauseAll: '全部暫停',
+    resumeAll: '全部繼續',
     cancelAll: '取消所有傳輸',
     quit: '結束',
     idle: 'MegaFerry — 閒置',

@@ -20,7 +20,7 @@ export class HttpError extends Error {
   }
 }
 
-const EVENT_TYPES: FerryEvent['type'][] = ['progress', 'file', 'batch'];
+const EVENT_TYPES: FerryEvent['type'][] = ['progress', 'file', 'batch', 'hold'];
 /** Wait before a new event stream when the browser closed the last one. */
 const RECONNECT_MS = 3000;
 

@@ -53,6 +53,9 @@ interface AppState {
   setHealth(health: Health | null, error?: string | null): void;
   setConnection(state: ConnectionState): void;
   setTheme(theme: ThemeChoice): void;
+  /** Destinations whose queue waits after MEGA refused more data: why, and the next try. */
+  holds: Record<string, { reason: string; retry_at: string }>;
+  setHold(event: { destination: string; reason: string | null; retry_at: string | null }): void;
   /** Shows a notice; returns its id (to dismiss it when it is no longer true). */
   notify(tone: NoticeTone, title: string, detail?: string): number;
   dismiss(id: number): void;
@@ -81,6 +84,14 @@ export const useApp = create<AppState>()((set) => ({
   connection: 'connecting',
   theme: savedTheme(),
   notices: [],
+  holds: {},
+  setHold: ({ destination, reason, retry_at }) =>
+    set((s) => {
+      const holds = { ...s.holds };
+      if (reason && retry_at) holds[destination] = { reason, retry_at };
+      else delete holds[destination];
+      return { holds };
+    }),
   setScreen: (screen) =>
     set((s) => {
       writePlace(screen, s.batch);

@@ -131,6 +131,10 @@ export const useTransfers = create<TransfersState>()((set, get) => ({
   },
 
   applyEvent(event) {
+    if (event.type === 'hold') {
+      useApp.getState().setHold(event);
+      return;
+    }
     const st = get();
     const batch = st.batches[event.batch_id];
     if (!batch) {
