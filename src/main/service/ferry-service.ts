@@ -341,25 +341,26 @@ export class FerryService implements FerryApi {
     return this.manager.listBatches();
   }
 
-  async cancelBatch(batchId: string): Promise<BatchCancelled> {
+  /** The batch, while it runs; else a conflict saying it has ended and there is nothing to `verb`. */
+  private async runningBatch(batchId: string, verb: string): Promise<BatchStatus> {
     const status = await this.getBatch(batchId);
     if (status.overall_status !== 'in_progress') {
       throw new ConflictError(
-        `batch ${status.batch_id} has already ended (${status.overall_status}); nothing to cancel`,
+        `batch ${status.batch_id} has already ended (${status.overall_status}); nothing to ${verb}`,
       );
     }
+    return status;
+  }
+
+  async cancelBatch(batchId: string): Promise<BatchCancelled> {
+    const status = await this.runningBatch(batchId, 'cancel');
     const result = await this.manager.cancel(status.batch_id);
     if (!result) throw new NotFoundError(`unknown batch: ${status.batch_id}`);
     return result;
   }
 
   async pauseBatch(batchId: string): Promise<BatchPaused> {
-    const status = await this.getBatch(batchId);
-    if (status.overall_status !== 'in_progress') {
-      throw new ConflictError(
-        `batch ${status.batch_id} has already ended (${status.overall_status}); nothing to pause`,
-      );
-    }
+    const status = await this.runningBatch(batchId, 'pause');
     const result = await this.manager.pause(status.batch_id);
     if (!result) throw new NotFoundError(`unknown batch: ${status.batch_id}`);
     return {
@@ -371,12 +372,7 @@ export class FerryService implements FerryApi {
   }
 
   async resumeBatch(batchId: string): Promise<BatchResumed> {
-    const status = await this.getBatch(batchId);
-    if (status.overall_status !== 'in_progress') {
-      throw new ConflictError(
-        `batch ${status.batch_id} has already ended (${status.overall_status}); nothing to resume`,
-      );
-    }
+    const status = await this.runningBatch(batchId, 'resume');
     const result = await this.manager.resume(status.batch_id);
     if (!result) throw new NotFoundError(`unknown batch: ${status.batch_id}`);
     return {
@@ -392,12 +388,7 @@ export class FerryService implements FerryApi {
     const { FilesControlSchema, describeZodError } = await schemas();
     const parsed = FilesControlSchema.safeParse(request ?? {});
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
-    const status = await this.getBatch(parsed.data.batch_id);
-    if (status.overall_status !== 'in_progress') {
-      throw new ConflictError(
-        `batch ${status.batch_id} has already ended (${status.overall_status}); nothing to ${verb}`,
-      );
-    }
+    const status = await this.runningBatch(parsed.data.batch_id, verb);
     const known = new Set(status.files.map((f) => f.code));
     const unknown = parsed.data.codes.filter((c) => !known.has(c));
     if (unknown.length > 0) {
@@ -456,12 +447,7 @@ export class FerryService implements FerryApi {
   }
 
   async moveBatchToFront(batchId: string): Promise<BatchMoved> {
-    const status = await this.getBatch(batchId);
-    if (status.overall_status !== 'in_progress') {
-      throw new ConflictError(
-        `batch ${status.batch_id} has already ended (${status.overall_status}); nothing to move`,
-      );
-    }
+    const status = await this.runningBatch(batchId, 'move');
     const r = await this.manager.toFront(status.batch_id);
     const n = r?.moved ?? 0;
     return {
