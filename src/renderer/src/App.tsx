@@ -17,6 +17,7 @@ import { useTransfers } from './stores/transfers';
 import { needsSetup } from './settings-form';
 import { Announcer } from './components/Announcer';
 import { OfflineBanner } from './components/OfflineBanner';
+import { HoldBanner } from './components/HoldBanner';
 
 /** Sets `data-theme` to light or dark: the chosen theme, or the system's (followed live). */
 function useTheme() {
@@ -45,8 +46,23 @@ function useConnection() {
       if (state === 'connected') {
         void useTransfers.getState().refreshAll();
         void checkHealth();
+        void loadHolds();
       }
     });
+    /** The queues this process holds now (a hold that began before this page loaded). */
+    async function loadHolds() {
+      try {
+        const me = (await client!.listWorkers()).workers.find((w) => w.this_process);
+        const app = useApp.getState();
+        for (const destination of Object.keys(app.holds)) {
+          if (!me?.holds.some((h) => h.destination === destination))
+            app.setHold({ destination, reason: null, retry_at: null });
+        }
+        for (const h of me?.holds ?? []) app.setHold(h);
+      } catch {
+        // the next (re)connect tries again; live hold events keep it current meanwhile
+      }
+    }
     async function checkHealth() {
       try {
         useApp.getState().setHealth(await client!.health());
@@ -104,6 +120,7 @@ export function App() {
       <Sidebar />
       <main className="content" id="content">
         <OfflineBanner />
+        <HoldBanner />
         {screen === 'browse' && <BrowseScreen />}
         {screen === 'transfers' && <TransfersScreen />}
         {screen === 'history' && <HistoryScreen />}

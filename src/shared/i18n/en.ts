@@ -56,6 +56,10 @@ export const en = {
     settings: 'Settings',
     workers: 'Workers',
   },
+  hold: {
+    title: 'MEGA takes no more data.',
+    body: '{{destination}} refused more data ({{reason}}): transfers wait and keep their place; next try {{time}}.',
+  },
   workers: {
     title: 'Workers',
     intro:
@@ -76,6 +80,7 @@ export const en = {
     lastSeen: 'Last seen',
     version: 'Version',
     movingOf: '{{active, number}} of {{capacity, number}}',
+    held: 'MEGA refused more data: waiting until {{time}}',
     thisProcess: 'this app',
     summary: '{{online, number}} moving · {{idle, number}} idle · {{gone, number}} gone',
     kinds: { desktop: 'Desktop app', serve: 'Host', cli: 'Command line', worker: 'Worker' },

@@ -54,6 +54,10 @@ export const zhHans = {
     settings: '设置',
     workers: '工作节点',
   },
+  hold: {
+    title: 'MEGA 暂不接收更多数据。',
+    body: '{{destination}} 拒绝接收更多数据（{{reason}}）：传输将等待并保留其排队位置；下次尝试时间 {{time}}。',
+  },
   workers: {
     title: '工作节点',
     intro:
@@ -74,6 +78,7 @@ export const zhHans = {
     lastSeen: '最后在线',
     version: '版本',
     movingOf: '{{active, number}} / {{capacity, number}}',
+    held: 'MEGA 拒绝接收更多数据：等待至 {{time}}',
     thisProcess: '本应用',
     summary: '{{online, number}} 个传输中 · {{idle, number}} 个空闲 · {{gone, number}} 个已离线',
     kinds: { desktop: '桌面应用', serve: '主机', cli: '命令行', worker: '工作节点' },

@@ -54,6 +54,10 @@ export const zhHant = {
     settings: '設定',
     workers: '工作節點',
   },
+  hold: {
+    title: 'MEGA 暫不接收更多資料。',
+    body: '{{destination}} 拒絕接收更多資料（{{reason}}）：傳輸將等待並保留其排隊位置；下次嘗試時間 {{time}}。',
+  },
   workers: {
     title: '工作節點',
     intro:
@@ -74,6 +78,7 @@ export const zhHant = {
     lastSeen: '最後上線',
     version: '版本',
     movingOf: '{{active, number}} / {{capacity, number}}',
+    held: 'MEGA 拒絕接收更多資料：等待至 {{time}}',
     thisProcess: '本應用程式',
     summary: '{{online, number}} 個傳輸中 · {{idle, number}} 個閒置 · {{gone, number}} 個已離線',
     kinds: { desktop: '桌面應用程式', serve: '主機', cli: '命令列', worker: '工作節點' },

@@ -109,6 +109,11 @@ export function WorkersScreen() {
                     <span className={`badge tone-${STATE_TONE[w.state]}`}>
                       {t(`workers.states.${w.state}`)}
                     </span>
+                    {w.holds.map((h) => (
+                      <div key={h.destination} className="small text-warn" title={h.reason}>
+                        {t('workers.held', { time: formatDate(h.retry_at) })}
+                      </div>
+                    ))}
                   </td>
                   <td className="num" data-label={t('workers.moving')}>
                     {w.state === 'gone'
