@@ -4,6 +4,7 @@
  */
 import type { BatchPaused, BatchResumed, FerryApi, FileRecord, Health } from '../../shared/api';
 import { LOCAL_BUCKET_PREFIX } from '../../shared/constants';
+import { parseBwLimit } from '../../shared/bwlimit';
 import type {
   BatchCancelled,
   BatchStarted,
@@ -12,7 +13,10 @@ import type {
   FerryEvent,
   S3ObjectsPage,
   SettingsView,
+  TransferPlan,
 } from '../../shared/contract';
+import type { BatchRequest } from '../../shared/contract';
+import { planTransfer } from './plan';
 import { BatchManager, type TransferPeers, type WorkScope } from '../engine/batch-manager';
 import type { MegaConfig } from '../engine/destinations/mega';
 import { ConflictError, InputError, NotFoundError } from '../engine/errors';
@@ -109,6 +113,13 @@ export class FerryService implements FerryApi {
       config: config.engine,
       work: options.work ?? (options.resume ? 'all' : 'own'),
     });
+    this.applyBandwidth();
+  }
+
+  /** The bandwidth limit of the settings, applied at once to every upload of this process. */
+  private applyBandwidth(): void {
+    const parsed = parseBwLimit(this.values.transfers.bwlimit);
+    this.manager.bandwidth.setSchedule('schedule' in parsed ? parsed.schedule : []);
   }
 
   /**
@@ -201,6 +212,7 @@ export class FerryService implements FerryApi {
   private async applySettings(values: SettingsValues): Promise<void> {
     const previous = this.current;
     this.values = values;
+    this.applyBandwidth();
     const next = this.buildPeers(values, previous);
     this.current = next;
     if (next.source !== previous.source || next.destination !== previous.destination) {
@@ -280,6 +292,26 @@ export class FerryService implements FerryApi {
   }
 
   async startBatch(request: unknown): Promise<BatchStarted> {
+    const parsed = await this.parseBatchRequest(request);
+    if (parsed.dry_run)
+      throw new InputError('dry_run: a dry run is a plan: ask planBatch (POST /api/batches/plan)');
+    // Nothing to send to yet: one clear message (the host starts without an account).
+    this.requireMega();
+    return this.manager.start(parsed);
+  }
+
+  async planBatch(request: unknown): Promise<TransferPlan> {
+    const parsed = await this.parseBatchRequest(request);
+    // A plan needs the destination's name (where "already done" is looked up), not a login.
+    this.requireMega();
+    return planTransfer(parsed, {
+      source: this.current.source,
+      store: this.store,
+      destination: this.current.destination.id,
+    });
+  }
+
+  private async parseBatchRequest(request: unknown): Promise<BatchRequest> {
     const { batchRequestSchema, describeZodError } = await schemas();
     const schema = batchRequestSchema({
       maxConcurrent: this.config.engine.maxConcurrentLimit,
@@ -297,9 +329,7 @@ export class FerryService implements FerryApi {
     const parsed = schema.safeParse(withDefaults);
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
     this.checkBucketKind(parsed.data.bucket);
-    // Nothing to send to yet: one clear message (the host starts without an account).
-    this.requireMega();
-    return this.manager.start(parsed.data);
+    return parsed.data;
   }
 
   async getBatch(batchId: string): Promise<BatchStatus> {
