@@ -434,22 +434,24 @@ export function TransfersScreen() {
     <section className="screen" aria-labelledby="transfers-title">
       <header className="screen__head">
         <h1 id="transfers-title">{t('transfers.title')}</h1>
-        <button
-          type="button"
-          className="button button--ghost"
-          title={t('transfers.clearFinishedHint')}
-          disabled={finished.length === 0}
-          onClick={() => useCleared.getState().clear(finished)}
-        >
-          {t('transfers.clearFinished')}
-        </button>
-        <button
-          type="button"
-          className="button button--ghost"
-          onClick={() => void useTransfers.getState().refreshAll()}
-        >
-          {t('transfers.refresh')}
-        </button>
+        <div className="toolbar">
+          <button
+            type="button"
+            className="button button--ghost"
+            title={t('transfers.clearFinishedHint')}
+            disabled={finished.length === 0}
+            onClick={() => useCleared.getState().clear(finished)}
+          >
+            {t('transfers.clearFinished')}
+          </button>
+          <button
+            type="button"
+            className="button button--ghost"
+            onClick={() => void useTransfers.getState().refreshAll()}
+          >
+            {t('transfers.refresh')}
+          </button>
+        </div>
       </header>
       <div className="screen__body">
         {lastStart && <StartReport outcomes={lastStart} />}
