@@ -130,6 +130,8 @@ describe('POST /api/batches with filters and dry_run', () => {
     const summary = summarizeTransfer([status]);
     expect(summary).toMatchObject({ done: 1, skipped: 1, failed: 0, bytes: 50 });
     expect(summary.elapsed_ms).toBeGreaterThanOrEqual(0);
+    // GET /api/batches/{id} carries the same summary.
+    expect(status.summary).toEqual(summary);
   });
 
   it('refuses bad filters, and filters with keys, with 400 and the field named', async () => {

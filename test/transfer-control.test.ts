@@ -110,6 +110,11 @@ describe('the summary at the end of a transfer', () => {
     expect(header).toEqual(
       expect.arrayContaining(['batch_id', 'remote_key', 'outcome', 'status', 'error_message']),
     );
+    // `status BATCH_ID` of an ended batch ends with the same summary.
+    const batchId = rows[1]![header.indexOf('batch_id')]!;
+    const status = await run(['status', batchId]);
+    expect(status.stdout).toMatch(/^Files:\s+0 done, 1 failed, 1 skipped \(already done\) of 2$/m);
+    expect(status.stdout).toMatch(/^Failures:\n {2}sum\/missing\.bin — s3_download_failed: /m);
     const byKey = new Map(rows.slice(1).map((r) => [r[header.indexOf('remote_key')], r]));
     expect(byKey.get('sum/a.jpg')?.[header.indexOf('outcome')]).toBe('skipped');
     expect(byKey.get('sum/missing.bin')?.[header.indexOf('outcome')]).toBe('failed');

@@ -23,6 +23,7 @@ import {
 } from './object-paths';
 import { type TransferFilters, resolveFilters } from './filters';
 import { BWLIMIT_RULE, bwLimitProblem } from './bwlimit';
+import type { TransferSummary } from './transfer-summary';
 
 // The plain values live in ./constants (no zod), so code that only names them loads no schemas.
 export {
@@ -258,6 +259,8 @@ export const BatchStatusSchema = z.object({
   bucket: z.string().optional(),
   /** The selection this batch is part of, when one selection was split into several batches. */
   selection: z.string().nullable().optional(),
+  /** Done / failed / skipped, bytes, elapsed, average speed, failures (GET /api/batches/{id}). */
+  summary: z.custom<TransferSummary>(() => true).optional(),
   files: z.array(FileProgressSchema),
 });
 export type BatchStatus = z.infer<typeof BatchStatusSchema>;

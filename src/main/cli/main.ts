@@ -533,7 +533,11 @@ function buildProgram(): Command {
         if (batchId) {
           const status = await service.getBatch(batchId);
           if (opts.json) process.stdout.write(JSON.stringify(status, null, 2) + '\n');
-          else printSummary(status);
+          else {
+            printSummary(status);
+            if (status.summary && status.overall_status !== 'in_progress')
+              process.stdout.write(summaryText(status.summary));
+          }
         } else {
           const batches = await service.listBatches();
           if (opts.json) process.stdout.write(JSON.stringify(batches, null, 2) + '\n');

@@ -17,6 +17,7 @@ import type {
 } from '../../shared/contract';
 import type { BatchRequest } from '../../shared/contract';
 import { planTransfer } from './plan';
+import { summarizeTransfer } from '../../shared/transfer-summary';
 import { BatchManager, type TransferPeers, type WorkScope } from '../engine/batch-manager';
 import type { MegaConfig } from '../engine/destinations/mega';
 import { ConflictError, InputError, NotFoundError } from '../engine/errors';
@@ -336,7 +337,8 @@ export class FerryService implements FerryApi {
     const id = await checkBatchId(batchId);
     const status = await this.manager.status(id);
     if (!status) throw new NotFoundError(`unknown batch: ${id}`);
-    return status;
+    // The summary at the end (as the CLI prints it); while it runs, elapsed is still unknown.
+    return { ...status, summary: summarizeTransfer([status]) };
   }
 
   listBatches(): Promise<BatchStatus[]> {
