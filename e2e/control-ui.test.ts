@@ -166,6 +166,19 @@ describe('preview, filters, summary and clearing in the UI', () => {
     await page.getByText('1 finished batch hidden; its files stay in History.').waitFor();
     await page.getByRole('button', { name: 'Show them' }).click();
     await page.getByRole('listitem', { name: `Batch ${batchId}` }).waitFor();
+
+    // At 360 px: the summary, the footer's preview and its filters stay usable and named.
+    await page.setViewportSize({ width: 360, height: 800 });
+    expect(await axeViolations(page)).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'control-transfers-360.png'), fullPage: true });
+    await nav(page, 'Browse').click();
+    await openBucket(page);
+    await page.getByRole('checkbox', { name: 'pics/', exact: true }).click();
+    if ((await page.getByRole('group', { name: 'Filters for ticked folders' }).count()) === 0)
+      await page.getByRole('button', { name: /^Filters/ }).click();
+    await expect.poll(() => preview(page).innerText()).toMatch(/already done/);
+    await page.screenshot({ path: join(SHOTS, 'control-browse-360.png'), fullPage: true });
+    expect(await axeViolations(page)).toEqual([]);
     expect(problems).toEqual([]);
     await page.close();
   }, 120_000);
