@@ -54,8 +54,8 @@ describe('trayTooltip', () => {
       ...many('p', 3, 'processing', 100, 50),
       ...many('w', 25, 'pending'),
     ]);
-    // bytes: 12×100 done + 3×50 moving of 40×100 → 1350/4000 = 33%
-    expect(trayTooltip([a])).toBe('MegaFerry — 3 transferring, 12 of 40 done, 33%');
+    // bytes: 12×100 done + 3×50 moving of 40×100 → 1350/4000 = 33%; three files at 1000 B/s
+    expect(trayTooltip([a])).toBe('MegaFerry — 3 transferring, 12 of 40 done, 33%, 2.9 KiB/s');
   });
 
   it('names failures and waits, and never says 100% while something remains', () => {
@@ -71,6 +71,8 @@ describe('trayTooltip', () => {
     expect(batchTotals([c]).percent).toBe(75);
   });
 });
+
+const hansT = createI18n('zh-Hans').t;
 
 describe('batchEndNotification', () => {
   it('a completed batch', () => {
@@ -103,12 +105,40 @@ describe('batchEndNotification', () => {
       batch('batch_a', many('d', 3, 'done'), 'completed'),
       batch('batch_b', [...many('e', 2, 'done'), ...many('f', 1, 'error')], 'partial'),
     ]);
-    expect(n).toEqual({ title: '2 batches finished with failures', body: '5 done, 1 failed' });
+    expect(n).toEqual({ title: '2 batches finished with failures', body: '5 done, 1 failed\n✗ f0: error' });
     const cancelled = batchEndNotification([
       batch('batch_a', many('c', 3, 'cancelled'), 'cancelled'),
       batch('batch_b', many('x', 2, 'cancelled'), 'cancelled'),
     ]);
     expect(cancelled).toEqual({ title: '2 batches cancelled', body: '5 cancelled' });
+  });
+
+  it('ends with the summary: skipped apart, bytes, time and average speed, the first failures and how many more', () => {
+    const started = '2026-01-05T10:00:00.000Z';
+    const b: BatchStatus = {
+      ...batch('batch_s', [
+        ...many('d', 4, 'done', 1024 * 1024),
+        { ...file('k', 'done', 2048), skipped: true },
+        ...many('f', 5, 's4_upload_failed'),
+      ]),
+      overall_status: 'partial',
+      created_at: started,
+      finished_at: '2026-01-05T10:00:02.000Z',
+    };
+    const n = batchEndNotification(b);
+    expect(n.body.split('\n')).toEqual([
+      '4 done, 1 skipped, 5 failed',
+      '4.0 MiB in 2.0s, 2.0 MiB/s',
+      's3://media → MEGA /Archive',
+      '✗ f0: boom',
+      '✗ f1: boom',
+      '✗ f2: boom',
+      '… and 2 more failed',
+    ]);
+    expect(batchEndNotification(b, hansT).body.split('\n').slice(0, 2)).toEqual([
+      '4 个已完成，1 个已跳过，5 个失败',
+      '4.0 MiB，用时 2.0s，2.0 MiB/s',
+    ]);
   });
 
   it('an empty batch', () => {
@@ -128,8 +158,8 @@ describe('in Chinese', () => {
       ...many('p', 3, 'processing', 100, 50),
       ...many('w', 25, 'pending'),
     ]);
-    expect(trayTooltip([a], hans)).toBe('MegaFerry — 3 个传输中，已完成 12/40，33%');
-    expect(trayTooltip([a], hant)).toBe('MegaFerry — 3 個傳輸中，已完成 12/40，33%');
+    expect(trayTooltip([a], hans)).toBe('MegaFerry — 3 个传输中，已完成 12/40，33%，2.9 KiB/s');
+    expect(trayTooltip([a], hant)).toBe('MegaFerry — 3 個傳輸中，已完成 12/40，33%，2.9 KiB/s');
     expect(trayTooltip([], hant)).toBe('MegaFerry — 閒置');
   });
 
@@ -137,7 +167,7 @@ describe('in Chinese', () => {
     const b = batch('batch_a', [...many('d', 38, 'done'), ...many('f', 2, 's4_upload_failed')], 'partial');
     expect(batchEndNotification(b, hans)).toEqual({
       title: '批次已完成，部分失败',
-      body: '38 个已完成，2 个失败\ns3://media → MEGA /Archive',
+      body: '38 个已完成，2 个失败\ns3://media → MEGA /Archive\n✗ f0：boom\n✗ f1：boom',
     });
     const local = { ...batch('batch_l', many('c', 4, 'cancelled'), 'cancelled'), bucket: 'local:' };
     expect(batchEndNotification(local, hant)).toEqual({

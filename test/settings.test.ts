@@ -112,6 +112,7 @@ describe('the desktop: settings saved with a SecretBox', () => {
           max_concurrent_limit: 5,
           connections_per_file: 4,
           max_files_per_batch: 50,
+          bwlimit: '',
         },
         ui: { language: 'system' },
         locked: [],

@@ -1,335 +1,359 @@
 /**
- * Control of transfers (issue: pause, order, quota), as users drive it — the built bin and the
- * headless host as real processes, the real peers: pause one file and resume it from its
- * checkpoint (CLI), pause and resume everything (REST), a batch moved to the front of the queue,
- * small files first, and MEGA over its quota holding the queue instead of failing files.
+ * Control of a transfer from the command line (issue 12), as a user runs it (the built bin, child
+ * processes) against the real peers (s3rver, mega-mock; the embedded store): the summary at the
+ * end and `--report`, `--dry-run`, the filters of a prefix, and `--bwlimit` / MEGAFERRY_BWLIMIT.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { startS3Peer, type S3Peer } from './peers/s3';
-import { downloadSha256, listPath, startMegaPeer, type MegaPeer } from './peers/mega';
+import { startMegaPeer, type MegaPeer } from './peers/mega';
 import { ferryEnv } from './peers/env';
-import { apiCall, cli, serveProcess, start, type Proc } from './peers/cli-process';
-import { KiB, MiB, sha256, testBytes, waitFor } from './peers/fixtures';
-import type { BatchStatus, BatchStarted } from '../src/shared/contract';
-import type { WorkerStatus } from '../src/shared/api';
+import { MiB, testBytes, waitFor } from './peers/fixtures';
+import { parseCsv } from '../src/shared/csv';
+import type { BatchStatus, TransferPlan } from '../src/shared/contract';
 
+const BIN = resolve(__dirname, '..', 'bin', 'megaferry.mjs');
 const BUCKET = 'control-bucket';
-const TOKEN = 'control-test-token-0123456789';
 
 let s3: S3Peer;
 let mega: MegaPeer;
 let work: string;
-const shas = new Map<string, string>();
 
-function env(name: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function start(args: string[], extraEnv: Record<string, string | undefined> = {}) {
+  const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    ...ferryEnv({ s3, mega }, join(work, name)),
-    MEGAFERRY_CONNECTIONS_PER_FILE: '1',
-    ...extra,
+    ...ferryEnv({ s3, mega, mongo: null }, join(work, 'data')),
   };
-}
-
-async function put(key: string, size: number, seed: number) {
-  const data = testBytes(size, seed);
-  await s3.put(BUCKET, key, data);
-  shas.set(key, sha256(data));
-}
-
-async function statusOf(e: NodeJS.ProcessEnv, batchId: string): Promise<BatchStatus> {
-  const r = await cli(['status', batchId, '--json'], e);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as BatchStatus;
-}
-
-async function expectOnceInMega(status: BatchStatus): Promise<void> {
-  for (const f of status.files) {
-    expect(f.status, f.remote_key).toBe('done');
-    expect(await listPath(mega, f.s4_key), `copies of ${f.s4_key}`).toHaveLength(1);
-    expect((await downloadSha256(mega, f.s4_key)).sha256, f.s4_key).toBe(shas.get(f.remote_key));
+  for (const [k, v] of Object.entries(extraEnv)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
   }
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<Run>((res) =>
+    child.on('close', (code) => res({ code, stdout, stderr, ms: performance.now() - t0 })),
+  );
+  return { child, done };
 }
+const run = (args: string[], extraEnv: Record<string, string | undefined> = {}) => start(args, extraEnv).done;
 
-function batchIdOf(proc: Proc): string | undefined {
-  return /(batch_[a-z0-9]+): batch started/.exec(proc.out().stderr)?.[1];
-}
-
-/** The order in which the batch's files ended (their status time). */
-async function endOrder(e: NodeJS.ProcessEnv, prefix: string): Promise<string[]> {
-  const r = await cli(['files', '--q', prefix, '--json', '--limit', '100'], e);
+async function files(): Promise<{ remote_key: string; status: string; s4_key: string }[]> {
+  const r = await run(['files', '--json', '--limit', '1000']);
   expect(r.code, r.stderr).toBe(0);
-  const files = (JSON.parse(r.stdout) as { files: { remote_key: string; status_updated_at: string }[] })
-    .files;
-  return files
-    .sort((a, b) => a.status_updated_at.localeCompare(b.status_updated_at))
-    .map((f) => f.remote_key);
+  return (JSON.parse(r.stdout) as { files: { remote_key: string; status: string; s4_key: string }[] }).files;
 }
 
 beforeAll(async () => {
   [s3, mega] = await Promise.all([startS3Peer([BUCKET]), startMegaPeer()]);
   work = await mkdtemp(join(tmpdir(), 'megaferry-control-'));
-  for (let i = 0; i < 3; i++) await put(`one/${i}.bin`, 4 * MiB + i, 10 + i);
-  for (let i = 0; i < 3; i++) await put(`all-a/${i}.bin`, 3 * MiB + i, 20 + i);
-  for (let i = 0; i < 2; i++) await put(`all-b/${i}.bin`, 3 * MiB + i, 30 + i);
-  for (let i = 0; i < 4; i++) await put(`queue-a/${i}.bin`, 256 * KiB + i, 40 + i);
-  for (let i = 0; i < 2; i++) await put(`queue-b/${i}.bin`, 256 * KiB + i, 50 + i);
-  const sizes = [3 * MiB, 1 * KiB, 700 * KiB, 40 * KiB];
-  for (const [i, size] of sizes.entries()) await put(`small/${i}.bin`, size, 60 + i);
-  for (let i = 0; i < 2; i++) await put(`quota/${i}.bin`, 200 * KiB + i, 70 + i);
+  await s3.put(BUCKET, 'sum/a.jpg', testBytes(200_000, 1));
+  await s3.put(BUCKET, 'sum/b.txt', testBytes(1000, 2));
+  for (let i = 1; i <= 3; i++) await s3.put(BUCKET, `plan/${i}.bin`, testBytes(1000 * i, 10 + i));
+  await s3.put(BUCKET, 'plan/slow.bin', testBytes(3 * MiB, 20));
+  await s3.put(BUCKET, 'flt/a.jpg', testBytes(2000, 30));
+  await s3.put(BUCKET, 'flt/b.jpg', testBytes(10, 31));
+  await s3.put(BUCKET, 'flt/skip/c.jpg', testBytes(3000, 32));
+  await s3.put(BUCKET, 'flt/d.png', testBytes(3000, 33));
+  await s3.put(BUCKET, 'bw/three.bin', testBytes(3 * MiB, 40));
 }, 120_000);
 
 afterAll(async () => {
-  mega?.setCommandAnswer('u', null);
   await Promise.all([s3?.stop(), mega?.stop()]);
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-describe('control of transfers', () => {
-  it('`pause ID --file CODE` holds one file (paused, checkpoint kept) while the others finish; `resume --file` continues it', async () => {
-    const e = env('one');
-    mega.setChunkDelay(250);
-    const transfer = start(['transfer', '--bucket', BUCKET, '--prefix', 'one/', '--target', '/One'], e);
-    const batchId = await waitFor('the batch id', () => batchIdOf(transfer), 60_000);
-    await waitFor(
-      'the file moving',
-      async () =>
-        (await statusOf(e, batchId)).files.find((f) => f.code === 'one/1.bin' && f.transferred_bytes > 0),
-      60_000,
-      200,
-    );
-    const paused = await cli(['pause', batchId, '--file', 'one/1.bin', '--json'], e);
-    expect(paused.code, paused.stderr).toBe(0);
-    expect(JSON.parse(paused.stdout)).toMatchObject({ status: 'paused', changed: 1 });
-    mega.setChunkDelay(0);
-    // The others finish; the paused one waits, and the batch stays in progress for it.
-    const held = await waitFor(
-      'the other files done',
-      async () => {
-        const s = await statusOf(e, batchId);
-        return s.completed === 2 ? s : undefined;
-      },
-      60_000,
-      200,
-    );
-    expect(held.overall_status).toBe('in_progress');
-    expect(held.files.find((f) => f.code === 'one/1.bin')?.status).toBe('paused');
-    const kept = held.files.find((f) => f.code === 'one/1.bin')?.transferred_bytes ?? 0;
-    expect(kept).toBeGreaterThan(0);
-    // Unknown codes are refused, naming them.
-    const wrong = await cli(['pause', batchId, '--file', 'nope.bin'], e);
-    expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toMatch(/no file with code "nope\.bin"/);
+describe('the summary at the end of a transfer', () => {
+  it('says files done, failed and skipped, the bytes, the time, the speed and each failure with its reason', async () => {
+    const first = await run(['transfer', '--bucket', BUCKET, '--prefix', 'sum/', '--target', '/Sum']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^Transferred:\s+196\.3 KiB in 2 files, [\d.]+ \w+\/s$/m);
+    expect(first.stdout).toMatch(/^Files:\s+2 done, 0 failed, 0 skipped \(already done\) of 2$/m);
+    expect(first.stdout).toMatch(/^Elapsed:\s+\d+\.\ds$/m);
 
-    const sentBefore = mega.uploadedBytes();
-    const resumed = await cli(['resume', batchId, '--file', 'one/1.bin', '--json'], e);
-    expect(resumed.code, resumed.stderr).toBe(0);
-    const run = await transfer.done;
-    expect(run.code, run.stderr).toBe(0);
-    const end = await statusOf(e, batchId);
-    expect(end.overall_status).toBe('completed');
-    await expectOnceInMega(end);
-    // From its checkpoint: not the whole file again.
-    expect(mega.uploadedBytes() - sentBefore).toBeLessThan(4 * MiB);
-  }, 180_000);
+    const csv = join(work, 'report.csv');
+    const again = await run([
+      'transfer',
+      '--bucket',
+      BUCKET,
+      '--key',
+      'sum/a.jpg',
+      '--key',
+      'sum/missing.bin',
+      '--target',
+      '/Sum',
+      '--report',
+      csv,
+    ]);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toMatch(/^Transferred:\s+0 B in 0 files/m);
+    expect(again.stdout).toMatch(/^Files:\s+0 done, 1 failed, 1 skipped \(already done\) of 2$/m);
+    expect(again.stdout).toMatch(
+      /^Failures:\n {2}sum\/missing\.bin — s3_download_failed: object not found in bucket control-bucket$/m,
+    );
+    const rows = parseCsv(await readFile(csv, 'utf8')).filter((r) => r.length > 1);
+    const header = rows[0]!;
+    expect(header).toEqual(
+      expect.arrayContaining(['batch_id', 'remote_key', 'outcome', 'status', 'error_message']),
+    );
+    // `status BATCH_ID` of an ended batch ends with the same summary.
+    const batchId = rows[1]![header.indexOf('batch_id')]!;
+    const status = await run(['status', batchId]);
+    expect(status.stdout).toMatch(/^Files:\s+0 done, 1 failed, 1 skipped \(already done\) of 2$/m);
+    expect(status.stdout).toMatch(/^Failures:\n {2}sum\/missing\.bin — s3_download_failed: /m);
+    const byKey = new Map(rows.slice(1).map((r) => [r[header.indexOf('remote_key')], r]));
+    expect(byKey.get('sum/a.jpg')?.[header.indexOf('outcome')]).toBe('skipped');
+    expect(byKey.get('sum/missing.bin')?.[header.indexOf('outcome')]).toBe('failed');
+    expect(byKey.get('sum/missing.bin')?.[header.indexOf('error_message')]).toMatch(/object not found/);
+  }, 60_000);
 
-  it('REST pause-all holds every running batch and resume-all continues them', async () => {
-    const e = env('all');
-    const host = await serveProcess(e, TOKEN);
+  it('--report FILE.json writes the summary and every outcome, also with --json', async () => {
+    const json = join(work, 'report.json');
+    const r = await run([
+      'transfer',
+      '--bucket',
+      BUCKET,
+      '--prefix',
+      'sum/',
+      '--target',
+      '/SumAgain',
+      '--report',
+      json,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as BatchStatus).overall_status).toBe('completed'); // stdout stays the status
+    const report = JSON.parse(await readFile(json, 'utf8')) as {
+      summary: { done: number; failed: number; skipped: number; bytes: number; elapsed_ms: number };
+      files: { remote_key: string; outcome: string; s4_key: string }[];
+    };
+    expect(report.summary).toMatchObject({ done: 2, failed: 0, skipped: 0, bytes: 201_000 });
+    expect(report.summary.elapsed_ms).toBeGreaterThan(0);
+    expect(report.files.map((f) => [f.remote_key, f.outcome, f.s4_key]).sort()).toEqual([
+      ['sum/a.jpg', 'done', '/SumAgain/sum/a.jpg'],
+      ['sum/b.txt', 'done', '/SumAgain/sum/b.txt'],
+    ]);
+  }, 60_000);
+});
+
+describe('transfer --dry-run', () => {
+  it('prints the plan — to transfer, already done, in progress elsewhere, missing — and changes nothing', async () => {
+    const done = await run(['transfer', '--bucket', BUCKET, '--key', 'plan/1.bin', '--target', '/Plan']);
+    expect(done.code, done.stderr).toBe(0);
+    // Another process moves plan/slow.bin, slowly.
+    const slow = start([
+      'transfer',
+      '--bucket',
+      BUCKET,
+      '--key',
+      'plan/slow.bin',
+      '--target',
+      '/Plan',
+      '--bwlimit',
+      '64K',
+    ]);
     try {
-      mega.setChunkDelay(250);
-      const ids: string[] = [];
-      for (const prefix of ['all-a/', 'all-b/']) {
-        const r = await apiCall<BatchStarted>(host.url, TOKEN, 'POST', '/api/batches', {
-          bucket: BUCKET,
-          prefix,
-          target: '/All',
-        });
-        expect(r.status).toBe(202);
-        ids.push(r.body.batch_id);
-      }
       await waitFor(
-        'files moving',
-        async () => {
-          const list = await apiCall<BatchStatus[]>(host.url, TOKEN, 'GET', '/api/batches');
-          return list.body.some((b) => b.transferring > 0);
-        },
-        60_000,
+        'plan/slow.bin queued by the other process',
+        async () => (await files()).find((f) => f.remote_key === 'plan/slow.bin'),
+        30_000,
         200,
       );
-      const paused = await apiCall<{ status: string; batches: number }>(
-        host.url,
-        TOKEN,
-        'POST',
-        '/api/pause-all',
-      );
-      expect(paused.status).toBe(200);
-      expect(paused.body).toMatchObject({ status: 'paused', batches: 2 });
-      const still = await waitFor(
-        'nothing moving',
-        async () => {
-          const list = await apiCall<BatchStatus[]>(host.url, TOKEN, 'GET', '/api/batches');
-          const mine = list.body.filter((b) => ids.includes(b.batch_id));
-          const files = mine.flatMap((b) => b.files);
-          return files.every((f) => f.status === 'paused' || f.status === 'done') ? mine : undefined;
-        },
-        10_000,
-        200,
-      );
-      expect(still.every((b) => b.overall_status === 'in_progress')).toBe(true);
-      expect(still.flatMap((b) => b.files).filter((f) => f.status === 'paused').length).toBeGreaterThan(0);
-      mega.setChunkDelay(0);
-      const resumed = await apiCall<{ status: string }>(host.url, TOKEN, 'POST', '/api/resume-all');
-      expect(resumed.body.status).toBe('resumed');
-      for (const id of ids) {
-        const done = await waitFor(
-          'the batch to complete',
-          async () => {
-            const r = await apiCall<BatchStatus>(host.url, TOKEN, 'GET', `/api/batches/${id}`);
-            return r.body.overall_status === 'completed' ? r.body : undefined;
-          },
-          60_000,
-          250,
-        );
-        await expectOnceInMega(done);
-      }
-    } finally {
-      mega.setChunkDelay(0);
-      host.proc.child.kill('SIGTERM');
-      await host.proc.done;
-    }
-  }, 180_000);
+      const before = await files();
+      const r = await run([
+        'transfer',
+        '--bucket',
+        BUCKET,
+        '--prefix',
+        'plan/',
+        '--target',
+        '/Plan',
+        '--dry-run',
+        '--json',
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const plan = JSON.parse(r.stdout) as TransferPlan;
+      expect(plan.dry_run).toBe(true);
+      expect(plan.selected).toEqual({ files: 4, bytes: 6000 + 3 * MiB });
+      expect(plan.to_transfer).toEqual({ files: 2, bytes: 5000 });
+      expect(plan.already_done).toEqual({ files: 1, bytes: 1000 });
+      expect(plan.in_progress.files).toBe(1);
+      expect(plan.in_progress.batches).toEqual([expect.stringMatching(/^batch_/)]);
+      expect(plan.missing.files).toBe(0);
+      expect(plan.files.find((f) => f.remote_key === 'plan/2.bin')).toMatchObject({
+        plan: 'transfer',
+        s4_key: '/Plan/plan/2.bin',
+      });
 
-  it('a batch moved to the front is moved next; `--small-first` queues the smallest files first', async () => {
-    // One transfer at a time in this process: the queue's order is the order files move in.
-    const e = env('order', { MEGAFERRY_MAX_ACTIVE: '1' });
-    const host = await serveProcess(e, TOKEN);
-    try {
-      mega.setChunkDelay(300);
-      const started: string[] = [];
-      for (const prefix of ['queue-a/', 'queue-b/']) {
-        const r = await apiCall<BatchStarted>(host.url, TOKEN, 'POST', '/api/batches', {
-          bucket: BUCKET,
-          prefix,
-          target: '/Order',
-          max_concurrent: 1,
-        });
-        started.push(r.body.batch_id);
-      }
-      const front = await apiCall<{ moved: number }>(
-        host.url,
-        TOKEN,
-        'POST',
-        `/api/batches/${started[1]}/front`,
-      );
-      expect(front.status).toBe(200);
-      expect(front.body.moved).toBe(2);
-      mega.setChunkDelay(0);
-      for (const id of started) {
-        await waitFor(
-          'the batch to complete',
-          async () =>
-            (await apiCall<BatchStatus>(host.url, TOKEN, 'GET', `/api/batches/${id}`)).body.overall_status ===
-            'completed',
-          60_000,
-          250,
-        );
-      }
-      const order = await endOrder(e, 'queue-');
-      // The first of A was already moving; B's two come right after it, then the rest of A.
-      expect(order.slice(1, 3).sort()).toEqual(['queue-b/0.bin', 'queue-b/1.bin']);
-    } finally {
-      mega.setChunkDelay(0);
-      host.proc.child.kill('SIGTERM');
-      await host.proc.done;
-    }
+      const text = await run([
+        'transfer',
+        '--bucket',
+        BUCKET,
+        '--prefix',
+        'plan/',
+        '--target',
+        '/Plan',
+        '--dry-run',
+      ]);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toMatch(/^to transfer\s+2 files\s+4\.9 KiB$/m);
+      expect(text.stdout).toMatch(/^already done \(skipped\)\s+1 file\s+1000 B$/m);
+      expect(text.stdout).toMatch(/^in progress elsewhere\s+1 file\s+3\.0 MiB$/m);
 
-    const r = await cli(
+      const keys = await run([
+        'transfer',
+        '--bucket',
+        BUCKET,
+        '--key',
+        'plan/2.bin',
+        '--key',
+        'plan/none.bin',
+        '--target',
+        '/Plan',
+        '--dry-run',
+      ]);
+      expect(keys.code, keys.stderr).toBe(0);
+      expect(keys.stdout).toMatch(/^missing\s+1 file/m);
+      expect(keys.stdout).toMatch(/missing +plan\/none\.bin — object not found/);
+      // Nothing changed: no document was written (plan/2.bin, plan/3.bin have none), none moved.
+      const shape = (list: typeof before) => list.map((f) => `${f.remote_key} ${f.s4_key}`).sort();
+      expect(shape(await files())).toEqual(shape(before));
+      expect(before.some((f) => f.remote_key === 'plan/2.bin')).toBe(false);
+      slow.child.kill('SIGINT');
+      expect((await slow.done).code).toBe(130);
+    } finally {
+      slow.child.kill('SIGKILL');
+    }
+  }, 90_000);
+});
+
+describe('filters of a prefix selection', () => {
+  it('--include, --exclude and --min-size choose the objects', async () => {
+    const r = await run([
+      'transfer',
+      '--bucket',
+      BUCKET,
+      '--prefix',
+      'flt/',
+      '--include',
+      '*.jpg',
+      '--exclude',
+      'flt/skip/**',
+      '--min-size',
+      '1K',
+      '--target',
+      '/Flt',
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const status = JSON.parse(r.stdout) as BatchStatus;
+    expect(status.files.map((f) => f.remote_key)).toEqual(['flt/a.jpg']);
+  }, 60_000);
+
+  it('filters apply when a prefix is split into batches of the cap, and to the dry run', async () => {
+    const r = await run(
       [
         'transfer',
         '--bucket',
         BUCKET,
         '--prefix',
-        'small/',
+        'flt/',
+        '--include',
+        '*.jpg',
+        '--exclude',
+        'flt/skip/**',
         '--target',
-        '/Small',
-        '--concurrency',
-        '1',
-        '--small-first',
+        '/Flt2',
         '--json',
       ],
-      e,
+      { MEGAFERRY_MAX_FILES: '1' },
     );
     expect(r.code, r.stderr).toBe(0);
-    expect(await endOrder(e, 'small/')).toEqual(['small/1.bin', 'small/3.bin', 'small/2.bin', 'small/0.bin']);
-  }, 180_000);
+    const statuses = JSON.parse(r.stdout) as BatchStatus[];
+    expect(statuses.flatMap((s) => s.files.map((f) => f.remote_key)).sort()).toEqual([
+      'flt/a.jpg',
+      'flt/b.jpg',
+    ]);
 
-  it('MEGA over its quota (−17): the queue waits with the reason and the next try, files do not fail, and go on when MEGA takes data again', async () => {
-    const e = env('quota', { MEGAFERRY_QUOTA_RETRY_MS: '1500' });
-    mega.setCommandAnswer('u', -17);
-    const host = await serveProcess(e, TOKEN);
-    try {
-      const r = await apiCall<BatchStarted>(host.url, TOKEN, 'POST', '/api/batches', {
-        bucket: BUCKET,
-        prefix: 'quota/',
-        target: '/Quota',
-      });
-      const held = await waitFor(
-        'the hold in the heartbeat',
-        async () => {
-          const w = await apiCall<{ workers: WorkerStatus[] }>(host.url, TOKEN, 'GET', '/api/workers');
-          return w.body.workers.find((x) => x.this_process)?.holds[0];
-        },
-        30_000,
-        200,
-      );
-      expect(held.reason).toMatch(/-17|quota/i);
-      expect(Date.parse(held.retry_at)).toBeGreaterThan(Date.now() - 2000);
-      // Refused again at the next try: still waiting, nothing failed, no failure counted.
-      await new Promise((resolve) => setTimeout(resolve, 3500));
-      const waiting = await apiCall<BatchStatus>(host.url, TOKEN, 'GET', `/api/batches/${r.body.batch_id}`);
-      expect(waiting.body.overall_status).toBe('in_progress');
-      expect(waiting.body.failed).toBe(0);
-      expect(waiting.body.files.every((f) => f.retry_count === 0)).toBe(true);
+    const plan = await run([
+      'transfer',
+      '--bucket',
+      BUCKET,
+      '--prefix',
+      'flt/',
+      '--max-size',
+      '2K',
+      '--newer-than',
+      '1d',
+      '--target',
+      '/Flt3',
+      '--dry-run',
+      '--json',
+    ]);
+    expect(plan.code, plan.stderr).toBe(0);
+    const p = JSON.parse(plan.stdout) as TransferPlan;
+    expect(p.files.map((f) => f.remote_key).sort()).toEqual(['flt/a.jpg', 'flt/b.jpg']);
+    expect(p.filtered_out).toEqual({ files: 2, bytes: 6000 });
+  }, 60_000);
 
-      mega.setCommandAnswer('u', null);
-      const done = await waitFor(
-        'the batch to complete',
-        async () => {
-          const s = await apiCall<BatchStatus>(host.url, TOKEN, 'GET', `/api/batches/${r.body.batch_id}`);
-          return s.body.overall_status === 'completed' ? s.body : undefined;
-        },
-        60_000,
-        250,
-      );
-      await expectOnceInMega(done);
-      const after = await apiCall<{ workers: WorkerStatus[] }>(host.url, TOKEN, 'GET', '/api/workers');
-      await waitFor(
-        'the hold gone',
-        async () =>
-          (
-            await apiCall<{ workers: WorkerStatus[] }>(host.url, TOKEN, 'GET', '/api/workers')
-          ).body.workers.find((x) => x.this_process)?.holds.length === 0,
-        10_000,
-        200,
-      );
-      expect(after.status).toBe(200);
-    } finally {
-      mega.setCommandAnswer('u', null);
-      host.proc.child.kill('SIGTERM');
-      await host.proc.done;
+  it('refuses bad filters, and filters with keys, with one clear line (exit 2)', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--prefix', 'flt/', '--min-size', 'huge'], /--min-size must be a size/],
+      [['--prefix', 'flt/', '--newer-than', 'yesterday'], /--newer-than must be a date/],
+      [['--key', 'flt/a.jpg', '--include', '*.jpg'], /filter a prefix/],
+      [['--prefix', 'flt/', '--newer-than', '2999-01-01'], /no objects found .* that match the filters/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(['transfer', '--bucket', BUCKET, '--target', '/Bad', ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
     }
+  }, 60_000);
+});
 
-    // The CLI says it too, as a line, and waits rather than failing.
-    mega.setCommandAnswer('u', -17);
-    const t = start(['transfer', '--bucket', BUCKET, '--key', 'quota/0.bin', '--target', '/Quota2'], e);
-    await waitFor('the hold line', () => /refused more data .*next try at/.test(t.out().stderr), 30_000);
-    mega.setCommandAnswer('u', null);
-    const run = await t.done;
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/takes data again/);
-  }, 180_000);
+describe('--bwlimit and MEGAFERRY_BWLIMIT', () => {
+  it('a limit slows the transfer to its rate; --bwlimit wins over the environment; a bad one exits 2', async () => {
+    const bad = await run(['transfer', '--bucket', BUCKET, '--key', 'bw/three.bin'], {
+      MEGAFERRY_BWLIMIT: 'fast',
+    });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/MEGAFERRY_BWLIMIT: bandwidth limit "fast" must be/);
+    const badFlag = await run([
+      'transfer',
+      '--bucket',
+      BUCKET,
+      '--key',
+      'bw/three.bin',
+      '--bwlimit',
+      '08:00',
+    ]);
+    expect(badFlag.code).toBe(2);
+
+    const limited = await run(['transfer', '--bucket', BUCKET, '--key', 'bw/three.bin', '--target', '/Bw1'], {
+      MEGAFERRY_BWLIMIT: '1M',
+    });
+    expect(limited.code, limited.stderr).toBe(0);
+    expect(limited.ms).toBeGreaterThan(2700); // 3 MiB at 1 MiB/s
+    const free = await run(
+      ['transfer', '--bucket', BUCKET, '--key', 'bw/three.bin', '--target', '/Bw2', '--bwlimit', 'off'],
+      { MEGAFERRY_BWLIMIT: '1M' },
+    );
+    expect(free.code, free.stderr).toBe(0);
+    expect(free.ms).toBeLessThan(limited.ms - 1000);
+  }, 60_000);
 });

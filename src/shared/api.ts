@@ -11,6 +11,7 @@ import type {
   FileStatus,
   S3ObjectsPage,
   SettingsView,
+  TransferPlan,
 } from './contract';
 
 /** What `megaferry verify` found for a file's copy at the destination. */
@@ -123,6 +124,8 @@ export interface Health {
 
 export interface FerryApi {
   startBatch(request: unknown): Promise<BatchStarted>;
+  /** A dry run of a batch request: what it selects and what a start would do; changes nothing. */
+  planBatch(request: unknown): Promise<TransferPlan>;
   getBatch(batchId: string): Promise<BatchStatus>;
   listBatches(): Promise<BatchStatus[]>;
   cancelBatch(batchId: string): Promise<BatchCancelled>;
@@ -161,6 +164,7 @@ export interface FerryApi {
 /** The request/response methods of FerryApi: IPC binds exactly these, generically. */
 export const FERRY_API_METHODS = [
   'startBatch',
+  'planBatch',
   'getBatch',
   'listBatches',
   'cancelBatch',

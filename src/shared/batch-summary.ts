@@ -6,6 +6,7 @@
 import { LOCAL_BUCKET_PREFIX } from './constants';
 import type { BatchStatus, FileProgress, FileStatus } from './contract';
 import { englishT, type Translate } from './i18n';
+import { plainBytes, plainDuration, summarizeTransfer } from './transfer-summary';
 
 /** Statuses after which a file is through (done, failed or cancelled). */
 const FINISHED: ReadonlySet<FileStatus> = new Set([
@@ -72,6 +73,9 @@ export function trayTooltip(batches: readonly BatchStatus[], tr: Translate = eng
   parts.push(tr('shell.doneOf', { done: t.done, count: t.files }));
   if (t.failed > 0) parts.push(tr('shell.failed', { count: t.failed }));
   parts.push(tr('shell.percent', { percent: t.percent }));
+  // One speed over every running batch (what moves now, bandwidth limit included).
+  const speed = overallSpeed(active);
+  if (speed > 0) parts.push(tr('shell.speed', { speed: plainBytes(speed) }));
   return tr('shell.tooltip', { parts: parts.join(tr('shell.separator')) });
 }
 
@@ -80,13 +84,22 @@ export interface NotificationText {
   body: string;
 }
 
+/** Bytes a second moving now over `batches` (their files in progress). */
+export function overallSpeed(batches: readonly BatchStatus[]): number {
+  let speed = 0;
+  for (const b of batches) for (const f of b.files) if (f.status === 'processing') speed += f.speed;
+  return speed;
+}
+
 /** "38 done, 2 failed, 1 cancelled" (only the non-zero parts; "no files" when empty). */
 export function outcomeText(
-  t: Pick<BatchTotals, 'done' | 'failed' | 'cancelled' | 'files'>,
+  t: Pick<BatchTotals, 'done' | 'failed' | 'cancelled' | 'files'> & { skipped?: number },
   tr: Translate = englishT,
 ): string {
   const parts: string[] = [];
-  if (t.done > 0) parts.push(tr('shell.done', { count: t.done }));
+  const skipped = t.skipped ?? 0;
+  if (t.done - skipped > 0) parts.push(tr('shell.done', { count: t.done - skipped }));
+  if (skipped > 0) parts.push(tr('shell.skipped', { count: skipped }));
   if (t.failed > 0) parts.push(tr('shell.failed', { count: t.failed }));
   if (t.cancelled > 0) parts.push(tr('shell.cancelled', { count: t.cancelled }));
   if (parts.length === 0)
@@ -105,7 +118,23 @@ export function batchEndNotification(
 ): NotificationText {
   const batches: readonly BatchStatus[] = Array.isArray(ended) ? ended : [ended as BatchStatus];
   const t = batchTotals(batches);
-  const outcome = outcomeText(t, tr);
+  // The summary at the end, as the CLI's: bytes, time and speed, and the failures with reasons.
+  const summary = summarizeTransfer(batches);
+  const outcome = outcomeText({ ...t, skipped: summary.skipped }, tr);
+  const moved =
+    summary.elapsed_ms !== null && summary.bytes > 0
+      ? `\n${tr('shell.moved', {
+          bytes: plainBytes(summary.bytes),
+          elapsed: plainDuration(summary.elapsed_ms),
+          speed: plainBytes(summary.average_speed ?? 0),
+        })}`
+      : '';
+  const shown = summary.failures.slice(0, 3);
+  const failures =
+    shown.map((f) => `\n${tr('shell.failure', { key: f.remote_key, reason: f.reason })}`).join('') +
+    (summary.failures.length > shown.length
+      ? `\n${tr('shell.moreFailures', { count: summary.failures.length - shown.length })}`
+      : '');
   if (batches.length === 1) {
     const b = batches[0]!;
     const title = {
@@ -119,7 +148,7 @@ export function batchEndNotification(
       b.bucket && b.target
         ? `\n${tr('shell.where', { source: sourceLabel(b.bucket, tr), target: b.target })}`
         : '';
-    return { title, body: `${outcome}${where}` };
+    return { title, body: `${outcome}${moved}${where}${failures}` };
   }
   const count = batches.length;
   const title = batches.every((b) => b.overall_status === 'cancelled')
@@ -127,7 +156,7 @@ export function batchEndNotification(
     : t.failed > 0
       ? tr('shell.batchesPartial', { count })
       : tr('shell.batchesFinished', { count });
-  return { title, body: outcome };
+  return { title, body: `${outcome}${moved}${failures}` };
 }
 
 function sourceLabel(bucket: string, tr: Translate): string {

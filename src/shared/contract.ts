@@ -21,6 +21,9 @@ import {
   prefixProblem,
   targetProblem,
 } from './object-paths';
+import { type TransferFilters, resolveFilters } from './filters';
+import { BWLIMIT_RULE, bwLimitProblem } from './bwlimit';
+import type { TransferSummary } from './transfer-summary';
 
 // The plain values live in ./constants (no zod), so code that only names them loads no schemas.
 export {
@@ -96,6 +99,24 @@ export type BatchRunMode = (typeof BATCH_RUN_MODES)[number];
 export const BATCH_ORDERS = ['listed', 'small_first'] as const;
 export type BatchOrder = (typeof BATCH_ORDERS)[number];
 
+/** Filters of a folder or prefix selection (./filters.ts), resolved: sizes in bytes, dates absolute. */
+export const FiltersSchema = z
+  .strictObject({
+    include: z.array(z.string({ error: 'filters.include must be a list of glob patterns' })).optional(),
+    exclude: z.array(z.string({ error: 'filters.exclude must be a list of glob patterns' })).optional(),
+    min_size: z.union([z.number(), z.string()], { error: 'filters.min_size must be a size' }).optional(),
+    max_size: z.union([z.number(), z.string()], { error: 'filters.max_size must be a size' }).optional(),
+    newer_than: z.string({ error: 'filters.newer_than must be a date or an age' }).optional(),
+  })
+  .transform((input, ctx): TransferFilters => {
+    const r = resolveFilters(input);
+    if ('problem' in r) {
+      ctx.addIssue({ code: 'custom', message: r.problem });
+      return z.NEVER;
+    }
+    return r.filters;
+  });
+
 const SELECTION_RULE = 'selection must be "sel_" and 6 to 32 lowercase letters or digits';
 
 /** Builds the batch request schema for the configured limits (settings may raise them). */
@@ -129,10 +150,18 @@ export function batchRequestSchema(limits: { maxConcurrent: number; maxFiles: nu
       order: z
         .enum(BATCH_ORDERS, { error: `order must be one of ${BATCH_ORDERS.join(', ')}` })
         .default('listed'),
+      /** Which of a prefix's objects the batch takes (folder and prefix selections). */
+      filters: FiltersSchema.optional(),
+      /** Plan only: what would happen, nothing changed (REST answers 200 with a TransferPlan). */
+      dry_run: z.boolean({ error: 'dry_run must be true or false' }).optional(),
     })
     .refine((r) => !(r.keys && r.items), {
       message: 'give either keys or items, not both',
       path: ['keys'],
+    })
+    .refine((r) => !((r.keys || r.items) && r.filters), {
+      message: 'filters apply to a prefix (folder) selection: give them without keys or items',
+      path: ['filters'],
     })
     .refine((r) => !((r.keys || r.items) && r.prefix), {
       message: 'prefix selects a whole folder: give it without keys or items',
@@ -166,6 +195,49 @@ export const BatchStartedSchema = z.object({
 });
 export type BatchStarted = z.infer<typeof BatchStartedSchema>;
 
+/** What a plan (dry run) finds for one object of the selection. */
+export const PLAN_OUTCOMES = ['transfer', 'already_done', 'in_progress', 'missing', 'refused'] as const;
+export type PlanOutcome = (typeof PLAN_OUTCOMES)[number];
+
+export interface PlanCount {
+  files: number;
+  /** Bytes of the files whose size is known. */
+  bytes: number;
+}
+
+/**
+ * A dry run of a batch request (`transfer --dry-run`, REST `"dry_run": true`, the UI's preview
+ * before Start): what the selection holds and what would happen to each file. Nothing changes.
+ */
+export interface TransferPlan {
+  dry_run: true;
+  bucket: string;
+  target: string;
+  /** Where the files would go (`mega:<e-mail>`…). */
+  destination: string;
+  message: string;
+  /** Everything selected (after the filters). */
+  selected: PlanCount;
+  to_transfer: PlanCount;
+  /** Done at the same destination path already (sent again only with `force`). */
+  already_done: PlanCount;
+  /** Queued or moving in another batch: with those batches' ids. */
+  in_progress: PlanCount & { batches: string[] };
+  /** Named but not found in the bucket, or a key that cannot be a path inside the target. */
+  missing: PlanCount;
+  /** Objects under the prefix the filters left out. */
+  filtered_out: PlanCount;
+  files: {
+    code: string;
+    remote_key: string;
+    s4_key: string;
+    size: number | null;
+    plan: PlanOutcome;
+    batch_id?: string;
+    reason?: string;
+  }[];
+}
+
 export const OVERALL_STATUSES = ['in_progress', 'completed', 'failed', 'partial', 'cancelled'] as const;
 export type OverallStatus = (typeof OVERALL_STATUSES)[number];
 
@@ -187,6 +259,8 @@ export const FileProgressSchema = z.object({
   in_batch: z.string().nullable().optional(),
   /** The name of the process moving the file now (a worker's `--name`, or host and pid). */
   worker: z.string().nullable().optional(),
+  /** Already done at this destination path when the batch started: not sent again. */
+  skipped: z.boolean().optional(),
 });
 export type FileProgress = z.infer<typeof FileProgressSchema>;
 
@@ -200,12 +274,16 @@ export const BatchStatusSchema = z.object({
   cancelled: z.number().int(),
   overall_status: z.enum(OVERALL_STATUSES),
   created_at: z.string().optional(),
+  /** When the batch ended (ISO date); null while it runs. */
+  finished_at: z.string().nullable().optional(),
   target: z.string().optional(),
   bucket: z.string().optional(),
   /** The selection this batch is part of, when one selection was split into several batches. */
   selection: z.string().nullable().optional(),
   /** `queue`: the batch was handed to the workers. */
   run: z.enum(BATCH_RUN_MODES).optional(),
+  /** Done / failed / skipped, bytes, elapsed, average speed, failures (GET /api/batches/{id}). */
+  summary: z.custom<TransferSummary>(() => true).optional(),
   files: z.array(FileProgressSchema),
 });
 export type BatchStatus = z.infer<typeof BatchStatusSchema>;
@@ -386,6 +464,16 @@ export function settingsPatchSchema(limits: { maxConcurrent: number }) {
           .min(1, 'transfers.connections_per_file must be an integer from 1 to 16')
           .max(16, 'transfers.connections_per_file must be an integer from 1 to 16')
           .optional(),
+        /** The process's bandwidth limit: "20M", "off" or "", or a timetable "08:00,2M 19:00,off". */
+        bwlimit: z
+          .string({ error: `transfers.bwlimit must be ${BWLIMIT_RULE}` })
+          .max(1024, 'transfers.bwlimit must be at most 1024 characters')
+          .transform((v) => v.trim())
+          .superRefine((v, ctx) => {
+            const problem = v === '' ? null : bwLimitProblem(v);
+            if (problem) ctx.addIssue({ code: 'custom', message: `transfers.bwlimit: ${problem}` });
+          })
+          .optional(),
       })
       .optional(),
     ui: z
@@ -420,6 +508,8 @@ export interface SettingsView {
     connections_per_file: number;
     /** Files one batch may hold (MEGAFERRY_MAX_FILES): a larger selection is split into batches. */
     max_files_per_batch: number;
+    /** The bandwidth limit of the process serving this UI, as typed ('' = off; MEGAFERRY_BWLIMIT). */
+    bwlimit: string;
   };
   /** The language of the UI, the tray and the notifications (`system`: the system's). */
   ui: { language: LanguageChoice };

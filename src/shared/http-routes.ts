@@ -17,13 +17,23 @@ export interface HttpRoute {
   status: 200 | 202;
   /** `public`: answered without the token (health only). */
   access: 'token' | 'public';
+  /** A body with `"dry_run": true` is answered by this method instead (a plan, nothing changed). */
+  dryRun?: FerryApiMethod;
 }
 
 export const API_PREFIX = '/api';
 
 export const HTTP_ROUTES = {
   health: { method: 'GET', path: '/health', argument: 'none', status: 200, access: 'public' },
-  startBatch: { method: 'POST', path: '/batches', argument: 'body', status: 202, access: 'token' },
+  startBatch: {
+    method: 'POST',
+    path: '/batches',
+    argument: 'body',
+    status: 202,
+    access: 'token',
+    dryRun: 'planBatch',
+  },
+  planBatch: { method: 'POST', path: '/batches/plan', argument: 'body', status: 200, access: 'token' },
   listBatches: { method: 'GET', path: '/batches', argument: 'none', status: 200, access: 'token' },
   getBatch: { method: 'GET', path: '/batches/:id', argument: 'id', status: 200, access: 'token' },
   cancelBatch: { method: 'POST', path: '/batches/:id/cancel', argument: 'id', status: 200, access: 'token' },

@@ -20,6 +20,10 @@ import type { FerryService, FerryServiceOptions } from '../service/ferry-service
 import { quietNodeVersionWarning } from '../node-warnings';
 import { fileURLToPath } from 'node:url';
 import { createProgressView, formatBytes } from './progress-view';
+import { planText, summaryText, writeReport } from './summary';
+import { summarizeTransfer } from '../../shared/transfer-summary';
+import { type FiltersInput, objectFilter, resolveFilters } from '../../shared/filters';
+import { bwLimitProblem } from '../../shared/bwlimit';
 import pkg from '../../../package.json';
 
 const EXIT_OK = 0;
@@ -161,6 +165,52 @@ function chunk<T>(list: readonly T[], size: number): T[][] {
   return out;
 }
 
+/** `--bwlimit`: this process's limit, over MEGAFERRY_BWLIMIT and the saved setting. */
+function applyBwLimit(config: FerryConfig, raw: unknown): void {
+  if (raw === undefined) return;
+  const problem = bwLimitProblem(String(raw));
+  if (problem) throw new InputError(`--bwlimit: ${problem}`);
+  config.fromEnv.settings['transfers.bwlimit'] = String(raw).trim();
+}
+
+/** The filters of the flags (--include, --exclude, --min-size, --max-size, --newer-than), or null. */
+function filtersOf(opts: Record<string, unknown>): FiltersInput | null {
+  const input: FiltersInput = {
+    ...(opts.include ? { include: opts.include as string[] } : {}),
+    ...(opts.exclude ? { exclude: opts.exclude as string[] } : {}),
+    ...(opts.minSize !== undefined ? { min_size: String(opts.minSize) } : {}),
+    ...(opts.maxSize !== undefined ? { max_size: String(opts.maxSize) } : {}),
+    ...(opts.newerThan !== undefined ? { newer_than: String(opts.newerThan) } : {}),
+  };
+  if (Object.keys(input).length === 0) return null;
+  const resolved = resolveFilters(input);
+  if ('problem' in resolved)
+    throw new InputError(
+      resolved.problem.replace(/^filters\.(\w+)/, (_m, f: string) => `--${f.replace('_', '-')}`),
+    );
+  return input;
+}
+
+/** The summary after a transfer (stdout) and the `--report` file, when one is asked for. */
+async function closeOut(
+  statuses: BatchStatus[],
+  opts: { json: boolean; report?: unknown; startedAt: number; refused?: { key: string; reason: string }[] },
+): Promise<void> {
+  const elapsedMs = Date.now() - opts.startedAt;
+  if (!opts.json && statuses.length > 0) {
+    process.stdout.write(summaryText(summarizeTransfer(statuses, { elapsedMs })));
+  }
+  if (opts.report !== undefined) {
+    const file = String(opts.report);
+    try {
+      await writeReport(file, statuses, { elapsedMs, refused: opts.refused, bucket: statuses[0]?.bucket });
+    } catch (err) {
+      throw new InputError(`--report ${file}: ${(err as Error).message}`);
+    }
+    if (!opts.json) process.stderr.write(`report written to ${file}\n`);
+  }
+}
+
 /**
  * The objects under a prefix when they are more than one batch may hold (they are then sent as
  * several batches of keys), with the keys no batch can take (no path inside the target) and why;
@@ -172,12 +222,16 @@ async function selectPrefix(
   bucket: string,
   prefix: string,
   cap: number,
+  filters: FiltersInput | null,
 ): Promise<{ keys: { key: string }[]; refused: { key: string; reason: string }[] } | null> {
   const keys: { key: string }[] = [];
   const refused: { key: string; reason: string }[] = [];
+  const resolved = filters ? resolveFilters(filters) : null;
+  const taken = objectFilter(resolved && 'filters' in resolved ? resolved.filters : null);
   try {
     for await (const object of service.source.listAll(bucket, prefix)) {
       if (isFolderMarker(object.key, object.size)) continue;
+      if (!taken(object)) continue;
       const problem = keyProblem(object.key);
       if (problem) refused.push({ key: object.key, reason: `object key ${problem}` });
       else keys.push({ key: object.key });
@@ -232,12 +286,36 @@ function buildProgram(): Command {
       'hand the files to the workers and return at once, printing the batch (implies --queue)',
     )
     .option(
+      '--include <glob>',
+      'with a prefix: only objects matching this glob (repeatable; "*.jpg" matches names at any depth, "a/**" whole keys)',
+      collect,
+    )
+    .option('--exclude <glob>', 'with a prefix: leave out objects matching this glob (repeatable)', collect)
+    .option('--min-size <size>', 'with a prefix: only objects of at least this size (bytes, or 10K, 20M, 1G)')
+    .option('--max-size <size>', 'with a prefix: only objects of at most this size')
+    .option(
+      '--newer-than <when>',
+      'with a prefix: only objects modified since this date (2024-05-01) or within this age (12h, 7d, 2w)',
+    )
+    .option(
+      '--dry-run',
+      'change nothing: print what would happen (files and bytes to transfer, already done, in progress elsewhere, missing)',
+      false,
+    )
+    .option(
+      '--bwlimit <rate>',
+      'bandwidth limit of this process: 20M (bytes a second), off, or a timetable "08:00,2M 19:00,off" (default: MEGAFERRY_BWLIMIT, or the saved setting)',
+    )
+    .option('--report <file>', "write every transfer's outcome to this file: JSON for a .json name, else CSV")
+    .option(
       '--json',
       'print only the final batch status as JSON on stdout (a list of them when the selection took several batches)',
       false,
     )
     .action(async (opts: Record<string, unknown>) => {
+      const startedAt = Date.now();
       const config = await configFromEnv();
+      applyBwLimit(config, opts.bwlimit);
       const limit = config.engine.maxConcurrentLimit;
       const concurrency =
         opts.concurrency === undefined
@@ -257,6 +335,12 @@ function buildProgram(): Command {
       // commander's --no-wait sets `wait` false (true by default).
       const noWait = opts.wait === false;
       const queue = Boolean(opts.queue) || noWait;
+      const filters = filtersOf(opts);
+      if (filters && items.length) {
+        throw new InputError(
+          '--include, --exclude, --min-size, --max-size and --newer-than filter a prefix: use them without --key or --keys-file',
+        );
+      }
       const base = {
         bucket: String(opts.bucket),
         ...(opts.target === undefined ? {} : { target: String(opts.target) }),
@@ -271,11 +355,25 @@ function buildProgram(): Command {
         ? { resume: false, needsMega: true, work: 'none' }
         : { resume: false, needsMega: true };
       const code = await withService(config, open, async (service) => {
+        if (opts.dryRun) {
+          // The whole selection's plan (no files-per-batch cap: nothing is started).
+          const plan = await service.planBatch(
+            items.length
+              ? { ...base, items }
+              : {
+                  ...base,
+                  prefix: (opts.prefix as string | undefined) ?? '',
+                  ...(filters ? { filters } : {}),
+                },
+          );
+          process.stdout.write(json ? JSON.stringify(plan, null, 2) + '\n' : planText([plan]));
+          return EXIT_OK;
+        }
         // One selection, in as many batches as the files-per-batch cap needs (SPEC.md).
         const cap = config.engine.maxFilesPerBatch;
         const listed = items.length
           ? null
-          : await selectPrefix(service, base.bucket, (opts.prefix as string | undefined) ?? '', cap);
+          : await selectPrefix(service, base.bucket, (opts.prefix as string | undefined) ?? '', cap, filters);
         const selection = items.length ? items : (listed?.keys ?? null);
         const refused = listed?.refused ?? [];
         if (!json) for (const f of refused) process.stderr.write(`  not started: ${f.key} — ${f.reason}\n`);
@@ -284,7 +382,13 @@ function buildProgram(): Command {
         const selectionId = parts && parts.length > 1 ? newSelectionId() : undefined;
         const requests =
           parts === null
-            ? [{ ...base, prefix: (opts.prefix as string | undefined) ?? '' }]
+            ? [
+                {
+                  ...base,
+                  prefix: (opts.prefix as string | undefined) ?? '',
+                  ...(filters ? { filters } : {}),
+                },
+              ]
             : parts.map((part) => ({
                 ...base,
                 items: part,
@@ -335,6 +439,7 @@ function buildProgram(): Command {
           statuses.forEach(printSummary);
           if (statuses.length > 1) printSelectionSummary(statuses);
         }
+        await closeOut(statuses, { json, report: opts.report, startedAt, refused });
         // Keys no batch could take failed as surely as a file that failed to start.
         const code = exitFor(statuses, interrupted);
         return code === EXIT_OK && refused.length ? EXIT_FAILED : code;
@@ -349,37 +454,48 @@ function buildProgram(): Command {
     )
     .argument('[batch_id]', 'the paused batch to continue')
     .option('--file <code>', 'only this paused file of the batch (its code; repeatable)', collect)
+    .option('--bwlimit <rate>', 'bandwidth limit of this process (as for transfer)')
+    .option('--report <file>', "write every transfer's outcome to this file: JSON for a .json name, else CSV")
     .option('--json', 'print only the final batch statuses as JSON', false)
-    .action(async (batchId: string | undefined, opts: { file?: string[]; json: boolean }) => {
-      if (opts.file && batchId === undefined)
-        throw new InputError('resume --file needs the BATCH_ID of the files');
-      const code = await withService(
-        await configFromEnv(),
-        { resume: batchId === undefined, needsMega: true },
-        async (service) => {
-          let ids = service.resumed;
-          if (batchId !== undefined && opts.file) {
-            const r = await service.resumeFiles({ batch_id: batchId, codes: opts.file });
-            if (!opts.json) process.stderr.write(`${r.batch_id}: ${r.message}\n`);
-            ids = [r.batch_id];
-          } else if (batchId !== undefined) {
-            const r = await service.resumeBatch(batchId);
-            if (!opts.json) process.stderr.write(`${r.batch_id}: ${r.message}\n`);
-            ids = [r.batch_id];
-          } else {
-            // Paused transfers of the unfinished batches continue too.
-            for (const id of ids) await service.resumeBatch(id).catch(() => undefined);
-          }
-          const { interrupted } = await follow(service, ids, opts.json);
-          const statuses = await Promise.all(ids.map((id) => service.getBatch(id)));
-          if (opts.json) process.stdout.write(JSON.stringify(statuses, null, 2) + '\n');
-          else if (statuses.length === 0) process.stdout.write('nothing to resume\n');
-          else statuses.forEach(printSummary);
-          return exitFor(statuses, interrupted);
-        },
-      );
-      throw new ExitCode(code);
-    });
+    .action(
+      async (
+        batchId: string | undefined,
+        opts: { file?: string[]; json: boolean; bwlimit?: string; report?: string },
+      ) => {
+        if (opts.file && batchId === undefined)
+          throw new InputError('resume --file needs the BATCH_ID of the files');
+        const startedAt = Date.now();
+        const config = await configFromEnv();
+        applyBwLimit(config, opts.bwlimit);
+        const code = await withService(
+          config,
+          { resume: batchId === undefined, needsMega: true },
+          async (service) => {
+            let ids = service.resumed;
+            if (batchId !== undefined && opts.file) {
+              const r = await service.resumeFiles({ batch_id: batchId, codes: opts.file });
+              if (!opts.json) process.stderr.write(`${r.batch_id}: ${r.message}\n`);
+              ids = [r.batch_id];
+            } else if (batchId !== undefined) {
+              const r = await service.resumeBatch(batchId);
+              if (!opts.json) process.stderr.write(`${r.batch_id}: ${r.message}\n`);
+              ids = [r.batch_id];
+            } else {
+              // Paused transfers of the unfinished batches continue too.
+              for (const id of ids) await service.resumeBatch(id).catch(() => undefined);
+            }
+            const { interrupted } = await follow(service, ids, opts.json);
+            const statuses = await Promise.all(ids.map((id) => service.getBatch(id)));
+            if (opts.json) process.stdout.write(JSON.stringify(statuses, null, 2) + '\n');
+            else if (statuses.length === 0) process.stdout.write('nothing to resume\n');
+            else statuses.forEach(printSummary);
+            await closeOut(statuses, { json: opts.json, report: opts.report, startedAt });
+            return exitFor(statuses, interrupted);
+          },
+        );
+        throw new ExitCode(code);
+      },
+    );
 
   program
     .command('pause')
@@ -521,7 +637,11 @@ function buildProgram(): Command {
         if (batchId) {
           const status = await service.getBatch(batchId);
           if (opts.json) process.stdout.write(JSON.stringify(status, null, 2) + '\n');
-          else printSummary(status);
+          else {
+            printSummary(status);
+            if (status.summary && status.overall_status !== 'in_progress')
+              process.stdout.write(summaryText(status.summary));
+          }
         } else {
           const batches = await service.listBatches();
           if (opts.json) process.stdout.write(JSON.stringify(batches, null, 2) + '\n');
@@ -568,14 +688,17 @@ function buildProgram(): Command {
     )
     .option('--batch <batch_id>', 'the batch to retry')
     .option('--failed', 'every batch with failed or cancelled files', false)
+    .option('--bwlimit <rate>', 'bandwidth limit of this process (as for transfer)')
+    .option('--report <file>', "write every transfer's outcome to this file: JSON for a .json name, else CSV")
     .option('--json', 'print only the final batch statuses as JSON', false)
-    .action(async (opts: { batch?: string; failed: boolean; json: boolean }) => {
-      if (Boolean(opts.batch) === opts.failed)
-        throw new InputError('retry needs exactly one of --batch <batch_id> or --failed');
-      const code = await withService(
-        await configFromEnv(),
-        { resume: false, needsMega: true },
-        async (service) => {
+    .action(
+      async (opts: { batch?: string; failed: boolean; json: boolean; bwlimit?: string; report?: string }) => {
+        const startedAt = Date.now();
+        if (Boolean(opts.batch) === opts.failed)
+          throw new InputError('retry needs exactly one of --batch <batch_id> or --failed');
+        const config = await configFromEnv();
+        applyBwLimit(config, opts.bwlimit);
+        const code = await withService(config, { resume: false, needsMega: true }, async (service) => {
           let ids: string[];
           if (opts.batch) ids = [opts.batch];
           else
@@ -591,11 +714,12 @@ function buildProgram(): Command {
           if (opts.json) process.stdout.write(JSON.stringify(statuses, null, 2) + '\n');
           else if (ids.length === 0) process.stdout.write('nothing to retry\n');
           else statuses.forEach(printSummary);
+          await closeOut(statuses, { json: opts.json, report: opts.report, startedAt });
           return exitFor(statuses, interrupted);
-        },
-      );
-      throw new ExitCode(code);
-    });
+        });
+        throw new ExitCode(code);
+      },
+    );
 
   program
     .command('verify')

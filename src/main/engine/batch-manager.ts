@@ -20,7 +20,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import { randomBytes, randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import type {
@@ -73,6 +73,8 @@ import {
 } from '../store/rules';
 import { FAILED_STATUSES } from '../../shared/constants';
 import { TransferAccount } from './accounting';
+import { BandwidthLimiter } from './bandwidth';
+import { filtersEmpty, objectFilter } from '../../shared/filters';
 import {
   CancelledError,
   FerryError,
@@ -166,6 +168,8 @@ const FORGET_AFTER_MS = 24 * 3600_000;
 
 export interface BatchManagerDeps {
   store: MetadataStore;
+  /** The process's bandwidth limit (none: unlimited). */
+  bandwidth?: BandwidthLimiter;
   source: Source;
   destination: Destination;
   config?: Partial<EngineConfig>;
@@ -252,8 +256,12 @@ export class BatchManager {
   private seen = new Map<string, { rev: number; state: string; open: Map<string, number> }>();
   private lastMaintain = 0;
 
+  /** The bandwidth limit every upload of this process shares (./bandwidth.ts). */
+  readonly bandwidth: BandwidthLimiter;
+
   constructor(deps: BatchManagerDeps) {
     this.store = deps.store;
+    this.bandwidth = deps.bandwidth ?? new BandwidthLimiter();
     this.peers = { source: deps.source, destination: deps.destination };
     this.config = { ...DEFAULT_ENGINE_CONFIG, ...deps.config };
     this.work = deps.work ?? 'all';
@@ -537,9 +545,11 @@ export class BatchManager {
 
     const selection: Selection = [];
     const prefix = request.prefix ?? '';
+    const taken = objectFilter(request.filters);
     try {
       for await (const object of source.listAll(request.bucket, prefix)) {
         if (isFolderMarker(object.key, object.size)) continue;
+        if (!taken(object)) continue;
         const problem = keyProblem(object.key);
         selection.push({
           key: object.key,
@@ -559,7 +569,8 @@ export class BatchManager {
     }
     if (selection.length === 0) {
       throw new InputError(
-        `no objects found in bucket ${request.bucket}${prefix ? ` under prefix "${prefix}"` : ''}`,
+        `no objects found in bucket ${request.bucket}${prefix ? ` under prefix "${prefix}"` : ''}` +
+          (filtersEmpty(request.filters) ? '' : ' that match the filters'),
       );
     }
     return selection;
@@ -1127,7 +1138,10 @@ export class BatchManager {
     const body =
       start >= object.size
         ? Readable.from([])
-        : await active.peers.source.read(doc.bucket_name, doc.remote_key, { start, signal });
+        : this.throttled(
+            await active.peers.source.read(doc.bucket_name, doc.remote_key, { start, signal }),
+            signal,
+          );
     let open = true;
     let written: Promise<void> = Promise.resolve();
     try {
@@ -1162,6 +1176,13 @@ export class BatchManager {
     } finally {
       open = false;
     }
+  }
+
+  /** The source's bytes at the pace of the process's bandwidth limit. */
+  private throttled(source: Readable, signal: AbortSignal): Readable {
+    const limited = this.bandwidth.throttle(signal);
+    pipeline(source, limited, () => undefined);
+    return limited;
   }
 
   /** Records (or clears) where the file's upload stands, in the store and in the attempt's copy. */
@@ -1250,6 +1271,7 @@ export class BatchManager {
         }
       }
       if (item.start_result === 'already_in_progress') progress.in_batch = item.in_batch ?? null;
+      if (item.start_result === 'already_done') progress.skipped = true;
       return progress;
     });
     const counts = countStatuses(files.map((f) => f.status));
@@ -1259,6 +1281,7 @@ export class BatchManager {
       ...counts,
       overall_status: overallStatusOf(batch.state, files.length, counts),
       created_at: batch.created_at.toISOString(),
+      finished_at: batch.finished_at?.toISOString() ?? null,
       target: batch.options.target,
       bucket: batch.options.bucket,
       selection: batch.options.selection ?? null,
@@ -1583,7 +1606,7 @@ function isQuotaRefusal(err: unknown): boolean {
 }
 
 /** Turns a failure to reach S3 or MEGA during validation into bad-configuration input. */
-function asInputError(err: unknown, what: string): Error {
+export function asInputError(err: unknown, what: string): Error {
   if (err instanceof InputError) return err;
   if (err instanceof FerryError) {
     // The S3 problem (no credentials, access denied, bucket missing…) goes along: the UI says

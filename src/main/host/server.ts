@@ -17,7 +17,7 @@ import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 import { FERRY_API_METHODS, type FerryApi } from '../../shared/api';
 import type { FerryEvent } from '../../shared/contract';
 import { ERROR_KIND_TABLE } from '../../shared/error-kinds';
-import { API_PREFIX, EVENTS_PATH, HTTP_ROUTES } from '../../shared/http-routes';
+import { API_PREFIX, EVENTS_PATH, HTTP_ROUTES, type HttpRoute } from '../../shared/http-routes';
 import { API_SECURITY_POLICY, HOSTED_UI_SECURITY_POLICY } from '../../shared/web-policy';
 import { apiErrorKind, redactSecrets } from '../engine/errors';
 import { sourceProblemOf, type SourceProblem } from '../../shared/source-problems';
@@ -229,7 +229,7 @@ export async function startHost(api: FerryApi, options: HostOptions): Promise<Ru
   });
 
   for (const method of FERRY_API_METHODS) {
-    const route = HTTP_ROUTES[method];
+    const route: HttpRoute = HTTP_ROUTES[method];
     const call = api[method] as (...args: unknown[]) => Promise<unknown>;
     app.route({
       method: route.method,
@@ -244,6 +244,12 @@ export async function startHost(api: FerryApi, options: HostOptions): Promise<Ru
               : route.argument === 'id'
                 ? [(req.params as { id: string }).id]
                 : [];
+        // `"dry_run": true` asks for the plan of a request, answered by the route's dry-run method.
+        const dry = route.dryRun && isDryRun(args[0]) ? route.dryRun : null;
+        if (dry) {
+          const plan = await (api[dry] as (a: unknown) => Promise<unknown>).call(api, args[0]);
+          return reply.code(HTTP_ROUTES[dry].status).send(plan);
+        }
         const result = await call.apply(api, args);
         return reply.code(route.status).send(result);
       },
@@ -304,4 +310,8 @@ export async function startHost(api: FerryApi, options: HostOptions): Promise<Ru
       await app.close();
     },
   };
+}
+
+function isDryRun(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && (body as { dry_run?: unknown }).dry_run === true;
 }

@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MAX_FILES, MAX_CONCURRENT_LIMIT } from '../../shared/constants';
 import { InputError } from '../engine/errors';
+import { bwLimitProblem } from '../../shared/bwlimit';
 import type { EngineConfig } from '../engine/batch-manager';
 import { DEFAULT_ENGINE_CONFIG } from '../engine/batch-manager';
 import { requestPolicy } from '../engine/retry';
@@ -80,6 +81,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): FerryConfig
     50,
   );
   const connections = intSetting(env, 'MEGAFERRY_CONNECTIONS_PER_FILE', 4, 1, 16);
+  const bwProblem = env.MEGAFERRY_BWLIMIT ? bwLimitProblem(env.MEGAFERRY_BWLIMIT) : null;
+  if (bwProblem) throw new InputError(`MEGAFERRY_BWLIMIT: ${bwProblem}`);
   return {
     host: {
       host: env.MEGAFERRY_HOST || '127.0.0.1',

@@ -15,6 +15,7 @@ import type {
   WorkerStatus,
 } from '../../shared/api';
 import { LOCAL_BUCKET_PREFIX } from '../../shared/constants';
+import { parseBwLimit } from '../../shared/bwlimit';
 import type {
   BatchCancelled,
   BatchStarted,
@@ -23,7 +24,11 @@ import type {
   FerryEvent,
   S3ObjectsPage,
   SettingsView,
+  TransferPlan,
 } from '../../shared/contract';
+import type { BatchRequest } from '../../shared/contract';
+import { planTransfer } from './plan';
+import { summarizeTransfer } from '../../shared/transfer-summary';
 import { BatchManager, type TransferPeers, type WorkScope } from '../engine/batch-manager';
 import type { MegaConfig } from '../engine/destinations/mega';
 import { ConflictError, InputError, NotFoundError } from '../engine/errors';
@@ -126,6 +131,13 @@ export class FerryService implements FerryApi {
       work: options.work ?? (options.resume ? 'all' : 'own'),
       identity: { kind: options.kind ?? 'cli', name: options.name, version: VERSION },
     });
+    this.applyBandwidth();
+  }
+
+  /** The bandwidth limit of the settings, applied at once to every upload of this process. */
+  private applyBandwidth(): void {
+    const parsed = parseBwLimit(this.values.transfers.bwlimit);
+    this.manager.bandwidth.setSchedule('schedule' in parsed ? parsed.schedule : []);
   }
 
   /**
@@ -223,6 +235,7 @@ export class FerryService implements FerryApi {
   private async applySettings(values: SettingsValues): Promise<void> {
     const previous = this.current;
     this.values = values;
+    this.applyBandwidth();
     const next = this.buildPeers(values, previous);
     this.current = next;
     if (next.source !== previous.source || next.destination !== previous.destination) {
@@ -302,6 +315,32 @@ export class FerryService implements FerryApi {
   }
 
   async startBatch(request: unknown): Promise<BatchStarted> {
+    const parsed = await this.parseBatchRequest(request);
+    if (parsed.dry_run)
+      throw new InputError('dry_run: a dry run is a plan: ask planBatch (POST /api/batches/plan)');
+    if (parsed.run === 'queue' && this.store.kind !== 'mongodb') {
+      throw new InputError(
+        'run: "queue" hands the batch to workers, and workers share a MongoDB store: set MONGODB_URI ' +
+          '(this process uses the embedded store); "here" moves it in this process',
+      );
+    }
+    // Nothing to send to yet: one clear message (the host starts without an account).
+    this.requireMega();
+    return this.manager.start(parsed);
+  }
+
+  async planBatch(request: unknown): Promise<TransferPlan> {
+    const parsed = await this.parseBatchRequest(request);
+    // A plan needs the destination's name (where "already done" is looked up), not a login.
+    this.requireMega();
+    return planTransfer(parsed, {
+      source: this.current.source,
+      store: this.store,
+      destination: this.current.destination.id,
+    });
+  }
+
+  private async parseBatchRequest(request: unknown): Promise<BatchRequest> {
     const { batchRequestSchema, describeZodError } = await schemas();
     const schema = batchRequestSchema({
       maxConcurrent: this.config.engine.maxConcurrentLimit,
@@ -319,22 +358,15 @@ export class FerryService implements FerryApi {
     const parsed = schema.safeParse(withDefaults);
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
     this.checkBucketKind(parsed.data.bucket);
-    if (parsed.data.run === 'queue' && this.store.kind !== 'mongodb') {
-      throw new InputError(
-        'run: "queue" hands the batch to workers, and workers share a MongoDB store: set MONGODB_URI ' +
-          '(this process uses the embedded store); "here" moves it in this process',
-      );
-    }
-    // Nothing to send to yet: one clear message (the host starts without an account).
-    this.requireMega();
-    return this.manager.start(parsed.data);
+    return parsed.data;
   }
 
   async getBatch(batchId: string): Promise<BatchStatus> {
     const id = await checkBatchId(batchId);
     const status = await this.manager.status(id);
     if (!status) throw new NotFoundError(`unknown batch: ${id}`);
-    return status;
+    // The summary at the end (as the CLI prints it); while it runs, elapsed is still unknown.
+    return { ...status, summary: summarizeTransfer([status]) };
   }
 
   listBatches(): Promise<BatchStatus[]> {

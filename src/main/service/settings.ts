@@ -42,6 +42,7 @@ export const SETTING_NAMES = [
   'mongodb.uri',
   'transfers.max_concurrent',
   'transfers.connections_per_file',
+  'transfers.bwlimit',
   'ui.language',
 ] as const;
 export type SettingName = (typeof SETTING_NAMES)[number];
@@ -67,6 +68,7 @@ export const SETTING_ENV: Partial<Record<SettingName, string[]>> = {
   'mega.password': ['MEGA_PASSWORD'],
   'mongodb.uri': ['MONGODB_URI'],
   'transfers.connections_per_file': ['MEGAFERRY_CONNECTIONS_PER_FILE'],
+  'transfers.bwlimit': ['MEGAFERRY_BWLIMIT'],
   'ui.language': ['MEGAFERRY_LANG'],
 };
 
@@ -102,7 +104,8 @@ export interface SettingsValues {
   };
   mega: { email: string; password: string; default_target: string };
   mongodb: { uri: string };
-  transfers: { max_concurrent: number; connections_per_file: number };
+  /** `bwlimit`: the process's bandwidth limit as typed (../../shared/bwlimit.ts); '' = off. */
+  transfers: { max_concurrent: number; connections_per_file: number; bwlimit: string };
   ui: { language: LanguageChoice };
 }
 
@@ -147,6 +150,7 @@ export function resolveSettings(
         limits.maxConcurrentLimit,
       ),
       connections_per_file: int('transfers.connections_per_file', 4),
+      bwlimit: text('transfers.bwlimit').trim(),
     },
     ui: { language: languageChoiceOf(text('ui.language')) ?? 'system' },
   };
@@ -365,6 +369,7 @@ export function settingsView(
       max_concurrent_limit: opts.maxConcurrentLimit,
       connections_per_file: values.transfers.connections_per_file,
       max_files_per_batch: opts.maxFilesPerBatch,
+      bwlimit: values.transfers.bwlimit,
     },
     ui: { language: values.ui.language },
     locked: SETTING_NAMES.filter((name) => opts.env[name] !== undefined),

@@ -9,6 +9,7 @@ import {
   hasControlCharacters,
   targetProblemKind,
 } from '../../shared/object-paths';
+import { bwLimitProblem } from '../../shared/bwlimit';
 
 export interface SettingsDraft {
   s3: {
@@ -22,7 +23,7 @@ export interface SettingsDraft {
   };
   mega: { email: string; password: string; mfa_code: string; default_target: string };
   mongodb: { uri: string };
-  transfers: { max_concurrent: string; connections_per_file: string };
+  transfers: { max_concurrent: string; connections_per_file: string; bwlimit: string };
 }
 
 export type SectionName = keyof SettingsDraft;
@@ -43,6 +44,7 @@ export function draftFromView(view: SettingsView): SettingsDraft {
     transfers: {
       max_concurrent: String(view.transfers.max_concurrent),
       connections_per_file: String(view.transfers.connections_per_file),
+      bwlimit: view.transfers.bwlimit,
     },
   };
 }
@@ -71,7 +73,8 @@ export function patchFromDraft(
     for (const field of Object.keys(now)) {
       const value = now[field];
       if (value === was[field]) continue;
-      if (section === 'transfers') put(section, field, toNumber(String(value)));
+      if (section === 'transfers' && field === 'bwlimit') put(section, field, String(value).trim());
+      else if (section === 'transfers') put(section, field, toNumber(String(value)));
       else if (typeof value === 'string')
         put(section, field, field === 'password' || field === 'secret_access_key' ? value : value.trim());
       else put(section, field, value);
@@ -164,6 +167,8 @@ export function draftProblems(view: SettingsView, draft: SettingsDraft): FieldPr
   };
   whole('transfers.max_concurrent', transfers.max_concurrent, 1, view.transfers.max_concurrent_limit);
   whole('transfers.connections_per_file', transfers.connections_per_file, 1, 16);
+  const bwlimit = transfers.bwlimit.trim();
+  if (bwlimit && bwLimitProblem(bwlimit)) put('transfers.bwlimit', { key: 'fieldError.bwlimit' });
   // In the order of the form, so the first is the first bad field on screen.
   const order = Object.entries(draft).flatMap(([section, fields]) =>
     Object.keys(fields as object).map((field) => `${section}.${field}`),

@@ -24,7 +24,11 @@ describe('folderKeysOverCap', () => {
     const second = q.token === 'p2';
     return {
       folders: second ? [] : node.folders,
-      objects: (second ? node.objects.slice(half) : node.objects.slice(0, half)).map((key) => ({ key })),
+      objects: (second ? node.objects.slice(half) : node.objects.slice(0, half)).map((key) => ({
+        key,
+        size: key.endsWith('x') ? 5000 : 10,
+        last_modified: null,
+      })),
       next_token: second || half === node.objects.length ? null : 'p2',
     };
   };
@@ -33,6 +37,12 @@ describe('folderKeysOverCap', () => {
     const keys = await folderKeysOverCap(list, 'b', 'photos/', 4);
     expect(keys?.sort()).toEqual([...Object.values(tree).flatMap((n) => n.objects)].sort());
     expect(calls).toContain('photos/2024/|p2');
+  });
+
+  it('takes only the objects the filters let through', async () => {
+    const keys = await folderKeysOverCap(list, 'b', 'photos/', 1, { exclude: ['photos/2024/**'] });
+    expect(keys?.sort()).toEqual(['photos/2023/x', 'photos/2023/y', 'photos/a', 'photos/b', 'photos/c']);
+    expect(await folderKeysOverCap(list, 'b', 'photos/', 0, { min_size: '1K' })).toEqual(['photos/2023/x']);
   });
 
   it('gives null when the folder fits in one batch (it is sent as its prefix)', async () => {

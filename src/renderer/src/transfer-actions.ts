@@ -7,7 +7,11 @@ import {
   LOCAL_BUCKET_PREFIX,
   newSelectionId,
   type BatchRequestInput,
+  type PlanCount,
+  type TransferPlan,
 } from '../../shared/contract';
+import { type FiltersInput, objectFilter, resolveFilters } from '../../shared/filters';
+import { filtersOfDraft, useSelectionFilters } from './stores/selection-filters';
 import { api, errorText } from './api';
 import { formatList } from './format';
 import { i18n } from './i18n';
@@ -29,7 +33,11 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-type ListPage = { folders: string[]; objects: { key: string }[]; next_token: string | null };
+type ListPage = {
+  folders: string[];
+  objects: { key: string; size: number; last_modified: string | null }[];
+  next_token: string | null;
+};
 
 /**
  * Every object key under a folder (its subfolders walked through the one-level listing) when
@@ -40,14 +48,17 @@ export async function folderKeysOverCap(
   bucket: string,
   folder: string,
   cap: number,
+  filters?: FiltersInput,
 ): Promise<string[] | null> {
+  const resolved = filters ? resolveFilters(filters) : null;
+  const taken = objectFilter(resolved && 'filters' in resolved ? resolved.filters : null);
   const keys: string[] = [];
   const folders = [folder];
   for (let prefix = folders.shift(); prefix !== undefined; prefix = folders.shift()) {
     let token: string | undefined;
     do {
       const page = await list({ bucket, prefix, token, limit: 1000 });
-      for (const o of page.objects) keys.push(o.key);
+      for (const o of page.objects) if (taken(o)) keys.push(o.key);
       folders.push(...page.folders);
       token = page.next_token ?? undefined;
     } while (token);
@@ -83,6 +94,7 @@ export async function startSelection(run: 'here' | 'queue' = 'here'): Promise<vo
   const { bucket, selected, target, concurrency, force } = useBrowse.getState();
   if (!bucket || selected.size === 0) return;
   const options = { target: target.trim() || '/', max_concurrent: concurrency, force, run };
+  const filters = filtersOfDraft(useSelectionFilters.getState());
   const requests: { label: string; body: BatchRequestInput }[] = [];
   const objects: { key: string; code?: string }[] = [];
   const cap = batchCap();
@@ -91,10 +103,13 @@ export async function startSelection(run: 'here' | 'queue' = 'here'): Promise<vo
       objects.push(s.code ? { key, code: s.code } : { key });
       continue;
     }
-    // A folder that holds more than one batch may is sent as batches of its keys.
-    const keys = await folderKeysOverCap((q) => api().listObjects(q), bucket, key, cap);
+    // A folder that holds more than one batch may is sent as batches of its keys (filtered).
+    const keys = await folderKeysOverCap((q) => api().listObjects(q), bucket, key, cap, filters);
     if (!keys) {
-      requests.push({ label: `${bucket}/${key}`, body: { bucket, prefix: key, ...options } });
+      requests.push({
+        label: `${bucket}/${key}`,
+        body: { bucket, prefix: key, ...options, ...(filters ? { filters } : {}) },
+      });
       continue;
     }
     chunks(keys, cap).forEach((group, i) =>
@@ -127,6 +142,49 @@ export async function startSelection(run: 'here' | 'queue' = 'here'): Promise<vo
   const outcomes = await runRequests(requests);
   if (outcomes.every((o) => o.ok)) useBrowse.getState().clearSelection();
   await finish(outcomes);
+}
+
+/** The totals of a selection's plan: its parts (a folder, the objects ticked) added up. */
+export interface SelectionPlan {
+  selected: PlanCount;
+  to_transfer: PlanCount;
+  already_done: PlanCount;
+  in_progress: PlanCount;
+  missing: PlanCount;
+  filtered_out: PlanCount;
+}
+
+/**
+ * The plan of the Browse selection as Start would send it (a dry run: nothing changes): each
+ * ticked folder with the filters, and the ticked objects, counted and sized, with what is already
+ * done at that destination path and what another batch moves.
+ */
+export async function planSelection(): Promise<SelectionPlan | null> {
+  const { bucket, selected, target, force } = useBrowse.getState();
+  if (!bucket || selected.size === 0) return null;
+  const options = { target: target.trim() || '/', force };
+  const filters = filtersOfDraft(useSelectionFilters.getState());
+  const requests: BatchRequestInput[] = [];
+  const objects: { key: string; code?: string }[] = [];
+  for (const [key, s] of selected) {
+    if (s.folder) requests.push({ bucket, prefix: key, ...options, ...(filters ? { filters } : {}) });
+    else objects.push(s.code ? { key, code: s.code } : { key });
+  }
+  if (objects.length) requests.push({ bucket, items: objects, ...options });
+  const plans = await Promise.all(requests.map((r) => api().planBatch(r)));
+  const sum = (pick: (p: TransferPlan) => PlanCount): PlanCount =>
+    plans.reduce((a, p) => ({ files: a.files + pick(p).files, bytes: a.bytes + pick(p).bytes }), {
+      files: 0,
+      bytes: 0,
+    });
+  return {
+    selected: sum((p) => p.selected),
+    to_transfer: sum((p) => p.to_transfer),
+    already_done: sum((p) => p.already_done),
+    in_progress: sum((p) => p.in_progress),
+    missing: sum((p) => p.missing),
+    filtered_out: sum((p) => p.filtered_out),
+  };
 }
 
 /** Looks keys up in a bucket; returns those that exist (with sizes) and those that do not. */

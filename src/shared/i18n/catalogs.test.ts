@@ -84,6 +84,9 @@ describe.each(LANGUAGES.filter((l) => l !== 'en'))('the %s catalog', (language) 
       'shell.tooltip',
       'shell.percent',
       'shell.where',
+      // A speed (a unit), and the keyword "off" of a bandwidth limit (typed as it is).
+      'shell.speed',
+      'settings.transfers.bwlimitPlaceholder',
       // An example bucket name, and a message of the host shown as it came.
       'bucketPick.typePlaceholder',
       'fieldError.server',

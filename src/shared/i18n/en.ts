@@ -188,6 +188,33 @@ export const en = {
       control_characters: 'The MEGA folder path contains control characters.',
       dot_segments: 'The MEGA folder path must not contain “.” or “..” folders.',
     },
+    preview: {
+      label: 'What the selection holds',
+      counting: 'Counting the selection…',
+      selected_one: '{{count, number}} file · {{size}}',
+      selected_other: '{{count, number}} files · {{size}}',
+      detail:
+        '{{transfer, number}} to transfer · {{done, number}} already done · {{elsewhere, number}} in progress elsewhere',
+      missing: '{{count, number}} missing',
+      filtered: '{{count, number}} left out by the filters',
+      error: 'Could not count the selection: {{error}}',
+    },
+    filters: {
+      toggle: 'Filters',
+      toggleOn: 'Filters (on)',
+      label: 'Filters for ticked folders',
+      hint: 'They apply to the ticked folders. Separate patterns with commas; “*.jpg” matches names at any depth, “photos/**” whole paths.',
+      include: 'Include',
+      exclude: 'Exclude',
+      minSize: 'Min size',
+      maxSize: 'Max size',
+      sizePlaceholder: 'e.g. 10M',
+      newerThan: 'Modified since',
+      newerPlaceholder: '7d or 2024-05-01',
+      badSize: 'Enter a size such as 500K, 10M or 2G.',
+      badDate: 'Enter a date such as 2024-05-01, or an age such as 12h, 7d or 2w.',
+      minOverMax: 'The smallest size is larger than the largest.',
+    },
   },
   transfers: {
     title: 'Transfers',
@@ -196,6 +223,14 @@ export const en = {
     emptyTitle: 'No transfers yet',
     emptyBody: 'Pick objects in Browse and press Start transfer, or drop files on the window.',
     goBrowse: 'Go to Browse',
+    overallLabel: 'All running batches',
+    overall_one: '{{count, number}} batch running · {{moved}} of {{total}} · {{speed}}',
+    overall_other: '{{count, number}} batches running · {{moved}} of {{total}} · {{speed}}',
+    clearFinished: 'Clear finished',
+    clearFinishedHint: 'Hide the batches that have ended; their files stay in History.',
+    cleared_one: '{{count, number}} finished batch hidden; its files stay in History.',
+    cleared_other: '{{count, number}} finished batches hidden; their files stay in History.',
+    showCleared: 'Show them',
   },
   startReport: {
     label: 'Start result',
@@ -238,6 +273,10 @@ export const en = {
     movedOf: '{{percent}} · {{moved}} of {{total}}',
     openInMega: 'Open in MEGA',
     openInMegaLabel: 'Open in MEGA: {{key}}',
+    summaryLabel: 'Summary of batch {{id}}',
+    summary:
+      '{{done, number}} done · {{failed, number}} failed · {{skipped, number}} skipped · {{bytes}} in {{elapsed}} · {{speed}} on average',
+    failuresTitle: 'Failures',
   },
   selection: {
     label: 'Selection {{id}}',
@@ -345,6 +384,10 @@ export const en = {
       maxConcurrentHint: '1 to {{max}}.',
       connectionsPerFile: 'Connections per file',
       connectionsHint: '1 to {{max}}.',
+      bwlimit: 'Bandwidth limit',
+      bwlimitPlaceholder: 'off',
+      bwlimitHint:
+        'Upload speed of all transfers of this app, e.g. 20M (20 MiB/s) or 512K; empty or “off” for none; or a timetable such as “08:00,2M 19:00,off”. It applies at once.',
     },
     language: {
       title: 'Language',
@@ -428,6 +471,7 @@ export const en = {
       'A MongoDB URI starts with mongodb:// or mongodb+srv://; leave it empty for the embedded store.',
     integer: 'Enter a whole number from {{min, number}} to {{max, number}}.',
     server: '{{error}}',
+    bwlimit: 'Enter a rate such as 20M or 512K, “off”, or a timetable such as “08:00,2M 19:00,off”.',
   },
   shell: {
     separator: ', ',
@@ -461,6 +505,11 @@ export const en = {
     batchesFinished_other: '{{count}} batches finished',
     batchesPartial_one: '{{count}} batch finished with failures',
     batchesPartial_other: '{{count}} batches finished with failures',
+    speed: '{{speed}}/s',
+    skipped: '{{count}} skipped',
+    moved: '{{bytes}} in {{elapsed}}, {{speed}}/s',
+    failure: '✗ {{key}}: {{reason}}',
+    moreFailures: '… and {{count}} more failed',
   },
 };
 

@@ -174,6 +174,32 @@ export const zhHans = {
       control_characters: 'MEGA 文件夹路径中含有控制字符。',
       dot_segments: 'MEGA 文件夹路径中不能包含“.”或“..”。',
     },
+    preview: {
+      label: '所选内容',
+      counting: '正在统计所选内容…',
+      selected_other: '{{count, number}} 个文件 · {{size}}',
+      detail:
+        '待传输 {{transfer, number}} 个 · 已完成 {{done, number}} 个 · 其他批次进行中 {{elsewhere, number}} 个',
+      missing: '缺失 {{count, number}} 个',
+      filtered: '被筛选排除 {{count, number}} 个',
+      error: '无法统计所选内容：{{error}}',
+    },
+    filters: {
+      toggle: '筛选',
+      toggleOn: '筛选（已启用）',
+      label: '所选文件夹的筛选条件',
+      hint: '仅作用于勾选的文件夹。多个模式用逗号分隔；“*.jpg”匹配任意层级的文件名，“photos/**”匹配完整路径。',
+      include: '包含',
+      exclude: '排除',
+      minSize: '最小大小',
+      maxSize: '最大大小',
+      sizePlaceholder: '例如 10M',
+      newerThan: '修改时间晚于',
+      newerPlaceholder: '7d 或 2024-05-01',
+      badSize: '请输入大小，例如 500K、10M 或 2G。',
+      badDate: '请输入日期（例如 2024-05-01）或时长（例如 12h、7d、2w）。',
+      minOverMax: '最小大小大于最大大小。',
+    },
   },
   transfers: {
     title: '传输',
@@ -182,6 +208,12 @@ export const zhHans = {
     emptyTitle: '还没有传输任务',
     emptyBody: '在“浏览”中选择对象后点击“开始传输”，或将文件拖到窗口中。',
     goBrowse: '前往浏览',
+    overallLabel: '所有进行中的批次',
+    overall_other: '{{count, number}} 个批次进行中 · {{moved}} / {{total}} · {{speed}}',
+    clearFinished: '清除已结束',
+    clearFinishedHint: '隐藏已结束的批次；其文件仍保留在历史记录中。',
+    cleared_other: '已隐藏 {{count, number}} 个已结束的批次；其文件仍保留在历史记录中。',
+    showCleared: '显示它们',
   },
   startReport: {
     label: '开始结果',
@@ -221,6 +253,10 @@ export const zhHans = {
     movedOf: '{{percent}} · {{moved}} / {{total}}',
     openInMega: '在 MEGA 中打开',
     openInMegaLabel: '在 MEGA 中打开：{{key}}',
+    summaryLabel: '批次 {{id}} 的摘要',
+    summary:
+      '完成 {{done, number}} 个 · 失败 {{failed, number}} 个 · 跳过 {{skipped, number}} 个 · {{bytes}}，用时 {{elapsed}} · 平均 {{speed}}',
+    failuresTitle: '失败',
   },
   selection: {
     label: '选择 {{id}}',
@@ -323,6 +359,10 @@ export const zhHans = {
       maxConcurrentHint: '1 到 {{max}}。',
       connectionsPerFile: '每个文件的连接数',
       connectionsHint: '1 到 {{max}}。',
+      bwlimit: '带宽限制',
+      bwlimitPlaceholder: 'off',
+      bwlimitHint:
+        '本应用所有传输的上传速度，例如 20M（20 MiB/s）或 512K；留空或填“off”表示不限制；也可以是时间表，例如“08:00,2M 19:00,off”。立即生效。',
     },
     language: {
       title: '语言',
@@ -397,6 +437,7 @@ export const zhHans = {
     mongoUri: 'MongoDB URI 以 mongodb:// 或 mongodb+srv:// 开头；留空则使用内置存储。',
     integer: '请输入 {{min, number}} 到 {{max, number}} 之间的整数。',
     server: '{{error}}',
+    bwlimit: '请输入速率（例如 20M 或 512K）、“off”，或时间表（例如“08:00,2M 19:00,off”）。',
   },
   shell: {
     separator: '，',
@@ -426,5 +467,10 @@ export const zhHans = {
     batchesCancelled_other: '{{count}} 个批次已取消',
     batchesFinished_other: '{{count}} 个批次已完成',
     batchesPartial_other: '{{count}} 个批次已完成，部分失败',
+    speed: '{{speed}}/s',
+    skipped: '{{count}} 个已跳过',
+    moved: '{{bytes}}，用时 {{elapsed}}，{{speed}}/s',
+    failure: '✗ {{key}}：{{reason}}',
+    moreFailures: '… 另有 {{count}} 个失败',
   },
 } satisfies CatalogTree;

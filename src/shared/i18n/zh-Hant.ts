@@ -175,6 +175,32 @@ export const zhHant = {
       control_characters: 'MEGA 資料夾路徑含有控制字元。',
       dot_segments: 'MEGA 資料夾路徑中不可包含「.」或「..」。',
     },
+    preview: {
+      label: '所選內容',
+      counting: '正在統計所選內容…',
+      selected_other: '{{count, number}} 個檔案 · {{size}}',
+      detail:
+        '待傳輸 {{transfer, number}} 個 · 已完成 {{done, number}} 個 · 其他批次進行中 {{elsewhere, number}} 個',
+      missing: '缺少 {{count, number}} 個',
+      filtered: '被篩選排除 {{count, number}} 個',
+      error: '無法統計所選內容：{{error}}',
+    },
+    filters: {
+      toggle: '篩選',
+      toggleOn: '篩選（已啟用）',
+      label: '所選資料夾的篩選條件',
+      hint: '僅作用於勾選的資料夾。多個模式以逗號分隔；「*.jpg」比對任意層級的檔名，「photos/**」比對完整路徑。',
+      include: '包含',
+      exclude: '排除',
+      minSize: '最小大小',
+      maxSize: '最大大小',
+      sizePlaceholder: '例如 10M',
+      newerThan: '修改時間晚於',
+      newerPlaceholder: '7d 或 2024-05-01',
+      badSize: '請輸入大小，例如 500K、10M 或 2G。',
+      badDate: '請輸入日期（例如 2024-05-01）或時長（例如 12h、7d、2w）。',
+      minOverMax: '最小大小大於最大大小。',
+    },
   },
   transfers: {
     title: '傳輸',
@@ -183,6 +209,12 @@ export const zhHant = {
     emptyTitle: '目前沒有傳輸',
     emptyBody: '在「瀏覽」中選取物件後按「開始傳輸」，或將檔案拖到視窗中。',
     goBrowse: '前往瀏覽',
+    overallLabel: '所有進行中的批次',
+    overall_other: '{{count, number}} 個批次進行中 · {{moved}} / {{total}} · {{speed}}',
+    clearFinished: '清除已結束',
+    clearFinishedHint: '隱藏已結束的批次；其檔案仍保留在歷史紀錄中。',
+    cleared_other: '已隱藏 {{count, number}} 個已結束的批次；其檔案仍保留在歷史紀錄中。',
+    showCleared: '顯示它們',
   },
   startReport: {
     label: '開始結果',
@@ -222,6 +254,10 @@ export const zhHant = {
     movedOf: '{{percent}} · {{moved}} / {{total}}',
     openInMega: '在 MEGA 中開啟',
     openInMegaLabel: '在 MEGA 中開啟：{{key}}',
+    summaryLabel: '批次 {{id}} 的摘要',
+    summary:
+      '完成 {{done, number}} 個 · 失敗 {{failed, number}} 個 · 略過 {{skipped, number}} 個 · {{bytes}}，耗時 {{elapsed}} · 平均 {{speed}}',
+    failuresTitle: '失敗',
   },
   selection: {
     label: '選取 {{id}}',
@@ -324,6 +360,10 @@ export const zhHant = {
       maxConcurrentHint: '1 到 {{max}}。',
       connectionsPerFile: '每個檔案的連線數',
       connectionsHint: '1 到 {{max}}。',
+      bwlimit: '頻寬限制',
+      bwlimitPlaceholder: 'off',
+      bwlimitHint:
+        '本應用程式所有傳輸的上傳速度，例如 20M（20 MiB/s）或 512K；留空或填「off」表示不限制；也可以是時間表，例如「08:00,2M 19:00,off」。立即生效。',
     },
     language: {
       title: '語言',
@@ -398,6 +438,7 @@ export const zhHant = {
     mongoUri: 'MongoDB URI 以 mongodb:// 或 mongodb+srv:// 開頭；留空則使用內建資料庫。',
     integer: '請輸入 {{min, number}} 到 {{max, number}} 之間的整數。',
     server: '{{error}}',
+    bwlimit: '請輸入速率（例如 20M 或 512K）、「off」，或時間表（例如「08:00,2M 19:00,off」）。',
   },
   shell: {
     separator: '，',
@@ -427,5 +468,10 @@ export const zhHant = {
     batchesCancelled_other: '{{count}} 個批次已取消',
     batchesFinished_other: '{{count}} 個批次已完成',
     batchesPartial_other: '{{count}} 個批次已完成，部分失敗',
+    speed: '{{speed}}/s',
+    skipped: '{{count}} 個已略過',
+    moved: '{{bytes}}，耗時 {{elapsed}}，{{speed}}/s',
+    failure: '✗ {{key}}：{{reason}}',
+    moreFailures: '… 另有 {{count}} 個失敗',
   },
 } satisfies CatalogTree;

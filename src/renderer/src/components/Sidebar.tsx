@@ -78,7 +78,6 @@ export function Sidebar() {
               <button
                 type="button"
                 className="nav__item"
-                aria-label={t(`nav.${s.id}`)}
                 aria-current={screen === s.id ? 'page' : undefined}
                 onClick={() => setScreen(s.id)}
               >

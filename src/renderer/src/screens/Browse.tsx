@@ -22,6 +22,8 @@ import { baseName, formatBytes, formatDate } from '../format';
 import { buildRows, useBrowse, type Row } from '../stores/browse';
 import { useSettings } from '../stores/settings';
 import { startSelection } from '../transfer-actions';
+import { FiltersToggle, SelectionFilters, useFiltersInvalid } from '../components/SelectionFilters';
+import { SelectionPreview } from '../components/SelectionPreview';
 
 const ROW_HEIGHT = 34;
 
@@ -418,6 +420,8 @@ function StartBar() {
   const shared = useApp((s) => s.health?.store === 'mongodb');
   const [starting, setStarting] = useState(false);
   const { setTarget, setConcurrency, setForce, clearSelection } = useBrowse.getState();
+  const filtersInvalid = useFiltersInvalid();
+  const filtersId = useId();
 
   let folders = 0;
   let objects = 0;
@@ -468,7 +472,9 @@ function StartBar() {
             {t('startBar.clear')}
           </button>
         )}
+        <SelectionPreview />
       </div>
+      <FiltersToggle controls={filtersId} />
       <label className="field field--inline">
         <span>{t('startBar.target')}</span>
         <input
@@ -510,6 +516,7 @@ function StartBar() {
           {t('startBar.toWorkers')}
         </button>
       )}
+      <SelectionFilters id={filtersId} />
       {problem && (
         <p id={problemId} className="startbar__problem text-bad" role="alert">
           {t(`startBar.targetProblem.${problem}`, { max: MAX_TARGET_LENGTH })}

@@ -493,6 +493,12 @@ function SettingsForm({ view }: { view: SettingsView }) {
           max={16}
           hint={t('settings.transfers.connectionsHint', { max: 16 })}
         />
+        <Field
+          {...field('transfers', 'bwlimit')}
+          label={t('settings.transfers.bwlimit')}
+          placeholder={t('settings.transfers.bwlimitPlaceholder')}
+          hint={t('settings.transfers.bwlimitHint')}
+        />
       </Section>
       <div className="settings__actions">
         <div className="settings__message" aria-live="polite">

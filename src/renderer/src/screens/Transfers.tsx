@@ -7,6 +7,9 @@ import { Trans, useTranslation } from 'react-i18next';
 import { useShallow } from 'zustand/react/shallow';
 import { errorText } from '../api';
 import { ProgressBar } from '../components/ProgressBar';
+import { BatchEndSummary } from '../components/BatchEndSummary';
+import { OverallProgress } from '../components/OverallProgress';
+import { useCleared } from '../stores/cleared';
 import {
   fileStatusLabel,
   fileStatusTone,
@@ -281,6 +284,7 @@ function BatchCard({ id }: { id: string }) {
         failed={batch.failed}
         cancelled={batch.cancelled}
       />
+      <BatchEndSummary id={id} />
       {error && (
         <p className="text-bad small" role="alert">
           {error}
@@ -407,7 +411,15 @@ export function TransfersScreen() {
   const { t } = useTranslation();
   const order = useTransfers((s) => s.order);
   const batchMap = useTransfers((s) => s.batches);
-  const groups = useMemo(() => groupBySelection(order, batchMap), [order, batchMap]);
+  const cleared = useCleared((s) => s.ids);
+  // A cleared batch that runs again (a retry) comes back.
+  const shown = useMemo(
+    () => order.filter((id) => !cleared[id] || batchMap[id]?.overall_status === 'in_progress'),
+    [order, cleared, batchMap],
+  );
+  const hiddenCount = order.length - shown.length;
+  const finished = order.filter((id) => !cleared[id] && batchMap[id]?.overall_status !== 'in_progress');
+  const groups = useMemo(() => groupBySelection(shown, batchMap), [shown, batchMap]);
   const loaded = useTransfers((s) => s.loaded);
   const error = useTransfers((s) => s.error);
   const lastStart = useTransfers((s) => s.lastStart);
@@ -428,22 +440,46 @@ export function TransfersScreen() {
     <section className="screen" aria-labelledby="transfers-title">
       <header className="screen__head">
         <h1 id="transfers-title">{t('transfers.title')}</h1>
-        <button
-          type="button"
-          className="button button--ghost"
-          onClick={() => void useTransfers.getState().refreshAll()}
-        >
-          {t('transfers.refresh')}
-        </button>
+        <div className="toolbar">
+          <button
+            type="button"
+            className="button button--ghost"
+            title={t('transfers.clearFinishedHint')}
+            disabled={finished.length === 0}
+            onClick={() => useCleared.getState().clear(finished)}
+          >
+            {t('transfers.clearFinished')}
+          </button>
+          <button
+            type="button"
+            className="button button--ghost"
+            onClick={() => void useTransfers.getState().refreshAll()}
+          >
+            {t('transfers.refresh')}
+          </button>
+        </div>
       </header>
       <div className="screen__body">
         {lastStart && <StartReport outcomes={lastStart} />}
+        <OverallProgress />
+        {hiddenCount > 0 && (
+          <p className="cleared-note muted small">
+            <span>{t('transfers.cleared', { count: hiddenCount })}</span>
+            <button
+              type="button"
+              className="button button--ghost button--small"
+              onClick={() => useCleared.getState().restore()}
+            >
+              {t('transfers.showCleared')}
+            </button>
+          </p>
+        )}
         {error && (
           <div className="banner banner--error" role="alert">
             {t('transfers.loadError', { error })}
           </div>
         )}
-        {loaded && order.length === 0 && !error && (
+        {loaded && shown.length === 0 && hiddenCount === 0 && !error && (
           <div className="empty-state">
             <h2>{t('transfers.emptyTitle')}</h2>
             <p>{t('transfers.emptyBody')}</p>
