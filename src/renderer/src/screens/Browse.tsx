@@ -454,7 +454,8 @@ function StartBar() {
       setStarting(false);
     }
   };
-  const cannotStart = selected.size === 0 || !bucket || problem !== null || starting || offline;
+  const cannotStart =
+    selected.size === 0 || !bucket || problem !== null || filtersInvalid || starting || offline;
 
   return (
     <form
