@@ -91,9 +91,15 @@ async function finish(outcomes: StartOutcome[]): Promise<void> {
  * `queue`: handed to the workers on the shared MongoDB (this app moves none of it).
  */
 export async function startSelection(run: 'here' | 'queue' = 'here'): Promise<void> {
-  const { bucket, selected, target, concurrency, force } = useBrowse.getState();
+  const { bucket, selected, target, concurrency, force, smallFirst } = useBrowse.getState();
   if (!bucket || selected.size === 0) return;
-  const options = { target: target.trim() || '/', max_concurrent: concurrency, force, run };
+  const options = {
+    target: target.trim() || '/',
+    max_concurrent: concurrency,
+    force,
+    run,
+    ...(smallFirst ? { order: 'small_first' as const } : {}),
+  };
   const filters = filtersOfDraft(useSelectionFilters.getState());
   const requests: { label: string; body: BatchRequestInput }[] = [];
   const objects: { key: string; code?: string }[] = [];

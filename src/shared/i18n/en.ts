@@ -180,6 +180,8 @@ export const en = {
     forceHint: 'Send again even if already done',
     starting: 'Starting…',
     start: 'Start transfer',
+    smallFirst: 'Small files first',
+    smallFirstHint: 'Queue the smallest files of the selection first',
     toWorkers: 'Send to workers',
     toWorkersHint: 'The workers on the shared MongoDB move these files; this app does not',
     targetProblem: {
@@ -218,6 +220,8 @@ export const en = {
   },
   transfers: {
     title: 'Transfers',
+    pauseAll: 'Pause all',
+    resumeAll: 'Resume all',
     refresh: 'Refresh',
     loadError: 'Could not load the batches: {{error}}',
     emptyTitle: 'No transfers yet',
@@ -248,6 +252,14 @@ export const en = {
   },
   batch: {
     label: 'Batch {{id}}',
+    pause: 'Pause',
+    resume: 'Resume',
+    front: 'Move to front',
+    frontHint: 'Its waiting files go before everything else in the queue',
+    pauseFile: 'Pause',
+    pauseFileLabel: 'Pause {{key}}',
+    resumeFile: 'Resume',
+    resumeFileLabel: 'Resume {{key}}',
     toWorkers: 'for the workers',
     toWorkersHint: 'Handed to the workers: only megaferry worker processes move its files',
     worker: 'on {{name}}',

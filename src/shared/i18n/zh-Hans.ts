@@ -166,6 +166,8 @@ export const zhHans = {
     forceHint: '即使已完成也重新发送',
     starting: '正在开始…',
     start: '开始传输',
+    smallFirst: '小文件优先',
+    smallFirstHint: '先排队所选内容中最小的文件',
     toWorkers: '交给工作节点',
     toWorkersHint: '由共享 MongoDB 上的工作节点传输这些文件，本应用不传输',
     targetProblem: {
@@ -203,6 +205,8 @@ export const zhHans = {
   },
   transfers: {
     title: '传输',
+    pauseAll: '全部暂停',
+    resumeAll: '全部继续',
     refresh: '刷新',
     loadError: '无法加载批次：{{error}}',
     emptyTitle: '还没有传输任务',
@@ -228,6 +232,14 @@ export const zhHans = {
   },
   batch: {
     label: '批次 {{id}}',
+    pause: '暂停',
+    resume: '继续',
+    front: '移到最前',
+    frontHint: '其等待中的文件排在队列中所有其他文件之前',
+    pauseFile: '暂停',
+    pauseFileLabel: '暂停 {{key}}',
+    resumeFile: '继续',
+    resumeFileLabel: '继续 {{key}}',
     toWorkers: '由工作节点传输',
     toWorkersHint: '已交给工作节点：只有 megaferry worker 进程传输其中的文件',
     worker: '在 {{name}} 上',

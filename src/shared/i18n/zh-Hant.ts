@@ -167,6 +167,8 @@ export const zhHant = {
     forceHint: '即使已完成也重新傳送',
     starting: '正在開始…',
     start: '開始傳輸',
+    smallFirst: '小檔案優先',
+    smallFirstHint: '先排入所選內容中最小的檔案',
     toWorkers: '交給工作節點',
     toWorkersHint: '由共用 MongoDB 上的工作節點傳輸這些檔案，本應用程式不傳輸',
     targetProblem: {
@@ -204,6 +206,8 @@ export const zhHant = {
   },
   transfers: {
     title: '傳輸',
+    pauseAll: '全部暫停',
+    resumeAll: '全部繼續',
     refresh: '重新整理',
     loadError: '無法載入批次：{{error}}',
     emptyTitle: '目前沒有傳輸',
@@ -229,6 +233,14 @@ export const zhHant = {
   },
   batch: {
     label: '批次 {{id}}',
+    pause: '暫停',
+    resume: '繼續',
+    front: '移到最前',
+    frontHint: '其等待中的檔案排在佇列中所有其他檔案之前',
+    pauseFile: '暫停',
+    pauseFileLabel: '暫停 {{key}}',
+    resumeFile: '繼續',
+    resumeFileLabel: '繼續 {{key}}',
     toWorkers: '由工作節點傳輸',
     toWorkersHint: '已交給工作節點：只有 megaferry worker 處理程序傳輸其中的檔案',
     worker: '在 {{name}} 上',

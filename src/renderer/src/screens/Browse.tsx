@@ -414,12 +414,13 @@ function StartBar() {
   const target = useBrowse((s) => s.target);
   const concurrency = useBrowse((s) => s.concurrency);
   const force = useBrowse((s) => s.force);
+  const smallFirst = useBrowse((s) => s.smallFirst);
   const limit = useSettings((s) => s.view?.transfers.max_concurrent_limit ?? MAX_CONCURRENT_LIMIT);
   const offline = useOffline();
   // Workers share a MongoDB store: the choice to hand the selection to them is offered there.
   const shared = useApp((s) => s.health?.store === 'mongodb');
   const [starting, setStarting] = useState(false);
-  const { setTarget, setConcurrency, setForce, clearSelection } = useBrowse.getState();
+  const { setTarget, setConcurrency, setForce, setSmallFirst, clearSelection } = useBrowse.getState();
   const filtersInvalid = useFiltersInvalid();
   const filtersId = useId();
 
@@ -502,6 +503,10 @@ function StartBar() {
       <label className="check">
         <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} />
         <span title={t('startBar.forceHint')}>{t('startBar.force')}</span>
+      </label>
+      <label className="check">
+        <input type="checkbox" checked={smallFirst} onChange={(e) => setSmallFirst(e.target.checked)} />
+        <span title={t('startBar.smallFirstHint')}>{t('startBar.smallFirst')}</span>
       </label>
       <button type="submit" className="button button--primary" disabled={cannotStart}>
         {starting ? t('startBar.starting') : t('startBar.start')}

@@ -94,9 +94,58 @@ function StartReport({ outcomes }: { outcomes: StartOutcome[] }) {
   );
 }
 
-const FileRow = memo(function FileRow({ id }: { id: string }) {
+/** Pause or resume one file of a running batch (not one another batch moves, nor one skipped). */
+function FileAction({
+  batchId,
+  code,
+  status,
+  label,
+}: {
+  batchId: string;
+  code: string;
+  status: string;
+  label: string;
+}) {
+  const { t } = useTranslation();
+  const busy = useTransfers((s) => !!s.busy[batchId]);
+  const offline = useOffline();
+  const act = (what: 'pause' | 'resume') => {
+    const run = what === 'pause' ? useTransfers.getState().pause : useTransfers.getState().resume;
+    void run(batchId, [code]).catch((err: unknown) =>
+      useApp.getState().notify('error', t('batch.label', { id: batchId }), errorText(err)),
+    );
+  };
+  if (status === 'paused') {
+    return (
+      <button
+        type="button"
+        className="button button--ghost button--small"
+        aria-label={t('batch.resumeFileLabel', { key: label })}
+        disabled={busy || offline}
+        onClick={() => act('resume')}
+      >
+        {t('batch.resumeFile')}
+      </button>
+    );
+  }
+  if (status !== 'pending' && status !== 'processing') return null;
+  return (
+    <button
+      type="button"
+      className="button button--ghost button--small"
+      aria-label={t('batch.pauseFileLabel', { key: label })}
+      disabled={busy || offline}
+      onClick={() => act('pause')}
+    >
+      {t('batch.pauseFile')}
+    </button>
+  );
+}
+
+const FileRow = memo(function FileRow({ id, batchId }: { id: string; batchId: string }) {
   const { t } = useTranslation();
   const f = useTransfers((s) => s.files[id]);
+  const running = useTransfers((s) => s.batches[batchId]?.overall_status === 'in_progress');
   if (!f) return null;
   const tone = fileStatusTone(f.status);
   const progress = f.status === 'done' ? 100 : f.progress;
@@ -135,6 +184,9 @@ const FileRow = memo(function FileRow({ id }: { id: string }) {
       <td data-label={t('batch.status')}>
         <span className={`badge tone-${tone}`}>{fileStatusLabel(f.status)}</span>
         {active && f.worker && <div className="small muted">{t('batch.worker', { name: f.worker })}</div>}
+        {running && !f.in_batch && !f.skipped && (
+          <FileAction batchId={batchId} code={f.code} status={f.status} label={f.remote_key} />
+        )}
       </td>
       <td className="num" data-label={t('batch.retries')}>
         {f.retry_count}
@@ -192,12 +244,28 @@ function BatchCard({ id }: { id: string }) {
   const percent = useTransfers((s) => (s.batches[id] ? batchPercent(s.batches[id], s.files) : 0));
   const expanded = useTransfers((s) => !!s.expanded[id]);
   const busy = useTransfers((s) => !!s.busy[id]);
+  // Which of its own files (not another batch's, not skipped) wait, move or are paused.
+  const waiting = useTransfers(
+    useShallow((s) => {
+      const found = { pending: false, processing: false, paused: false };
+      for (const fid of s.batches[id]?.fileIds ?? []) {
+        const f = s.files[fid];
+        if (!f || f.in_batch || f.skipped) continue;
+        if (f.status === 'pending' || f.status === 'processing' || f.status === 'paused')
+          found[f.status] = true;
+      }
+      return found;
+    }),
+  );
   const offline = useOffline();
   const current = useApp((s) => s.batch === id);
   const [error, setError] = useState<string | null>(null);
   if (!batch) return null;
-  const { toggleExpanded, cancel, retry } = useTransfers.getState();
+  const { toggleExpanded, cancel, retry, pause, resume, toFront } = useTransfers.getState();
   const running = batch.overall_status === 'in_progress';
+  const canPause = running && (waiting.pending || waiting.processing);
+  const canResume = running && waiting.paused;
+  const canFront = running && waiting.pending;
   const tone = overallStatusTone(batch.overall_status);
   const canRetry = !running && batch.failed + batch.cancelled > 0;
   const act = async (what: () => Promise<void>) => {
@@ -250,6 +318,37 @@ function BatchCard({ id }: { id: string }) {
         )}
         <span className={`badge tone-${tone}`}>{overallStatusLabel(batch.overall_status)}</span>
         <div className="batch__actions">
+          {canFront && (
+            <button
+              type="button"
+              className="button button--ghost button--small"
+              title={t('batch.frontHint')}
+              disabled={busy || offline}
+              onClick={() => void act(() => toFront(id))}
+            >
+              {t('batch.front')}
+            </button>
+          )}
+          {canPause && (
+            <button
+              type="button"
+              className="button button--small"
+              disabled={busy || offline}
+              onClick={() => void act(() => pause(id))}
+            >
+              {t('batch.pause')}
+            </button>
+          )}
+          {canResume && (
+            <button
+              type="button"
+              className="button button--small"
+              disabled={busy || offline}
+              onClick={() => void act(() => resume(id))}
+            >
+              {t('batch.resume')}
+            </button>
+          )}
           {running && (
             <button
               type="button"
@@ -315,7 +414,7 @@ function BatchCard({ id }: { id: string }) {
             </thead>
             <tbody>
               {batch.fileIds.map((fid) => (
-                <FileRow key={fid} id={fid} />
+                <FileRow key={fid} id={fid} batchId={id} />
               ))}
             </tbody>
           </table>
@@ -419,6 +518,16 @@ export function TransfersScreen() {
   );
   const hiddenCount = order.length - shown.length;
   const finished = order.filter((id) => !cleared[id] && batchMap[id]?.overall_status !== 'in_progress');
+  const anyRunning = order.some((id) => batchMap[id]?.overall_status === 'in_progress');
+  const offline = useOffline();
+  const everything = async (what: 'pause' | 'resume') => {
+    const { pauseAll, resumeAll } = useTransfers.getState();
+    try {
+      await (what === 'pause' ? pauseAll() : resumeAll());
+    } catch (err) {
+      useApp.getState().notify('error', t('transfers.title'), errorText(err));
+    }
+  };
   const groups = useMemo(() => groupBySelection(shown, batchMap), [shown, batchMap]);
   const loaded = useTransfers((s) => s.loaded);
   const error = useTransfers((s) => s.error);
@@ -441,6 +550,26 @@ export function TransfersScreen() {
       <header className="screen__head">
         <h1 id="transfers-title">{t('transfers.title')}</h1>
         <div className="toolbar">
+          {anyRunning && (
+            <>
+              <button
+                type="button"
+                className="button button--ghost"
+                disabled={offline}
+                onClick={() => void everything('pause')}
+              >
+                {t('transfers.pauseAll')}
+              </button>
+              <button
+                type="button"
+                className="button button--ghost"
+                disabled={offline}
+                onClick={() => void everything('resume')}
+              >
+                {t('transfers.resumeAll')}
+              </button>
+            </>
+          )}
           <button
             type="button"
             className="button button--ghost"

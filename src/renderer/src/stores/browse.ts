@@ -79,6 +79,8 @@ interface BrowseState {
   targetTouched: boolean;
   concurrency: number;
   force: boolean;
+  /** Queue the selection's smallest files first. */
+  smallFirst: boolean;
   loadBuckets(preferred?: string): Promise<void>;
   openBucket(bucket: string): void;
   /** Opens a bucket typed by name; it is remembered once its listing succeeds. */
@@ -97,6 +99,7 @@ interface BrowseState {
   setTarget(target: string, touched?: boolean): void;
   setConcurrency(n: number): void;
   setForce(force: boolean): void;
+  setSmallFirst(smallFirst: boolean): void;
 }
 
 let generation = 0;
@@ -162,6 +165,7 @@ export const useBrowse = create<BrowseState>()((set, get) => {
     targetTouched: false,
     concurrency: 3,
     force: false,
+    smallFirst: false,
 
     async loadBuckets(preferred) {
       const current = get().bucket;
@@ -246,6 +250,7 @@ export const useBrowse = create<BrowseState>()((set, get) => {
     setTarget: (target, touched = true) => set({ target, targetTouched: touched || get().targetTouched }),
     setConcurrency: (concurrency) => set({ concurrency }),
     setForce: (force) => set({ force }),
+    setSmallFirst: (smallFirst) => set({ smallFirst }),
   };
 });
 

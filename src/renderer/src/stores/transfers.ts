@@ -40,6 +40,13 @@ interface TransfersState {
   setLastStart(outcomes: StartOutcome[] | null): void;
   cancel(batchId: string): Promise<void>;
   retry(batchId: string): Promise<void>;
+  /** Pauses the batch, or some of its files (codes); resumes them; moves it to the queue's head. */
+  pause(batchId: string, codes?: string[]): Promise<void>;
+  resume(batchId: string, codes?: string[]): Promise<void>;
+  toFront(batchId: string): Promise<void>;
+  /** Pauses (resumes) every running batch, whichever process moves it. */
+  pauseAll(): Promise<void>;
+  resumeAll(): Promise<void>;
 }
 
 export const fileId = (batchId: string, f: Pick<FileProgress, 'bucket_name' | 'remote_key'>) =>
@@ -193,13 +200,33 @@ export const useTransfers = create<TransfersState>()((set, get) => ({
   },
 
   async retry(batchId) {
-    set((s) => ({ busy: { ...s.busy, [batchId]: true } }));
-    try {
-      await api().retryBatch(batchId);
-      await get().refreshBatch(batchId);
-    } finally {
-      set((s) => ({ busy: { ...s.busy, [batchId]: false } }));
-    }
+    await busyWith(batchId, () => api().retryBatch(batchId));
+  },
+
+  async pause(batchId, codes) {
+    await busyWith(batchId, () =>
+      codes ? api().pauseFiles({ batch_id: batchId, codes }) : api().pauseBatch(batchId),
+    );
+  },
+
+  async resume(batchId, codes) {
+    await busyWith(batchId, () =>
+      codes ? api().resumeFiles({ batch_id: batchId, codes }) : api().resumeBatch(batchId),
+    );
+  },
+
+  async toFront(batchId) {
+    await busyWith(batchId, () => api().moveBatchToFront(batchId));
+  },
+
+  async pauseAll() {
+    await api().pauseAll();
+    await get().refreshAll();
+  },
+
+  async resumeAll() {
+    await api().resumeAll();
+    await get().refreshAll();
   },
 }));
 
@@ -263,4 +290,15 @@ export async function recordStart(outcomes: StartOutcome[]): Promise<void> {
     }));
   }
   await Promise.all(ids.map((id) => st.refreshBatch(id)));
+}
+
+/** Runs a batch's action with the batch marked busy, then takes the service's word on it. */
+async function busyWith(batchId: string, action: () => Promise<unknown>): Promise<void> {
+  useTransfers.setState((s) => ({ busy: { ...s.busy, [batchId]: true } }));
+  try {
+    await action();
+    await useTransfers.getState().refreshBatch(batchId);
+  } finally {
+    useTransfers.setState((s) => ({ busy: { ...s.busy, [batchId]: false } }));
+  }
 }
