@@ -77,11 +77,16 @@ function unchunk(body: string): string {
   }
 }
 
-/** Every file of a folder with its size and SHA-256, sorted. */
+/**
+ * Every file of a folder with its size and SHA-256, sorted. The embedded store's database files
+ * are left out: every process that runs writes its heartbeat there each second (the Workers
+ * panel), so their bytes change while nothing else does; what the store holds is compared
+ * document by document instead (ferryState).
+ */
 export async function folderState(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
+    if (!entry.isFile() || /^megaferry\.sqlite(-wal|-shm|-journal)?$/.test(entry.name)) continue;
     const path = join(entry.parentPath, entry.name);
     const bytes = await readFile(path);
     out.push(`${path} ${bytes.length} ${createHash('sha256').update(bytes).digest('hex')}`);
@@ -89,15 +94,19 @@ export async function folderState(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** What a refused request must not change: documents, batches, the data folder, MEGA's nodes and uploads. */
+/**
+ * What a refused request must not change: documents, batches, the data folder (but the store's
+ * database files, compared by their documents), MEGA's nodes and uploads.
+ */
 export async function ferryState(api: FerryApi, dataDir: string, mega: MegaPeer): Promise<unknown> {
   const files = await api.listFiles({ limit: 1000 });
   const batches = await api.listBatches();
   let nodes = 0;
   for (const user of mega.state.users.values()) nodes += user.files.length;
   return {
-    files: files.files.map((f) => [f.remote_key, f.s4_key, f.status, f.modified_date]),
-    batches: batches.map((b) => [b.batch_id, b.overall_status, b.total_files]),
+    // Every field of every document, and every batch as its status says (with each file's state).
+    files: files.files,
+    batches: batches.map(({ summary: _elapsing, ...b }) => b),
     folder: await folderState(dataDir),
     nodes,
     uploads: mega.uploadedBytes(),

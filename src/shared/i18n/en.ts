@@ -81,6 +81,7 @@ export const en = {
     version: 'Version',
     movingOf: '{{active, number}} of {{capacity, number}}',
     held: 'MEGA refused more data: waiting until {{time}}',
+    hostTitle: '{{host}} · process {{pid}}',
     thisProcess: 'this app',
     summary: '{{online, number}} moving · {{idle, number}} idle · {{gone, number}} gone',
     kinds: { desktop: 'Desktop app', serve: 'Host', cli: 'Command line', worker: 'Worker' },

@@ -79,6 +79,7 @@ export const zhHans = {
     version: '版本',
     movingOf: '{{active, number}} / {{capacity, number}}',
     held: 'MEGA 拒绝接收更多数据：等待至 {{time}}',
+    hostTitle: '{{host}} · 进程 {{pid}}',
     thisProcess: '本应用',
     summary: '{{online, number}} 个传输中 · {{idle, number}} 个空闲 · {{gone, number}} 个已离线',
     kinds: { desktop: '桌面应用', serve: '主机', cli: '命令行', worker: '工作节点' },

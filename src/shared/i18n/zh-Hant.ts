@@ -79,6 +79,7 @@ export const zhHant = {
     version: '版本',
     movingOf: '{{active, number}} / {{capacity, number}}',
     held: 'MEGA 拒絕接收更多資料：等待至 {{time}}',
+    hostTitle: '{{host}} · 處理程序 {{pid}}',
     thisProcess: '本應用程式',
     summary: '{{online, number}} 個傳輸中 · {{idle, number}} 個閒置 · {{gone, number}} 個已離線',
     kinds: { desktop: '桌面應用程式', serve: '主機', cli: '命令列', worker: '工作節點' },

@@ -100,7 +100,7 @@ export function WorkersScreen() {
                   <td data-label={t('workers.kind')}>{t(`workers.kinds.${w.kind}`)}</td>
                   <td
                     className="truncate-cell"
-                    title={`${w.host} · pid ${w.pid}`}
+                    title={t('workers.hostTitle', { host: w.host, pid: w.pid })}
                     data-label={t('workers.host')}
                   >
                     {w.host}
