@@ -160,6 +160,18 @@ describe('preview, filters, summary and clearing in the UI', () => {
     await nav(page, 'History').click();
     await page.getByRole('heading', { name: 'History', level: 1 }).waitFor();
     await expect.poll(() => page.locator('main').innerText()).toMatch(/pics\/a\.jpg/);
+    // It is the store's: the service says so, and another browser (no shared storage) hides it too.
+    expect((await service.getBatch(batchId)).cleared).toBe(true);
+    const elsewhere = await browser.newContext({ locale: 'en-US' });
+    const other = await elsewhere.newPage();
+    await other.goto(host.uiUrl);
+    await other
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('button', { name: 'Transfers', exact: true })
+      .click();
+    await other.getByText('1 finished batch hidden; its files stay in History.').waitFor();
+    expect(await other.getByRole('listitem', { name: `Batch ${batchId}` }).count()).toBe(0);
+    await elsewhere.close();
     // It stays cleared after a reload, and comes back on request.
     await page.reload();
     await nav(page, 'Transfers').click();

@@ -134,6 +134,30 @@ describe('POST /api/batches with filters and dry_run', () => {
     expect(status.summary).toEqual(summary);
   });
 
+  it('clear-finished clears the ended batches for every client (flag in the store), show-cleared brings them back', async () => {
+    const started = await api<BatchStarted>('POST', '/api/batches', {
+      bucket: BUCKET,
+      keys: ['pics/c.png'],
+      target: '/Cleared',
+    });
+    await ended(started.body.batch_id);
+    const cleared = await api<{ status: string; changed: number }>('POST', '/api/batches/clear-finished');
+    expect(cleared.status).toBe(200);
+    expect(cleared.body.status).toBe('cleared');
+    expect(cleared.body.changed).toBeGreaterThanOrEqual(1);
+    const listed = await api<BatchStatus[]>('GET', '/api/batches');
+    expect(listed.body.find((b) => b.batch_id === started.body.batch_id)?.cleared).toBe(true);
+    // History keeps the files.
+    const files = await api<{ files: { remote_key: string }[] }>('GET', '/api/files?q=pics/c.png');
+    expect(files.body.files.map((f) => f.remote_key)).toContain('pics/c.png');
+    // A second clear changes nothing; show-cleared brings them all back.
+    expect((await api<{ changed: number }>('POST', '/api/batches/clear-finished')).body.changed).toBe(0);
+    const shown = await api<{ status: string; changed: number }>('POST', '/api/batches/show-cleared');
+    expect(shown.body).toMatchObject({ status: 'shown', changed: cleared.body.changed });
+    const again = await api<BatchStatus[]>('GET', '/api/batches');
+    expect(again.body.every((b) => !b.cleared)).toBe(true);
+  });
+
   it('refuses bad filters, and filters with keys, with 400 and the field named', async () => {
     const bad: [unknown, RegExp][] = [
       [{ min_size: 'huge' }, /filters\.min_size must be a size/],

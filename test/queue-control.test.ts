@@ -136,7 +136,7 @@ describe('control of transfers', () => {
     expect(mega.uploadedBytes() - sentBefore).toBeLessThan(4 * MiB);
   }, 180_000);
 
-  it('REST pause-all holds every running batch and resume-all continues them', async () => {
+  it('`pause --all` holds every running batch, and REST resume-all continues them', async () => {
     const e = env('all');
     const host = await serveProcess(e, TOKEN);
     try {
@@ -160,14 +160,10 @@ describe('control of transfers', () => {
         60_000,
         200,
       );
-      const paused = await apiCall<{ status: string; batches: number }>(
-        host.url,
-        TOKEN,
-        'POST',
-        '/api/pause-all',
-      );
-      expect(paused.status).toBe(200);
-      expect(paused.body).toMatchObject({ status: 'paused', batches: 2 });
+      // The CLI pauses everything the host moves (REST resumes it below; the UI test clicks both).
+      const paused = await cli(['pause', '--all', '--json'], e);
+      expect(paused.code, paused.stderr).toBe(0);
+      expect(JSON.parse(paused.stdout)).toMatchObject({ status: 'paused', batches: 2 });
       const still = await waitFor(
         'nothing moving',
         async () => {
@@ -208,7 +204,8 @@ describe('control of transfers', () => {
     const e = env('order', { MEGAFERRY_MAX_ACTIVE: '1' });
     const host = await serveProcess(e, TOKEN);
     try {
-      mega.setChunkDelay(300);
+      // Slow enough that the first file of A still moves when the CLI's `front` lands.
+      mega.setChunkDelay(2500);
       const started: string[] = [];
       for (const prefix of ['queue-a/', 'queue-b/']) {
         const r = await apiCall<BatchStarted>(host.url, TOKEN, 'POST', '/api/batches', {
@@ -219,14 +216,10 @@ describe('control of transfers', () => {
         });
         started.push(r.body.batch_id);
       }
-      const front = await apiCall<{ moved: number }>(
-        host.url,
-        TOKEN,
-        'POST',
-        `/api/batches/${started[1]}/front`,
-      );
-      expect(front.status).toBe(200);
-      expect(front.body.moved).toBe(2);
+      // From the CLI, to the batches the host moves (the UI test uses the REST route).
+      const front = await cli(['front', started[1] ?? '', '--json'], e);
+      expect(front.code, front.stderr).toBe(0);
+      expect(JSON.parse(front.stdout)).toMatchObject({ status: 'moved', moved: 2 });
       mega.setChunkDelay(0);
       for (const id of started) {
         await waitFor(

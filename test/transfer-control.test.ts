@@ -121,6 +121,27 @@ describe('the summary at the end of a transfer', () => {
     expect(byKey.get('sum/missing.bin')?.[header.indexOf('error_message')]).toMatch(/object not found/);
   }, 60_000);
 
+  it('`clear` clears the finished batches from `status` (and every UI); `status --all` and `clear --undo` bring them back', async () => {
+    // A store of its own: the other tests' batches stay as they are.
+    const own = { MEGAFERRY_DATA_DIR: join(work, 'clear-data') };
+    const r = await run(
+      ['transfer', '--bucket', BUCKET, '--key', 'sum/b.txt', '--target', '/Clear', '--json'],
+      own,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const id = (JSON.parse(r.stdout) as BatchStatus).batch_id;
+    const cleared = await run(['clear', '--json'], own);
+    expect(cleared.code, cleared.stderr).toBe(0);
+    expect(JSON.parse(cleared.stdout)).toMatchObject({ status: 'cleared', changed: 1 });
+    const hidden = await run(['status'], own);
+    expect(hidden.stdout).not.toContain(id);
+    expect(hidden.stdout).toMatch(/--all shows them/);
+    expect((await run(['status', '--all'], own)).stdout).toContain(id);
+    const undo = await run(['clear', '--undo'], own);
+    expect(undo.stdout).toMatch(/1 cleared batch shown again/);
+    expect((await run(['status'], own)).stdout).toContain(id);
+  }, 60_000);
+
   it('--report FILE.json writes the summary and every outcome, also with --json', async () => {
     const json = join(work, 'report.json');
     const r = await run([

@@ -116,6 +116,13 @@ export interface BatchMoved {
   moved: number;
 }
 
+export interface BatchesCleared {
+  status: 'cleared' | 'shown';
+  message: string;
+  /** Batches cleared (or shown again) by this request. */
+  changed: number;
+}
+
 export interface Health {
   ok: boolean;
   store: 'mongodb' | 'embedded';
@@ -143,6 +150,10 @@ export interface FerryApi {
   resumeAll(): Promise<AllControlled>;
   /** Moves a batch's waiting transfers to the head of the queue. */
   moveBatchToFront(batchId: string): Promise<BatchMoved>;
+  /** Clears every ended batch from Transfers (every UI, `status`); History keeps their files. */
+  clearFinished(): Promise<BatchesCleared>;
+  /** Shows the cleared batches in Transfers again. */
+  showCleared(): Promise<BatchesCleared>;
   retryBatch(
     batchId: string,
   ): Promise<{ batch_id: string; status: 'started'; message: string; restarted: string[] }>;
@@ -175,6 +186,8 @@ export const FERRY_API_METHODS = [
   'pauseAll',
   'resumeAll',
   'moveBatchToFront',
+  'clearFinished',
+  'showCleared',
   'retryBatch',
   'listFiles',
   'listBuckets',

@@ -282,6 +282,8 @@ export const BatchStatusSchema = z.object({
   selection: z.string().nullable().optional(),
   /** `queue`: the batch was handed to the workers. */
   run: z.enum(BATCH_RUN_MODES).optional(),
+  /** Cleared from Transfers (it has ended; its files stay in History). */
+  cleared: z.boolean().optional(),
   /** Done / failed / skipped, bytes, elapsed, average speed, failures (GET /api/batches/{id}). */
   summary: z.custom<TransferSummary>(() => true).optional(),
   files: z.array(FileProgressSchema),

@@ -525,6 +525,20 @@ function buildProgram(): Command {
     });
 
   program
+    .command('clear')
+    .description(
+      'Clear the finished batches from Transfers (every UI, and `status`); History keeps their files. --undo shows them again.',
+    )
+    .option('--undo', 'show the cleared batches again', false)
+    .option('--json', 'print the answer as JSON', false)
+    .action(async (opts: { undo: boolean; json: boolean }) => {
+      await withService(await configFromEnv(), { resume: false }, async (service) => {
+        const r = opts.undo ? await service.showCleared() : await service.clearFinished();
+        process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + '\n' : `${r.message}\n`);
+      });
+    });
+
+  program
     .command('front')
     .description(
       "Move a batch's waiting files to the front of the queue (every process that moves files takes them next).",
@@ -629,10 +643,13 @@ function buildProgram(): Command {
 
   program
     .command('status')
-    .description('Show one batch (per-file status) or, without an id, the recent batches.')
+    .description(
+      'Show one batch (per-file status) or, without an id, the recent batches (those cleared from Transfers only with --all).',
+    )
     .argument('[batch_id]', 'a batch id (batch_…)')
+    .option('--all', 'with the batches cleared from Transfers too', false)
     .option('--json', 'print JSON', false)
-    .action(async (batchId: string | undefined, opts: { json: boolean }) => {
+    .action(async (batchId: string | undefined, opts: { json: boolean; all: boolean }) => {
       await withService(await configFromEnv(), { resume: false }, async (service) => {
         if (batchId) {
           const status = await service.getBatch(batchId);
@@ -643,9 +660,15 @@ function buildProgram(): Command {
               process.stdout.write(summaryText(status.summary));
           }
         } else {
-          const batches = await service.listBatches();
+          const listed = await service.listBatches();
+          const batches = opts.all ? listed : listed.filter((b) => !b.cleared);
           if (opts.json) process.stdout.write(JSON.stringify(batches, null, 2) + '\n');
-          else if (batches.length === 0) process.stdout.write('no batches yet\n');
+          else if (batches.length === 0)
+            process.stdout.write(
+              listed.length
+                ? 'no batches (the finished ones were cleared: --all shows them)\n'
+                : 'no batches yet\n',
+            );
           else
             for (const b of batches) {
               process.stdout.write(

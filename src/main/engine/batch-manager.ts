@@ -50,6 +50,7 @@ import type {
 } from '../store/port';
 import {
   cancelBatchRule,
+  clearBatchRule,
   endBatchRule,
   failedAttemptRule,
   failToStartRule,
@@ -1286,8 +1287,19 @@ export class BatchManager {
       bucket: batch.options.bucket,
       selection: batch.options.selection ?? null,
       run: batch.options.run ?? 'here',
+      cleared: Boolean(batch.cleared_at),
       files,
     };
+  }
+
+  /** Clears every ended batch from Transfers (`show`: shows the cleared ones again); how many. */
+  async clearFinished(action: 'clear' | 'show'): Promise<number> {
+    let changed = 0;
+    for (const batch of await this.store.listBatches({})) {
+      if (batch.state === 'running' || Boolean(batch.cleared_at) === (action === 'clear')) continue;
+      if (await this.store.applyBatch(batch.batch_id, clearBatchRule(action))) changed++;
+    }
+    return changed;
   }
 
   async listBatches(limit = 50): Promise<BatchStatus[]> {

@@ -5,6 +5,7 @@
 import type {
   AllControlled,
   BatchMoved,
+  BatchesCleared,
   BatchPaused,
   BatchResumed,
   FilesPaused,
@@ -488,6 +489,20 @@ export class FerryService implements FerryApi {
       message: `${n} waiting transfer${n === 1 ? '' : 's'} moved to the front of the queue`,
       moved: n,
     };
+  }
+
+  async clearFinished(): Promise<BatchesCleared> {
+    const n = await this.manager.clearFinished('clear');
+    return {
+      status: 'cleared',
+      message: `${n} finished batch${n === 1 ? '' : 'es'} cleared from Transfers (History keeps their files)`,
+      changed: n,
+    };
+  }
+
+  async showCleared(): Promise<BatchesCleared> {
+    const n = await this.manager.clearFinished('show');
+    return { status: 'shown', message: `${n} cleared batch${n === 1 ? '' : 'es'} shown again`, changed: n };
   }
 
   async retryBatch(batchId: string) {

@@ -149,6 +149,11 @@ export interface BatchDoc {
   created_at: Date;
   updated_at: Date;
   finished_at?: Date | null;
+  /**
+   * When it was cleared from Transfers (every UI, `status`): set only once it has ended, and gone
+   * when it runs again. Its files stay in History.
+   */
+  cleared_at?: Date | null;
 }
 
 /**

@@ -486,6 +486,15 @@ export function cancelBatchRule(): BatchRule<'asked' | 'ended' | 'missing'> {
   };
 }
 
+/** Clears an ended batch from Transfers (`clear`), or shows it again (`show`); a running one stays. */
+export function clearBatchRule(action: 'clear' | 'show'): BatchRule<boolean> {
+  return (cur, now) => {
+    if (!cur || cur.state === 'running') return same(false);
+    if (action === 'clear' ? cur.cleared_at : !cur.cleared_at) return same(false);
+    return { next: { ...cur, cleared_at: action === 'clear' ? now : null, updated_at: now }, result: true };
+  };
+}
+
 /**
  * A retry: the batch runs again and forgets the outcomes of the items it restarts (their new
  * outcomes are recorded when they end).
@@ -500,6 +509,7 @@ export function reopenBatchRule(restart: { remote_key: string; s4_key: string }[
         state: 'running',
         stop_request: null,
         finished_at: null,
+        cleared_at: null,
         updated_at: now,
         files: cur.files.map((i) =>
           keys.has(`${i.remote_key}\u0000${i.s4_key}`)

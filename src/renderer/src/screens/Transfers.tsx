@@ -5,11 +5,10 @@
 import { memo, useEffect, useMemo, useState } from 'react';
 import { Trans, useTranslation } from 'react-i18next';
 import { useShallow } from 'zustand/react/shallow';
-import { errorText } from '../api';
+import { api, errorText } from '../api';
 import { ProgressBar } from '../components/ProgressBar';
 import { BatchEndSummary } from '../components/BatchEndSummary';
 import { OverallProgress } from '../components/OverallProgress';
-import { useCleared } from '../stores/cleared';
 import {
   fileStatusLabel,
   fileStatusTone,
@@ -510,14 +509,22 @@ export function TransfersScreen() {
   const { t } = useTranslation();
   const order = useTransfers((s) => s.order);
   const batchMap = useTransfers((s) => s.batches);
-  const cleared = useCleared((s) => s.ids);
-  // A cleared batch that runs again (a retry) comes back.
+  // Cleared batches (a store flag: every window and `status` agree) stay out; one that runs again
+  // (a retry) comes back.
   const shown = useMemo(
-    () => order.filter((id) => !cleared[id] || batchMap[id]?.overall_status === 'in_progress'),
-    [order, cleared, batchMap],
+    () => order.filter((id) => !batchMap[id]?.cleared || batchMap[id]?.overall_status === 'in_progress'),
+    [order, batchMap],
   );
   const hiddenCount = order.length - shown.length;
-  const finished = order.filter((id) => !cleared[id] && batchMap[id]?.overall_status !== 'in_progress');
+  const finished = shown.filter((id) => batchMap[id]?.overall_status !== 'in_progress');
+  const clearing = async (what: 'clear' | 'show') => {
+    try {
+      await (what === 'clear' ? api().clearFinished() : api().showCleared());
+      await useTransfers.getState().refreshAll();
+    } catch (err) {
+      useApp.getState().notify('error', t('transfers.title'), errorText(err));
+    }
+  };
   const anyRunning = order.some((id) => batchMap[id]?.overall_status === 'in_progress');
   const offline = useOffline();
   const everything = async (what: 'pause' | 'resume') => {
@@ -574,8 +581,8 @@ export function TransfersScreen() {
             type="button"
             className="button button--ghost"
             title={t('transfers.clearFinishedHint')}
-            disabled={finished.length === 0}
-            onClick={() => useCleared.getState().clear(finished)}
+            disabled={finished.length === 0 || offline}
+            onClick={() => void clearing('clear')}
           >
             {t('transfers.clearFinished')}
           </button>
@@ -597,7 +604,8 @@ export function TransfersScreen() {
             <button
               type="button"
               className="button button--ghost button--small"
-              onClick={() => useCleared.getState().restore()}
+              disabled={offline}
+              onClick={() => void clearing('show')}
             >
               {t('transfers.showCleared')}
             </button>
