@@ -144,16 +144,16 @@ export interface FerryApi {
   pauseFiles(request: unknown): Promise<FilesPaused>;
   /** Queues some paused files of a batch again (FilesControl). */
   resumeFiles(request: unknown): Promise<FilesPaused>;
-  /** Pauses every running batch, whichever process moves it. */
-  pauseAll(): Promise<AllControlled>;
-  /** Resumes the paused transfers of every running batch. */
-  resumeAll(): Promise<AllControlled>;
+  /** Pauses every running batch, whichever process moves it (takes no input: anything else is refused). */
+  pauseAll(none?: unknown): Promise<AllControlled>;
+  /** Resumes the paused transfers of every running batch (takes no input). */
+  resumeAll(none?: unknown): Promise<AllControlled>;
   /** Moves a batch's waiting transfers to the head of the queue. */
   moveBatchToFront(batchId: string): Promise<BatchMoved>;
   /** Clears every ended batch from Transfers (every UI, `status`); History keeps their files. */
-  clearFinished(): Promise<BatchesCleared>;
-  /** Shows the cleared batches in Transfers again. */
-  showCleared(): Promise<BatchesCleared>;
+  clearFinished(none?: unknown): Promise<BatchesCleared>;
+  /** Shows the cleared batches in Transfers again (takes no input). */
+  showCleared(none?: unknown): Promise<BatchesCleared>;
   retryBatch(
     batchId: string,
   ): Promise<{ batch_id: string; status: 'started'; message: string; restarted: string[] }>;

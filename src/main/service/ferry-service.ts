@@ -459,7 +459,8 @@ export class FerryService implements FerryApi {
     };
   }
 
-  async pauseAll(): Promise<AllControlled> {
+  async pauseAll(none?: unknown): Promise<AllControlled> {
+    noInput(none, 'pauseAll');
     const r = await this.manager.pauseAll();
     return {
       status: 'paused',
@@ -469,7 +470,8 @@ export class FerryService implements FerryApi {
     };
   }
 
-  async resumeAll(): Promise<AllControlled> {
+  async resumeAll(none?: unknown): Promise<AllControlled> {
+    noInput(none, 'resumeAll');
     const r = await this.manager.resumeAll();
     return {
       status: 'resumed',
@@ -491,7 +493,8 @@ export class FerryService implements FerryApi {
     };
   }
 
-  async clearFinished(): Promise<BatchesCleared> {
+  async clearFinished(none?: unknown): Promise<BatchesCleared> {
+    noInput(none, 'clearFinished');
     const n = await this.manager.clearFinished('clear');
     return {
       status: 'cleared',
@@ -500,7 +503,8 @@ export class FerryService implements FerryApi {
     };
   }
 
-  async showCleared(): Promise<BatchesCleared> {
+  async showCleared(none?: unknown): Promise<BatchesCleared> {
+    noInput(none, 'showCleared');
     const n = await this.manager.clearFinished('show');
     return { status: 'shown', message: `${n} cleared batch${n === 1 ? '' : 'es'} shown again`, changed: n };
   }
@@ -578,6 +582,18 @@ export class FerryService implements FerryApi {
     this.current.source.close?.();
     await this.store.close();
   }
+}
+
+/**
+ * A method that acts on everything takes no input: anything but nothing (or an empty object) is
+ * refused, so a confused or hostile caller changes nothing.
+ */
+function noInput(value: unknown, method: string): void {
+  if (value === undefined) return;
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    if (Object.keys(value).length === 0) return;
+  }
+  throw new InputError(`${method} takes no input`);
 }
 
 /** The batch id, or NotFoundError: ids arrive from IPC and HTTP as anything at all. */
