@@ -91,7 +91,8 @@ afterAll(async () => {
 describe('control of transfers', () => {
   it('`pause ID --file CODE` holds one file (paused, checkpoint kept) while the others finish; `resume --file` continues it', async () => {
     const e = env('one');
-    mega.setChunkDelay(250);
+    // Seconds a file: still moving when the CLI's pause lands, even on a busy machine.
+    mega.setChunkDelay(800);
     const transfer = start(['transfer', '--bucket', BUCKET, '--prefix', 'one/', '--target', '/One'], e);
     const batchId = await waitFor('the batch id', () => batchIdOf(transfer), 60_000);
     await waitFor(
@@ -104,6 +105,13 @@ describe('control of transfers', () => {
     const paused = await cli(['pause', batchId, '--file', 'one/1.bin', '--json'], e);
     expect(paused.code, paused.stderr).toBe(0);
     expect(JSON.parse(paused.stdout)).toMatchObject({ status: 'paused', changed: 1 });
+    // The holder sees it at its next lease renewal (about a second); the link stays slow until then.
+    await waitFor(
+      'the file paused',
+      async () => (await statusOf(e, batchId)).files.find((f) => f.code === 'one/1.bin')?.status === 'paused',
+      20_000,
+      100,
+    );
     mega.setChunkDelay(0);
     // The others finish; the paused one waits, and the batch stays in progress for it.
     const held = await waitFor(
