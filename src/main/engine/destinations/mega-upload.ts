@@ -23,6 +23,7 @@ import {
   ResumeRejectedError,
 } from '../errors';
 import { withRetry, type RetryPolicy } from '../retry';
+import { raiseMallocThresholds } from '../../platform/malloc-thresholds';
 import {
   chunkBoundaries,
   condenseMac,
@@ -134,6 +135,7 @@ const DEFAULT_CHECKPOINT_BYTES = 64 * 1024 * 1024;
 /** Uploads one file's chunks to MEGA; resolves with the completion token and the node key. */
 export function uploadChunks(opts: UploadChunksOptions): Promise<UploadResult> {
   const { signal, body } = opts;
+  raiseMallocThresholds();
   if (signal.aborted) {
     body.destroy();
     return Promise.reject(new CancelledError());
