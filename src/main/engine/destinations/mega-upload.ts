@@ -24,6 +24,7 @@ import {
 } from '../errors';
 import { withRetry, type RetryPolicy } from '../retry';
 import { raiseMallocThresholds } from '../../platform/malloc-thresholds';
+import { collectYoungGarbage } from '../../platform/young-gc';
 import {
   chunkBoundaries,
   condenseMac,
@@ -131,6 +132,14 @@ const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
  * before, made a 1 GiB upload write 128 of them.
  */
 const DEFAULT_CHECKPOINT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Bytes encrypted between the scavenges asked for (platform/young-gc.ts): the dead buffers of 4 MiB
+ * moved (~16 MB) instead of the ~32 MB V8 lets pile up. Measured on a whole 1 GiB transfer: every
+ * 4 MiB 4.4-5.2 CPU-s and 98-102 MiB peak RSS; 2 MiB the same; 1 MiB 4.9-5.1 s, 105-110 MiB;
+ * 8 MiB and never 6.3-6.9 s, 122-139 MiB (the working set no longer fits the caches as well).
+ */
+const SCAVENGE_BYTES = 4 * 1024 * 1024;
 
 /** Uploads one file's chunks to MEGA; resolves with the completion token and the node key. */
 export function uploadChunks(opts: UploadChunksOptions): Promise<UploadResult> {
@@ -338,6 +347,7 @@ class ChunkUpload {
     let held: Buffer | null = null;
     let ended = false;
     let finished = false;
+    let sinceScavenge = 0;
 
     return new Promise<void>((resolve, reject) => {
       const finish = (err: unknown): void => {
@@ -391,6 +401,11 @@ class ChunkUpload {
           filled += take;
           at += take;
           if (filled === length) {
+            sinceScavenge += length;
+            if (sinceScavenge >= SCAVENGE_BYTES) {
+              sinceScavenge = 0;
+              collectYoungGarbage();
+            }
             waiting = { index, start: chunk.start, buffer, length, mac: encryptor.endChunk() };
             index++;
             buffer = null;
