@@ -28,7 +28,7 @@ import { collectYoungGarbage } from '../../platform/young-gc';
 import {
   chunkBoundaries,
   condenseMac,
-  foldMacs,
+  MacFolder,
   nodeKey,
   UploadEncryptor,
   type ChunkRange,
@@ -205,6 +205,8 @@ class ChunkUpload {
   private readonly bufferSize: number;
   /** The running file MAC over the MACs of chunks [0, prefix). */
   private macState: Buffer = Buffer.alloc(16);
+  /** Folds confirmed chunk MACs into `macState` (made at the first, from the state then). */
+  private folder: MacFolder | null = null;
   private confirmedBytes = 0;
   private uploadHandle: Buffer | null = null;
   private lastCheckpointAt = 0;
@@ -502,9 +504,11 @@ class ChunkUpload {
     const from = this.prefix;
     while (this.prefix < this.chunks.length && this.macs[this.prefix]) this.prefix++;
     if (this.prefix > from) {
-      const folded = this.macs.slice(from, this.prefix) as Buffer[];
-      this.macState = foldMacs(this.key, this.macState, folded);
-      for (let i = from; i < this.prefix; i++) this.macs[i] = undefined; // kept only until folded
+      this.folder ??= new MacFolder(this.key, this.macState);
+      for (let i = from; i < this.prefix; i++) {
+        this.macState = this.folder.fold(this.macs[i] as Buffer);
+        this.macs[i] = undefined; // kept only until folded
+      }
     }
     this.maybeCheckpoint();
   }
