@@ -125,21 +125,18 @@ export function foldMacs(key: Buffer, state: Buffer, chunkMacs: readonly Buffer[
  */
 export class MacFolder {
   private readonly cbc: Cipher;
-  private current: Buffer;
 
   /** `state`: the file MAC over the chunks folded before (16 zero bytes when none). */
   constructor(key: Buffer, state: Buffer) {
     if (key.length !== 16) throw new RangeError('the AES key must be 16 bytes');
     if (state.length !== 16) throw new RangeError('a MAC state must be 16 bytes');
     this.cbc = createCipheriv('aes-128-cbc', key, state).setAutoPadding(false);
-    this.current = Buffer.from(state);
   }
 
   /** Folds the next chunk's MAC in; returns the running file MAC. */
   fold(chunkMac: Buffer): Buffer {
     if (chunkMac.length !== 16) throw new RangeError('a chunk MAC must be 16 bytes');
-    this.current = Buffer.from(this.cbc.update(chunkMac));
-    return this.current;
+    return Buffer.from(this.cbc.update(chunkMac));
   }
 }
 
