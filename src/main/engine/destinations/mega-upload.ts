@@ -23,10 +23,12 @@ import {
   ResumeRejectedError,
 } from '../errors';
 import { withRetry, type RetryPolicy } from '../retry';
+import { raiseMallocThresholds } from '../../platform/malloc-thresholds';
+import { collectYoungGarbage } from '../../platform/young-gc';
 import {
   chunkBoundaries,
   condenseMac,
-  foldMacs,
+  MacFolder,
   nodeKey,
   UploadEncryptor,
   type ChunkRange,
@@ -131,9 +133,18 @@ const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
  */
 const DEFAULT_CHECKPOINT_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Bytes encrypted between the scavenges asked for (platform/young-gc.ts): the dead buffers of 4 MiB
+ * moved (~16 MB) instead of the ~32 MB V8 lets pile up. Measured on a whole 1 GiB transfer: every
+ * 4 MiB 4.4-5.2 CPU-s and 98-102 MiB peak RSS; 2 MiB the same; 1 MiB 4.9-5.1 s, 105-110 MiB;
+ * 8 MiB and never 6.3-6.9 s, 122-139 MiB (the working set no longer fits the caches as well).
+ */
+const SCAVENGE_BYTES = 4 * 1024 * 1024;
+
 /** Uploads one file's chunks to MEGA; resolves with the completion token and the node key. */
 export function uploadChunks(opts: UploadChunksOptions): Promise<UploadResult> {
   const { signal, body } = opts;
+  raiseMallocThresholds();
   if (signal.aborted) {
     body.destroy();
     return Promise.reject(new CancelledError());
@@ -194,6 +205,8 @@ class ChunkUpload {
   private readonly bufferSize: number;
   /** The running file MAC over the MACs of chunks [0, prefix). */
   private macState: Buffer = Buffer.alloc(16);
+  /** Folds confirmed chunk MACs into `macState` (made at the first, from the state then). */
+  private folder: MacFolder | null = null;
   private confirmedBytes = 0;
   private uploadHandle: Buffer | null = null;
   private lastCheckpointAt = 0;
@@ -336,6 +349,7 @@ class ChunkUpload {
     let held: Buffer | null = null;
     let ended = false;
     let finished = false;
+    let sinceScavenge = 0;
 
     return new Promise<void>((resolve, reject) => {
       const finish = (err: unknown): void => {
@@ -389,6 +403,11 @@ class ChunkUpload {
           filled += take;
           at += take;
           if (filled === length) {
+            sinceScavenge += length;
+            if (sinceScavenge >= SCAVENGE_BYTES) {
+              sinceScavenge = 0;
+              collectYoungGarbage();
+            }
             waiting = { index, start: chunk.start, buffer, length, mac: encryptor.endChunk() };
             index++;
             buffer = null;
@@ -485,9 +504,11 @@ class ChunkUpload {
     const from = this.prefix;
     while (this.prefix < this.chunks.length && this.macs[this.prefix]) this.prefix++;
     if (this.prefix > from) {
-      const folded = this.macs.slice(from, this.prefix) as Buffer[];
-      this.macState = foldMacs(this.key, this.macState, folded);
-      for (let i = from; i < this.prefix; i++) this.macs[i] = undefined; // kept only until folded
+      this.folder ??= new MacFolder(this.key, this.macState);
+      for (let i = from; i < this.prefix; i++) {
+        this.macState = this.folder.fold(this.macs[i] as Buffer);
+        this.macs[i] = undefined; // kept only until folded
+      }
     }
     this.maybeCheckpoint();
   }

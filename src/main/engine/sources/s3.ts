@@ -34,6 +34,7 @@ import {
   sleep,
   type RetryPolicy,
 } from '../retry';
+import { raiseMallocThresholds } from '../../platform/malloc-thresholds';
 
 export interface S3Config {
   region?: string;
@@ -157,6 +158,7 @@ export class S3Source implements Source {
 
   async read(bucket: string, key: string, opts: { start?: number; signal: AbortSignal }): Promise<Readable> {
     const start = opts.start ?? 0;
+    raiseMallocThresholds(); // its pieces, freed in bursts, stay mapped for the next ones
     const first = await this.openRange(bucket, key, start, null, opts.signal);
     return Readable.from(this.reopening(bucket, key, start, first, opts.signal), { objectMode: false });
   }
