@@ -120,7 +120,7 @@ describe('preview, filters, summary and clearing in the UI', () => {
     const filters = page.getByRole('group', { name: 'Filters for ticked folders' });
     await filters.getByLabel('Include').fill('*.jpg');
     await filters.getByLabel('Exclude').fill('pics/raw/**');
-    await expect.poll(() => preview(page).innerText()).toMatch(/^2 files · 3\.00 MiB/);
+    await expect.poll(() => preview(page).innerText(), { timeout: 15_000 }).toMatch(/^2 files · 3\.00 MiB/);
     expect(await preview(page).innerText()).toMatch(/2 left out by the filters/);
     // A size the host would refuse is said beside its field, and Start waits.
     await filters.getByLabel('Min size').fill('huge');
@@ -129,7 +129,9 @@ describe('preview, filters, summary and clearing in the UI', () => {
     await filters.getByLabel('Min size').fill('1K');
     expect(await page.getByRole('button', { name: 'Start transfer' }).isDisabled()).toBe(false);
     await page.getByRole('textbox', { name: 'MEGA folder' }).fill('/Pics');
-    await expect.poll(() => preview(page).innerText()).toMatch(/2 to transfer · 0 already done/);
+    await expect
+      .poll(() => preview(page).innerText(), { timeout: 15_000 })
+      .toMatch(/2 to transfer · 0 already done/);
     expect(await axeViolations(page)).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'control-browse-preview.png') });
     await page.getByRole('button', { name: 'Start transfer' }).click();
@@ -142,7 +144,7 @@ describe('preview, filters, summary and clearing in the UI', () => {
     expect(status.files.map((f) => f.remote_key).sort()).toEqual(['pics/a.jpg', 'pics/b.jpg']);
     const summary = page.getByRole('group', { name: `Summary of batch ${batchId}` });
     await expect
-      .poll(() => summary.innerText())
+      .poll(() => summary.innerText(), { timeout: 15_000 })
       .toMatch(/2 done · 0 failed · 0 skipped · 3\.00 MiB in \d+ s · [\d.]+ MiB\/s on average/);
     expect(await axeViolations(page)).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'control-transfers-summary.png') });
@@ -150,7 +152,9 @@ describe('preview, filters, summary and clearing in the UI', () => {
     // The same folder again: the preview says both are done at that path already.
     await nav(page, 'Browse').click();
     await page.getByRole('checkbox', { name: 'pics/', exact: true }).click();
-    await expect.poll(() => preview(page).innerText()).toMatch(/0 to transfer · 2 already done/);
+    await expect
+      .poll(() => preview(page).innerText(), { timeout: 15_000 })
+      .toMatch(/0 to transfer · 2 already done/);
 
     // Clear finished: the card leaves Transfers; History keeps its files.
     await nav(page, 'Transfers').click();
@@ -160,7 +164,7 @@ describe('preview, filters, summary and clearing in the UI', () => {
     await page.screenshot({ path: join(SHOTS, 'control-transfers-cleared.png') });
     await nav(page, 'History').click();
     await page.getByRole('heading', { name: 'History', level: 1 }).waitFor();
-    await expect.poll(() => page.locator('main').innerText()).toMatch(/pics\/a\.jpg/);
+    await expect.poll(() => page.locator('main').innerText(), { timeout: 15_000 }).toMatch(/pics\/a\.jpg/);
     // It is the store's: the service says so, and another browser (no shared storage) hides it too.
     expect((await service.getBatch(batchId)).cleared).toBe(true);
     const elsewhere = await browser.newContext({ locale: 'en-US' });
@@ -189,7 +193,7 @@ describe('preview, filters, summary and clearing in the UI', () => {
     await page.getByRole('checkbox', { name: 'pics/', exact: true }).click();
     if ((await page.getByRole('group', { name: 'Filters for ticked folders' }).count()) === 0)
       await page.getByRole('button', { name: /^Filters/ }).click();
-    await expect.poll(() => preview(page).innerText()).toMatch(/already done/);
+    await expect.poll(() => preview(page).innerText(), { timeout: 15_000 }).toMatch(/already done/);
     await page.screenshot({ path: join(SHOTS, 'control-browse-360.png'), fullPage: true });
     expect(await axeViolations(page)).toEqual([]);
     expect(problems).toEqual([]);
@@ -208,14 +212,16 @@ describe('preview, filters, summary and clearing in the UI', () => {
     expect((await service.getSettings()).transfers.bwlimit).toBe('');
     await limit.fill('1M');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
-    await expect.poll(async () => (await service.getSettings()).transfers.bwlimit).toBe('1M');
+    await expect
+      .poll(async () => (await service.getSettings()).transfers.bwlimit, { timeout: 15_000 })
+      .toBe('1M');
     await page.screenshot({ path: join(SHOTS, 'control-settings-bwlimit.png') });
 
     await nav(page, 'Browse').click();
     await openBucket(page);
     await page.getByRole('checkbox', { name: 'slow/', exact: true }).click();
     await page.getByRole('textbox', { name: 'MEGA folder' }).fill('/Slow');
-    await expect.poll(() => preview(page).innerText()).toMatch(/1 to transfer/);
+    await expect.poll(() => preview(page).innerText(), { timeout: 15_000 }).toMatch(/1 to transfer/);
     await page.getByRole('button', { name: 'Start transfer' }).click();
     await page.getByRole('heading', { name: 'Transfers', level: 1 }).waitFor();
     const overall = page.getByRole('region', { name: 'All running batches' });
@@ -235,7 +241,7 @@ describe('preview, filters, summary and clearing in the UI', () => {
     await nav(page, 'Browse').click();
     await page.getByRole('checkbox', { name: 'slow/', exact: true }).click();
     await expect
-      .poll(() => preview(page).innerText())
+      .poll(() => preview(page).innerText(), { timeout: 15_000 })
       .toMatch(/0 to transfer · 0 already done · 1 in progress elsewhere/);
     await page.getByRole('button', { name: 'Clear selection' }).click();
 
