@@ -14,7 +14,7 @@ import { ferryEnv } from './peers/env';
 import { apiCall, cli, serveProcess, start, type Proc } from './peers/cli-process';
 import { KiB, MiB, sha256, testBytes, waitFor } from './peers/fixtures';
 import type { BatchStatus, BatchStarted } from '../src/shared/contract';
-import type { WorkerStatus } from '../src/shared/api';
+import type { Overview, WorkerStatus } from '../src/shared/api';
 
 const BUCKET = 'queue-control-bucket';
 const TOKEN = 'queue-control-token-0123456789';
@@ -168,6 +168,14 @@ describe('control of transfers', () => {
         60_000,
         200,
       );
+      // One figure over both running batches, in REST and at the top of `status`.
+      const overview = await apiCall<Overview>(host.url, TOKEN, 'GET', '/api/overview');
+      expect(overview.status).toBe(200);
+      expect(overview.body).toMatchObject({ running_batches: 2, files: 5 });
+      expect(overview.body.transferring).toBeGreaterThan(0);
+      expect(overview.body.percent).toBeLessThan(100);
+      const listed = await cli(['status'], e);
+      expect(listed.stdout).toMatch(/^running: 2 batches — \d+\/5 done, \d+ transferring/m);
       // The CLI pauses everything the host moves (REST resumes it below; the UI test clicks both).
       const paused = await cli(['pause', '--all', '--json'], e);
       expect(paused.code, paused.stderr).toBe(0);

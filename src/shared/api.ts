@@ -123,6 +123,21 @@ export interface BatchesCleared {
   changed: number;
 }
 
+/** Every running batch together, as the top bar of Transfers and the tray show it. */
+export interface Overview {
+  running_batches: number;
+  files: number;
+  done: number;
+  failed: number;
+  cancelled: number;
+  transferring: number;
+  pending: number;
+  /** 0–100: by bytes when every size is known, else by files; below 100 while anything moves. */
+  percent: number;
+  /** Bytes a second moving now over all of them. */
+  speed: number;
+}
+
 export interface Health {
   ok: boolean;
   store: 'mongodb' | 'embedded';
@@ -135,6 +150,8 @@ export interface FerryApi {
   planBatch(request: unknown): Promise<TransferPlan>;
   getBatch(batchId: string): Promise<BatchStatus>;
   listBatches(): Promise<BatchStatus[]>;
+  /** One figure over every running batch: files, how far through, the speed (the UI's top bar). */
+  getOverview(): Promise<Overview>;
   cancelBatch(batchId: string): Promise<BatchCancelled>;
   /** Holds the batch's transfers (moving ones keep their checkpoint), from any process. */
   pauseBatch(batchId: string): Promise<BatchPaused>;
@@ -178,6 +195,7 @@ export const FERRY_API_METHODS = [
   'planBatch',
   'getBatch',
   'listBatches',
+  'getOverview',
   'cancelBatch',
   'pauseBatch',
   'resumeBatch',

@@ -35,6 +35,7 @@ export const HTTP_ROUTES = {
   },
   planBatch: { method: 'POST', path: '/batches/plan', argument: 'body', status: 200, access: 'token' },
   listBatches: { method: 'GET', path: '/batches', argument: 'none', status: 200, access: 'token' },
+  getOverview: { method: 'GET', path: '/overview', argument: 'none', status: 200, access: 'token' },
   getBatch: { method: 'GET', path: '/batches/:id', argument: 'id', status: 200, access: 'token' },
   cancelBatch: { method: 'POST', path: '/batches/:id/cancel', argument: 'id', status: 200, access: 'token' },
   pauseBatch: { method: 'POST', path: '/batches/:id/pause', argument: 'id', status: 200, access: 'token' },

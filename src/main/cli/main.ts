@@ -669,12 +669,22 @@ function buildProgram(): Command {
                 ? 'no batches (the finished ones were cleared: --all shows them)\n'
                 : 'no batches yet\n',
             );
-          else
+          else {
+            // One line over every running batch first (the UI's top bar), then each batch.
+            const o = await service.getOverview();
+            if (o.running_batches > 0) {
+              process.stdout.write(
+                `running: ${o.running_batches} batch${o.running_batches === 1 ? '' : 'es'} — ${o.done}/${o.files} done, ` +
+                  `${o.transferring} transferring, ${o.pending} waiting, ${o.failed} failed, ${o.percent}%` +
+                  `${o.speed > 0 ? `, ${formatBytes(o.speed)}/s` : ''}\n`,
+              );
+            }
             for (const b of batches) {
               process.stdout.write(
                 `${b.batch_id}  ${b.created_at ?? ''}  ${b.overall_status.padEnd(11)} ${b.completed}/${b.total_files} done  ${b.bucket ?? ''} → ${b.target ?? ''}\n`,
               );
             }
+          }
         }
       });
     });

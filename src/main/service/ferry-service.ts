@@ -9,6 +9,7 @@ import type {
   BatchPaused,
   BatchResumed,
   FilesPaused,
+  Overview,
   FerryApi,
   FileRecord,
   Health,
@@ -61,6 +62,7 @@ import {
   resolveSettings,
   settingsView,
 } from './settings';
+import { batchTotals, overallSpeed } from '../../shared/batch-summary';
 import pkg from '../../../package.json';
 
 export type { SecretBox } from './settings';
@@ -368,6 +370,22 @@ export class FerryService implements FerryApi {
     if (!status) throw new NotFoundError(`unknown batch: ${id}`);
     // The summary at the end (as the CLI prints it); while it runs, elapsed is still unknown.
     return { ...status, summary: summarizeTransfer([status]) };
+  }
+
+  async getOverview(): Promise<Overview> {
+    const running = (await this.manager.listBatches()).filter((b) => b.overall_status === 'in_progress');
+    const t = batchTotals(running);
+    return {
+      running_batches: running.length,
+      files: t.files,
+      done: t.done,
+      failed: t.failed,
+      cancelled: t.cancelled,
+      transferring: t.transferring,
+      pending: t.pending,
+      percent: t.percent,
+      speed: Math.round(overallSpeed(running)),
+    };
   }
 
   listBatches(): Promise<BatchStatus[]> {
