@@ -5,9 +5,9 @@
  * Here every worker shares one machine, so each gets a link of its own: a proxy in front of the
  * S3 peer, one per worker, that lets through at most `--link` MiB/s over all that worker's
  * connections together (a token bucket on the bytes S3 sends), as a machine's own network would.
- * A job of `--files` objects of mixed sizes (16 KiB to 4 MiB) is queued with
- * `transfer --no-wait`, the workers start together, and the run ends when the store says the
- * batches ended. Each run checks: every document `done`, every file in MEGA exactly once with the
+ * The workers start and log in; then a job of `--files` objects of mixed sizes (16 KiB to 4 MiB)
+ * is queued with `transfer --no-wait`, timed from that moment until the store says its batches
+ * ended (a worker is a long-lived process: its start-up is not the job's). Each run checks: every document `done`, every file in MEGA exactly once with the
  * source's SHA-256 (its MAC checked against MEGA's reference), and counts the claims the workers
  * lost to one another (each prints it at exit).
  *
@@ -128,30 +128,13 @@ async function oneRun(
     ...ferryEnv({ s3: ctx.s3, mega: ctx.mega, mongo: { uri } }, join(ctx.work, `data-${count}`)),
     MEGAFERRY_MAX_FILES: '100',
   };
-  const queued = await run(
-    [
-      'transfer',
-      '--bucket',
-      BUCKET,
-      '--prefix',
-      'job/',
-      '--target',
-      target,
-      '--concurrency',
-      '5',
-      '--no-wait',
-      '--json',
-    ],
-    base,
-  );
-  if (queued.code !== 0) throw new Error(`transfer --no-wait failed: ${queued.stderr}`);
   const proxies = await Promise.all(
     Array.from({ length: count }, () => linkProxy(Number(new URL(ctx.s3.endpoint).port), ctx.link * MiB)),
   );
   const client = new MongoClient(uri);
   await client.connect();
   const workers: { child: ChildProcess; out: () => string; done: Promise<void> }[] = [];
-  const started = Date.now();
+  let started: number;
   try {
     for (let i = 0; i < count; i++) {
       const env = {
@@ -169,6 +152,31 @@ async function oneRun(
       child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
       workers.push({ child, out: () => out, done: new Promise((r) => child.on('close', () => r())) });
     }
+    // Workers are long-lived: the job is timed from its start, with the workers already up.
+    for (const w of workers) {
+      while (!/working the queue/.test(w.out())) {
+        if (w.child.exitCode !== null) throw new Error(`a worker ended early: ${w.out()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    started = Date.now();
+    const queued = await run(
+      [
+        'transfer',
+        '--bucket',
+        BUCKET,
+        '--prefix',
+        'job/',
+        '--target',
+        target,
+        '--concurrency',
+        '5',
+        '--no-wait',
+        '--json',
+      ],
+      base,
+    );
+    if (queued.code !== 0) throw new Error(`transfer --no-wait failed: ${queued.stderr}`);
     const batches = client.db(dbName).collection<{ state: string }>('batches');
     for (;;) {
       const open = await batches.countDocuments({ state: 'running' });
