@@ -8,30 +8,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { configFromEnv } from '../src/main/service/config';
 import { FerryService } from '../src/main/service/ferry-service';
 import { startHost, type RunningHost } from '../src/main/host/server';
 import { startS3Peer, type S3Peer } from '../test/peers/s3';
 import { startMegaPeer, type MegaPeer } from '../test/peers/mega';
 import { ferryEnv } from '../test/peers/env';
-import { ensureChromium } from '../test/peers/chromium';
+import { axeViolations, launchChromium } from '../test/peers/chromium';
 import { MiB, testBytes, waitFor } from '../test/peers/fixtures';
 
 const UI_DIR = resolve(__dirname, '..', 'out', 'renderer');
 const SHOTS = resolve(__dirname, '..', 'test-results', 'ui');
 const BUCKET = 'media';
-const AXE = (() => {
-  try {
-    return createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-  } catch {
-    return null;
-  }
-})();
 
 let s3: S3Peer;
 let mega: MegaPeer;
@@ -41,7 +33,6 @@ let host: RunningHost;
 let browser: Browser;
 
 beforeAll(async () => {
-  const executablePath = ensureChromium();
   if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('the renderer is not built: npm run prepare');
   [s3, mega] = await Promise.all([startS3Peer([BUCKET]), startMegaPeer()]);
   work = await mkdtemp(join(tmpdir(), 'megaferry-control-ui-'));
@@ -55,10 +46,7 @@ beforeAll(async () => {
     resume: false,
   });
   host = await startHost(service, { host: '127.0.0.1', port: 0, uiDir: UI_DIR });
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   await mkdir(SHOTS, { recursive: true });
 }, 300_000);
 
@@ -80,18 +68,6 @@ async function openUi(): Promise<{ page: Page; problems: string[] }> {
   await page.goto(host.uiUrl);
   await page.getByRole('heading', { name: 'Browse', level: 1 }).waitFor();
   return { page, problems };
-}
-
-async function axeViolations(page: Page): Promise<string[]> {
-  if (!AXE) return [];
-  if (!(await page.evaluate('typeof window.axe !== "undefined"')))
-    await page.evaluate(await readFile(AXE, 'utf8'));
-  const result = (await page.evaluate('window.axe.run(document, { resultTypes: ["violations"] })')) as {
-    violations: { id: string; impact: string | null; nodes: { target: string[] }[] }[];
-  };
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
 const nav = (page: Page, name: string) =>

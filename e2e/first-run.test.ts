@@ -17,14 +17,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startS3Peer, type S3Peer } from '../test/peers/s3';
 import { downloadSha256, startMegaPeer, type MegaPeer } from '../test/peers/mega';
 import { startFaultProxy, type FaultProxy } from '../test/peers/fault-proxy';
-import { ensureChromium } from '../test/peers/chromium';
+import { AXE_AVAILABLE, axeViolations, launchChromium } from '../test/peers/chromium';
 import { sha256, testBytes } from '../test/peers/fixtures';
 
 const BIN = resolve(__dirname, '..', 'bin', 'megaferry.mjs');
@@ -34,16 +33,6 @@ const BUCKET = 'media';
 const SECOND = 'second-bucket';
 const PASSWORD_PROBE = 'mock'; // mega-mock's shipped account password
 const README = testBytes(4096, 11);
-
-/** axe-core's browser script, when the package is installed (a devDependency); else null. */
-function axeSource(): string | null {
-  try {
-    return createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-  } catch {
-    return null;
-  }
-}
-const AXE = axeSource();
 
 let s3: S3Peer;
 let mega: MegaPeer;
@@ -112,7 +101,6 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<{ 
 }
 
 beforeAll(async () => {
-  const executablePath = ensureChromium();
   [s3, mega] = await Promise.all([startS3Peer([BUCKET, SECOND]), startMegaPeer()]);
   await s3.put(BUCKET, 'README.txt', README);
   await s3.put(BUCKET, 'photos/a.jpg', testBytes(2048, 12));
@@ -126,10 +114,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'megaferry-first-run-'));
   dataDir = join(work, 'data');
   host = await serve();
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   await mkdir(SHOTS, { recursive: true });
 }, 300_000);
 
@@ -162,20 +147,6 @@ async function openUi(
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`) });
-}
-
-/** Serious and critical axe-core violations on the page (none checked when axe is not installed). */
-async function axeViolations(page: Page): Promise<string[]> {
-  if (!AXE) return [];
-  // Evaluated through the devtools protocol: the page's CSP (script-src 'self') stays as it is.
-  if (!(await page.evaluate('typeof window.axe !== "undefined"')))
-    await page.evaluate(await readFile(AXE, 'utf8'));
-  const result = (await page.evaluate('window.axe.run(document, { resultTypes: ["violations"] })')) as {
-    violations: { id: string; impact: string | null; nodes: { target: string[] }[] }[];
-  };
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
 const nav = (page: Page, name: string) =>
@@ -460,7 +431,7 @@ describe('first run: npm start with nothing configured', () => {
       await shot(page, `layout-360-settings-${locale === 'zh-CN' ? 'zh-Hans' : 'zh-Hant'}`);
       await page.close();
     }
-    if (!AXE)
+    if (!AXE_AVAILABLE)
       console.log('axe-core is not installed: the accessibility checks were skipped (npm ci installs it)');
     else
       console.log(`axe-core: ${checked.length} screen/width/theme combinations in English, and both Chinese`);

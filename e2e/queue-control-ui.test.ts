@@ -10,14 +10,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { configFromEnv } from '../src/main/service/config';
 import { FerryService } from '../src/main/service/ferry-service';
 import { startHost, type RunningHost } from '../src/main/host/server';
 import { startS3Peer, type S3Peer } from '../test/peers/s3';
 import { startMegaPeer, type MegaPeer } from '../test/peers/mega';
 import { ferryEnv } from '../test/peers/env';
-import { ensureChromium } from '../test/peers/chromium';
+import { launchChromium } from '../test/peers/chromium';
 import { KiB, MiB, testBytes, waitFor } from '../test/peers/fixtures';
 import type { BatchStatus } from '../src/shared/contract';
 
@@ -33,7 +33,6 @@ let host: RunningHost;
 let browser: Browser;
 
 beforeAll(async () => {
-  const executablePath = ensureChromium();
   if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('the renderer is not built: npm run prepare');
   [s3, mega] = await Promise.all([startS3Peer([BUCKET]), startMegaPeer()]);
   work = await mkdtemp(join(tmpdir(), 'megaferry-queue-ui-'));
@@ -50,10 +49,7 @@ beforeAll(async () => {
   });
   service = await FerryService.open(config, { resume: true, kind: 'serve' });
   host = await startHost(service, { host: '127.0.0.1', port: 0, uiDir: UI_DIR });
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   await mkdir(SHOTS, { recursive: true });
 }, 300_000);
 

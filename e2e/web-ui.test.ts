@@ -12,14 +12,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { configFromEnv } from '../src/main/service/config';
 import { FerryService } from '../src/main/service/ferry-service';
 import { startHost, type RunningHost } from '../src/main/host/server';
 import { startS3Peer, type S3Peer } from '../test/peers/s3';
 import { downloadAllSha256, downloadSha256, startMegaPeer, type MegaPeer } from '../test/peers/mega';
 import { ferryEnv } from '../test/peers/env';
-import { ensureChromium } from '../test/peers/chromium';
+import { launchChromium } from '../test/peers/chromium';
 import { MiB, repeatingStream, sha256, testBytes, waitFor } from '../test/peers/fixtures';
 
 const UI_DIR = resolve(__dirname, '..', 'out', 'renderer');
@@ -49,7 +49,6 @@ let host: RunningHost;
 let browser: Browser;
 
 beforeAll(async () => {
-  const executablePath = ensureChromium();
   if (!existsSync(join(UI_DIR, 'index.html'))) throw new Error('the renderer is not built: npm run prepare');
   [s3, mega] = await Promise.all([startS3Peer([BUCKET, ARCHIVE]), startMegaPeer()]);
   work = await mkdtemp(join(tmpdir(), 'megaferry-ui-'));
@@ -75,10 +74,7 @@ beforeAll(async () => {
     resume: false,
   });
   host = await startHost(service, { host: '127.0.0.1', port: 0, uiDir: UI_DIR });
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   await mkdir(SHOTS, { recursive: true });
 }, 600_000);
 

@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startS3Peer, type S3Peer } from '../test/peers/s3';
 import { downloadSha256, listPath, startMegaPeer, type MegaPeer } from '../test/peers/mega';
 import { startMongo, type MongoPeer } from '../test/peers/mongo';
-import { ensureChromium } from '../test/peers/chromium';
+import { launchChromium } from '../test/peers/chromium';
 import { ferryEnv } from '../test/peers/env';
 import { serveProcess, start, type Proc } from '../test/peers/cli-process';
 import { MiB, sha256, testBytes } from '../test/peers/fixtures';
@@ -44,7 +44,6 @@ const nav = (page: Page, name: string) =>
   page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name });
 
 beforeAll(async () => {
-  const executablePath = ensureChromium();
   [s3, mega, mongo] = await Promise.all([startS3Peer([BUCKET]), startMegaPeer(), startMongo()]);
   await s3.put(BUCKET, 'reels/big.mov', BIG);
   await s3.put(BUCKET, 'reels/small.txt', SMALL);
@@ -52,10 +51,7 @@ beforeAll(async () => {
   host = await serveProcess(env(), TOKEN);
   // One connection per file on a slow link: the big file moves for a few seconds.
   workerProc = start(['worker', '--name', 'ui-worker'], env({ MEGAFERRY_CONNECTIONS_PER_FILE: '1' }));
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   await mkdir(SHOTS, { recursive: true });
 }, 180_000);
 

@@ -64,7 +64,21 @@ function start(
   return { child, done };
 }
 
-const run = (args: string[], extraEnv: Record<string, string | undefined> = {}) => start(args, extraEnv).done;
+/** Runs the CLI to its end; one still running after 45 s is killed, and its output so far shown. */
+async function run(args: string[], extraEnv: Record<string, string | undefined> = {}): Promise<Run> {
+  const p = start(args, extraEnv);
+  const timer = setTimeout(() => {
+    process.stderr.write(
+      `megaferry ${args.join(' ')} still running after 45 s; killed. Its output so far:\n${output(p.child).stderr}\n`,
+    );
+    p.child.kill('SIGKILL');
+  }, 45_000);
+  try {
+    return await p.done;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 const output = (child: ChildProcess) =>
   (child as unknown as { output: { stdout: string; stderr: string } }).output;
 

@@ -164,6 +164,8 @@ export interface ProcessIdentity {
 
 /** A process that has not heartbeaten for this long is shown gone. */
 export const GONE_AFTER_MS = 10_000;
+/** How long a command-line run stays in the list after its last heartbeat. */
+const CLI_SHOWN_MS = 10 * 60_000;
 /** Heartbeats of processes gone this long are forgotten. */
 const FORGET_AFTER_MS = 24 * 3600_000;
 
@@ -814,7 +816,11 @@ export class BatchManager {
   /** The processes sharing the store, as their heartbeats say (newest first). */
   async workers(): Promise<WorkerStatus[]> {
     const now = Date.now();
-    const list = await this.store.listProcesses();
+    // A command-line run that has ended is of interest for a few minutes; workers, hosts and
+    // desktop apps for the day their heartbeat is kept.
+    const list = (await this.store.listProcesses()).filter(
+      (p) => p.kind !== 'cli' || now - p.last_seen.getTime() < CLI_SHOWN_MS,
+    );
     return list
       .map((p): WorkerStatus => {
         const gone = p.stopped_at !== null || now - p.last_seen.getTime() > GONE_AFTER_MS;

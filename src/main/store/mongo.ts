@@ -132,6 +132,9 @@ class MongoAdapter implements StoreAdapter {
       client = new MongoClient(this.uri, {
         serverSelectionTimeoutMS: this.serverSelectionTimeoutMS,
         connectTimeoutMS: this.serverSelectionTimeoutMS,
+        // An answer that never comes fails the operation (and the caller tries again) instead of
+        // holding the process forever: every operation of the store is short.
+        socketTimeoutMS: 60_000,
         ignoreUndefined: true,
       });
       await client.connect();
