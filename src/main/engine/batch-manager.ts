@@ -758,7 +758,8 @@ export class BatchManager {
     }
     await this.heartbeat(null);
     if (watched) {
-      await this.learnNames();
+      // Names are read again only when a holder is not known yet (a file row names its worker).
+      await this.knowHolders([...openBy.values()].flat());
       await this.report(running, openBy);
     }
   }
@@ -1313,6 +1314,12 @@ export class BatchManager {
     return Promise.all(batches.map((b) => this.describe(b)));
   }
 
+  /** The running batches of the store, described (only those are read). */
+  async runningBatches(): Promise<BatchStatus[]> {
+    const batches = await this.store.listBatches({ state: 'running' });
+    return Promise.all(batches.map((b) => this.describe(b)));
+  }
+
   /** True while the store says the batch runs (in any process). */
   async isRunning(batchId: string): Promise<boolean> {
     return (await this.store.getBatch(batchId))?.state === 'running';
@@ -1455,12 +1462,15 @@ export class BatchManager {
 
   // ---------------------------------------------------------------- quota holds
 
-  /** Holds a destination's queue after a quota refusal (the wait doubles at each one). */
+  /**
+   * Holds a destination's queue after a quota refusal. Files refused while it is held (several
+   * were moving at once) change nothing; a refusal at the next try doubles the wait.
+   */
   private holdDestination(destination: string, reason: string): void {
     const before = this.holds.get(destination);
+    if (before && Date.now() < before.until) return;
     const waitMs = before ? Math.min(QUOTA_RETRY_MAX_MS, before.waitMs * 2) : this.config.quotaRetryMs;
-    const until = Math.max(before?.until ?? 0, Date.now() + waitMs);
-    if (before && before.until >= until - 1000) return; // already held (several files refused at once)
+    const until = Date.now() + waitMs;
     this.holds.set(destination, { reason, until, waitMs });
     this.emit({ type: 'hold', destination, reason, retry_at: new Date(until).toISOString() });
   }

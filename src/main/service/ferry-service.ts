@@ -373,7 +373,7 @@ export class FerryService implements FerryApi {
   }
 
   async getOverview(): Promise<Overview> {
-    const running = (await this.manager.listBatches()).filter((b) => b.overall_status === 'in_progress');
+    const running = (await this.manager.runningBatches()).filter((b) => b.overall_status === 'in_progress');
     const t = batchTotals(running);
     return {
       running_batches: running.length,
