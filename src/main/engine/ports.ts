@@ -55,7 +55,10 @@ export interface UploadCheckpoint {
 }
 
 export interface UploadRequest {
-  /** Destination path from the drive root, starting with "/" (the document's s4_key). */
+  /**
+   * Where the copy goes: the document's s4_key. MEGA: the path from the drive root, starting with
+   * "/"; S4: the object key in the destination's bucket; a local folder: the path under it.
+   */
   path: string;
   size: number;
   body: Readable;
@@ -115,6 +118,17 @@ export interface Destination {
   upload(req: UploadRequest): Promise<DestinationNode>;
   /** Moves a node to the Rubbish Bin. Missing nodes are ignored. */
   discard(handle: string): Promise<void>;
+  /**
+   * Drops what an unfinished upload left at the destination (S4: aborts the multipart upload;
+   * local: deletes the partial file). Called when a transfer is cancelled: a cancelled transfer
+   * leaves nothing behind. An unknown or already finished upload is not an error.
+   */
+  abandon?(checkpoint: UploadCheckpoint): Promise<void>;
+  /**
+   * The bytes of a copy as stored (S4: the object; local: the file), for `verify`; null when it
+   * is gone. MEGA's copies are read through its own path (decrypted and MAC-checked).
+   */
+  readCopy?(handle: string, signal: AbortSignal): Promise<Readable | null>;
   /** A public link to the node, when the destination can make one. */
   link?(handle: string): Promise<string | null>;
   /**
