@@ -8,3 +8,14 @@
 export function megaDestinationId(email: string): string {
   return `mega:${email.trim().toLowerCase()}`;
 }
+
+/** `s4:` and the endpoint's host, then `/` and the bucket: `s4:s3.eu-central-1.s4.mega.io/archive`. */
+export function s4DestinationId(endpoint: string, bucket: string): string {
+  return `s4:${new URL(endpoint).host.toLowerCase()}/${bucket}`;
+}
+
+/** `local:` and the folder's absolute path, without a trailing separator (the root stays "/"). */
+export function localDestinationId(folder: string): string {
+  const trimmed = folder.length > 1 ? folder.replace(/[/\\]+$/, '') : folder;
+  return `local:${trimmed || '/'}`;
+}
