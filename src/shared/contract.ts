@@ -316,6 +316,8 @@ export const BatchStatusSchema = z.object({
   /** When the batch ended (ISO date); null while it runs. */
   finished_at: z.string().nullable().optional(),
   target: z.string().optional(),
+  /** Where the batch sends its files (`mega:<e-mail>`, `s4:<host>/<bucket>`, `local:<folder>`). */
+  destination: z.string().optional(),
   bucket: z.string().optional(),
   /** The selection this batch is part of, when one selection was split into several batches. */
   selection: z.string().nullable().optional(),
@@ -542,7 +544,10 @@ function optionSchema(kind: DestinationKind, option: DestinationOption): z.ZodTy
 }
 
 /** Each registered destination's section of a settings patch, derived from its options. */
-function destinationPatchSchemas(): Record<DestinationKind, z.ZodOptional<z.ZodType<Record<string, string | undefined>>>> {
+function destinationPatchSchemas(): Record<
+  DestinationKind,
+  z.ZodOptional<z.ZodType<Record<string, string | undefined>>>
+> {
   return Object.fromEntries(
     DESTINATIONS.map((d) => [
       d.kind,

@@ -193,12 +193,14 @@ export function destinationTargetProblem(kind: DestinationKind, target: string):
     if (!BUCKET_NAME.test(bucket)) return `must start with ${BUCKET_NAME_RULE}`;
     if (new TextEncoder().encode(prefix).length >= MAX_KEY_BYTES)
       return `has a prefix longer than ${MAX_KEY_BYTES - 1} bytes`;
-    if (prefix.split('/').some((s) => s === '.' || s === '..')) return 'must not contain "." or ".." segments';
+    if (prefix.split('/').some((s) => s === '.' || s === '..'))
+      return 'must not contain "." or ".." segments';
     return null;
   }
   if (!ABSOLUTE_FOLDER.test(target)) return 'must be an absolute folder path on this machine';
   if (target.length > 4096) return 'is longer than 4096 characters';
-  if (target.split(/[\\/]/).some((s) => s === '.' || s === '..')) return 'must not contain "." or ".." segments';
+  if (target.split(/[\\/]/).some((s) => s === '.' || s === '..'))
+    return 'must not contain "." or ".." segments';
   return null;
 }
 
@@ -320,7 +322,6 @@ export function parseDestinationSpec(
   return { kind, target };
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Options as settings: their values, and the view of them (secrets only said to be set).
 // ---------------------------------------------------------------------------------------------
@@ -331,7 +332,10 @@ type StoredOption<K extends DestinationKind> = Exclude<OptionOf<K>, { input: 'on
 export type StoredOptionName<K extends DestinationKind> = StoredOption<K>['name'];
 
 /** A destination's stored options with their effective values (secrets included: memory only). */
-export type DestinationValues<K extends DestinationKind = DestinationKind> = Record<StoredOptionName<K>, string>;
+export type DestinationValues<K extends DestinationKind = DestinationKind> = Record<
+  StoredOptionName<K>,
+  string
+>;
 
 /** A destination's options as the settings view shows them: a secret only as `has_<name>`. */
 export type DestinationView<K extends DestinationKind> = {

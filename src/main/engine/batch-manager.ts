@@ -87,7 +87,12 @@ import {
 } from './errors';
 import { isDeadOwner, newOwnerId, retireOwner } from './owner';
 import { isFolderMarker } from './paths';
-import { declarationOf, destinationKey, destinationLabel, kindOfDestinationId } from '../../shared/destinations';
+import {
+  declarationOf,
+  destinationKey,
+  destinationLabel,
+  kindOfDestinationId,
+} from '../../shared/destinations';
 import type {
   Destination,
   DestinationNode,
@@ -375,7 +380,8 @@ export class BatchManager {
     const kind = request.destination;
     const destination = peers.destinations.idFor(kind, request.target);
     const writer = peers.destinations.byId(destination);
-    if (!writer) throw new InputError(peers.destinations.problemWith(destination) ?? `cannot write ${destination}`);
+    if (!writer)
+      throw new InputError(peers.destinations.problemWith(destination) ?? `cannot write ${destination}`);
     await this.checkDestination(writer, destination);
 
     const batchId = newBatchId();
@@ -1369,6 +1375,7 @@ export class BatchManager {
       created_at: batch.created_at.toISOString(),
       finished_at: batch.finished_at?.toISOString() ?? null,
       target: batch.options.target,
+      destination: batch.destination,
       bucket: batch.options.bucket,
       selection: batch.options.selection ?? null,
       run: batch.options.run ?? 'here',

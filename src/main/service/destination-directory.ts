@@ -120,7 +120,9 @@ export class DestinationDirectory implements DestinationSet {
   /** Closes the destinations this directory opened and did not hand on. */
   async close(): Promise<void> {
     await Promise.all(
-      [...this.opened.values()].filter((d) => !this.handedOn.has(d)).map((d) => d.close().catch(() => undefined)),
+      [...this.opened.values()]
+        .filter((d) => !this.handedOn.has(d))
+        .map((d) => d.close().catch(() => undefined)),
     );
   }
 }

@@ -205,7 +205,9 @@ export class FerryService implements FerryApi {
 
   /** True when any destination needing an account has one (a local folder needs none). */
   get anyDestinationConfigured(): boolean {
-    return DESTINATION_KINDS.some((k) => declarationOf(k).required.length > 0 && this.destinations.configured(k));
+    return DESTINATION_KINDS.some(
+      (k) => declarationOf(k).required.length > 0 && this.destinations.configured(k),
+    );
   }
 
   /** Throws the clear InputError of a destination that is not configured (the CLI checks this first). */

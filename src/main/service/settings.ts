@@ -60,9 +60,7 @@ export type DestinationSettingName = {
   [K in DestinationKind]: `${K}.${StoredOptionName<K>}`;
 }[DestinationKind];
 export type SettingName =
-  | (typeof SOURCE_SETTINGS)[number]
-  | DestinationSettingName
-  | (typeof PROCESS_SETTINGS)[number];
+  (typeof SOURCE_SETTINGS)[number] | DestinationSettingName | (typeof PROCESS_SETTINGS)[number];
 
 /** Every stored setting: the source's, each registered destination's options, the process's. */
 export const SETTING_NAMES: readonly SettingName[] = [

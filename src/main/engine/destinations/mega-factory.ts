@@ -6,7 +6,10 @@ import type { DestinationContext, DestinationFactory } from './registry';
 import type { MegaConfig } from './mega';
 import { LazyDestination } from './lazy';
 
-export function megaConfigOf(values: { email: string; password: string }, ctx: DestinationContext): MegaConfig {
+export function megaConfigOf(
+  values: { email: string; password: string },
+  ctx: DestinationContext,
+): MegaConfig {
   return {
     email: values.email,
     password: values.password,
