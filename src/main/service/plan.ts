@@ -7,11 +7,11 @@
  * tells what the whole selection holds, which the CLI and the UI then split into batches.
  */
 import type { BatchRequest, PlanCount, TransferPlan } from '../../shared/contract';
-import { keyProblem } from '../../shared/object-paths';
 import { objectFilter } from '../../shared/filters';
 import { InputError } from '../engine/errors';
 import { asInputError } from '../engine/batch-manager';
-import { isFolderMarker, s4Key } from '../engine/paths';
+import { isFolderMarker } from '../engine/paths';
+import { destinationKey } from '../../shared/destinations';
 import type { Source, SourceObject } from '../engine/ports';
 import type { MetadataStore, TransferRef } from '../store/port';
 import { isOpen } from '../store/rules';
@@ -75,8 +75,10 @@ export async function planTransfer(
   }
 
   const placed = objects.map((o) => {
-    const problem = keyProblem(o.key);
-    return { ...o, problem, s4_key: problem ? '' : s4Key(request.target, o.key) };
+    const at = destinationKey(request.destination, request.target, o.key);
+    return 'problem' in at
+      ? { ...o, problem: at.problem, s4_key: '' }
+      : { ...o, problem: null, s4_key: at.key };
   });
   const refs: TransferRef[] = placed
     .filter((o) => o.object && !o.problem)
