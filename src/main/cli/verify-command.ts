@@ -11,7 +11,7 @@ import { MegaDestination } from '../engine/destinations/mega';
 import { configFromEnv } from '../service/config';
 import { FerryService } from '../service/ferry-service';
 import { keyFileSecretBox } from '../service/key-file-box';
-import { verifyFiles, type FileVerification, type VerifySummary } from '../service/verify';
+import { type CopyReader, verifyFiles, type FileVerification, type VerifySummary } from '../service/verify';
 
 export interface VerifyCommandOptions {
   batch?: string;
@@ -38,9 +38,16 @@ export async function verifyCommand(opts: VerifyCommandOptions): Promise<number>
     secretBox: keyFileSecretBox(config.dataDir),
   });
   try {
-    service.requireDestination('mega');
-    const destination = await loadedDestination(service.megaDestination);
-    if (!(destination instanceof MegaDestination)) throw new InputError('verify needs the MEGA destination');
+    /** MEGA's copies are decrypted and MAC-checked; S4's and local ones read as stored. */
+    const readerFor = async (id: string): Promise<CopyReader> => {
+      const destination = service.destinations.byId(id);
+      if (!destination) {
+        return { kind: 'unavailable', reason: service.destinations.problemWith(id) ?? `cannot read ${id}` };
+      }
+      const loaded = await loadedDestination(destination);
+      if (loaded instanceof MegaDestination) return { kind: 'mega', reader: loaded };
+      return { kind: 'plain', destination: loaded };
+    };
     const out = (line: string): void => {
       if (!json) process.stdout.write(line + '\n');
     };
@@ -52,7 +59,7 @@ export async function verifyCommand(opts: VerifyCommandOptions): Promise<number>
         {
           store: service.store,
           source: service.source,
-          destination,
+          readerFor,
           startBatch: (request) => service.startBatch(request),
           waitForBatch: (id) => service.manager.waitForBatch(id),
           maxFilesPerBatch: service.config.engine.maxFilesPerBatch,

@@ -20,7 +20,8 @@ import type { MegaDestination, StoredCopy } from '../engine/destinations/mega';
 import { ctrDecipher, MetaMacStream, splitNodeKey } from '../engine/destinations/mega-crypto';
 import { InputError, shortReason } from '../engine/errors';
 import { pathSegments } from '../engine/paths';
-import type { Source } from '../engine/ports';
+import type { Destination, Source } from '../engine/ports';
+import { type DestinationKind, destinationLabel, kindOfDestinationId } from '../../shared/destinations';
 import type { FileDoc, MetadataStore } from '../store/port';
 
 /** A result, or `error` when a side could not be read to the end (nothing is recorded then). */
@@ -59,11 +60,21 @@ export interface VerifyReport {
 /** What verify needs of the MEGA destination. */
 export type StoredCopyReader = Pick<MegaDestination, 'readStored'>;
 
+/**
+ * How the copies of one destination are read back: MEGA's encrypted (decrypted here, its MAC
+ * checked against the reference), or the bytes as stored (S4, a local folder).
+ */
+export type CopyReader =
+  | { kind: 'mega'; reader: StoredCopyReader }
+  | { kind: 'plain'; destination: Pick<Destination, 'readCopy'> }
+  | { kind: 'unavailable'; reason: string };
+
 /** What verify needs of the service (FerryService provides it). */
 export interface VerifyContext {
   store: MetadataStore;
   source: Source;
-  destination: StoredCopyReader;
+  /** The reader of a stored destination id's copies. */
+  readerFor(destination: string): Promise<CopyReader>;
   /** Starts a batch (FerryService.startBatch: validated, with the settings' defaults). */
   startBatch(request: unknown): Promise<{ batch_id: string; started: string[] }>;
   /** Resolves when the batch's run in this process has ended. */
@@ -213,8 +224,12 @@ async function verifyOne(
   const stop = (): void => abort.abort();
   outer?.addEventListener('abort', stop, { once: true });
   try {
-    if (!doc.mega_handle) return { result: 'missing', detail: 'no MEGA node is recorded for it' };
-    const stored = await ctx.destination.readStored(doc.mega_handle, abort.signal);
+    const where = destinationLabel(doc.destination);
+    if (!doc.mega_handle) return { result: 'missing', detail: `no copy at ${where} is recorded for it` };
+    const copies = await ctx.readerFor(doc.destination);
+    if (copies.kind === 'unavailable') return { result: 'error', detail: copies.reason };
+    if (copies.kind === 'plain') return await verifyPlain(ctx, doc, doc.mega_handle, copies, abort);
+    const stored = await copies.reader.readStored(doc.mega_handle, abort.signal);
     if (!stored)
       return { result: 'missing', detail: `MEGA has no file ${doc.mega_handle} (at ${doc.s4_key})` };
     if (!stored.key) {
@@ -254,6 +269,40 @@ async function verifyOne(
   }
 }
 
+/** A copy stored as its plain bytes (S4, a local folder): its size and SHA-256 against the source's. */
+async function verifyPlain(
+  ctx: VerifyContext,
+  doc: FileDoc,
+  handle: string,
+  copies: { destination: Pick<Destination, 'readCopy'> },
+  abort: AbortController,
+): Promise<{ result: VerifyOutcome; detail: string | null }> {
+  const where = destinationLabel(doc.destination);
+  if (!copies.destination.readCopy) return { result: 'error', detail: `${where} cannot be read back` };
+  const copy = await copies.destination.readCopy(handle, abort.signal);
+  if (!copy) return { result: 'missing', detail: `${where} has no copy at ${doc.s4_key}` };
+  const source = ctx.source.read(doc.bucket_name, doc.remote_key, { signal: abort.signal });
+  source.catch(() => undefined);
+  const [dest, src] = await Promise.all([
+    digestSource(copy).catch((err: unknown) => {
+      abort.abort();
+      throw err;
+    }),
+    source.then(digestSource).catch((err: unknown) => {
+      abort.abort();
+      copy.destroy();
+      throw err;
+    }),
+  ]);
+  if (dest.size !== src.size || dest.sha256 !== src.sha256) {
+    return {
+      result: 'bytes_mismatch',
+      detail: `${where} has ${dest.size} bytes (SHA-256 ${dest.sha256.slice(0, 16)}…), the source ${src.size} (${src.sha256.slice(0, 16)}…)`,
+    };
+  }
+  return { result: 'ok', detail: null };
+}
+
 async function digestCopy(
   stored: StoredCopy,
 ): Promise<{ size: number; sha256: string; computedMac: Buffer; storedMac: Buffer }> {
@@ -287,13 +336,13 @@ async function digestSource(body: Readable): Promise<{ size: number; sha256: str
 async function resend(ctx: VerifyContext, files: FileVerification[]): Promise<string[]> {
   const groups = new Map<
     string,
-    { bucket: string; target: string; items: { key: string; code: string }[] }
+    { bucket: string; destination: DestinationKind; target: string; items: { key: string; code: string }[] }
   >();
   for (const f of files) {
-    const target = targetOf(f.s4_key, f.remote_key);
-    const id = JSON.stringify([f.bucket_name, target]);
+    const { kind, target } = destinationTargetOf(f.destination, f.s4_key, f.remote_key);
+    const id = JSON.stringify([f.bucket_name, f.destination, target]);
     let group = groups.get(id);
-    if (!group) groups.set(id, (group = { bucket: f.bucket_name, target, items: [] }));
+    if (!group) groups.set(id, (group = { bucket: f.bucket_name, destination: kind, target, items: [] }));
     group.items.push({ key: f.remote_key, code: f.code });
   }
   const ids: string[] = [];
@@ -302,6 +351,7 @@ async function resend(ctx: VerifyContext, files: FileVerification[]): Promise<st
       const started = await ctx.startBatch({
         bucket: group.bucket,
         items: group.items.slice(i, i + ctx.maxFilesPerBatch),
+        destination: group.destination,
         target: group.target,
         force: true,
       });
@@ -320,6 +370,26 @@ export function targetOf(s4Key: string, remoteKey: string): string {
     throw new InputError(`cannot repair ${remoteKey}: its path ${s4Key} does not end with the key`);
   }
   return '/' + path.slice(0, path.length - key.length).join('/');
+}
+
+/**
+ * The destination kind and target a stored copy was sent with: MEGA's target folder, S4's
+ * `bucket/prefix` (the bucket from the destination id, the prefix before the key), a local folder.
+ */
+export function destinationTargetOf(
+  destination: string,
+  s4Key: string,
+  remoteKey: string,
+): { kind: DestinationKind; target: string } {
+  const kind = kindOfDestinationId(destination) ?? 'mega';
+  if (kind === 'mega') return { kind, target: targetOf(s4Key, remoteKey) };
+  const rest = destination.slice(destination.indexOf(':') + 1);
+  if (!s4Key.endsWith(remoteKey)) {
+    throw new InputError(`cannot repair ${remoteKey}: its path ${s4Key} does not end with the key`);
+  }
+  const before = s4Key.slice(0, s4Key.length - remoteKey.length);
+  if (kind === 's4') return { kind, target: `${rest.slice(rest.indexOf('/') + 1)}/${before}` };
+  return { kind, target: before ? `${rest}/${before}` : rest };
 }
 
 function summarize(files: FileVerification[]): VerifySummary {
