@@ -198,38 +198,38 @@ export class LocalDestination implements Destination {
    */
   private async existing(path: string): Promise<{ dir: string; file: string } | null> {
     const segments = segmentsOf(path);
-    const root = await this.ready();
-    const folders = segments.slice(0, -1);
-    let dir: string;
-    try {
-      dir = folders.length === 0 ? root : await realpath(join(root, ...folders));
-    } catch (err) {
-      const code = errnoCode(err);
-      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-      throw classifyFsError(err, `cannot look at ${path} in ${this.root}`);
-    }
-    this.checkInside(root, dir, path);
-    return { dir, file: join(dir, segments[segments.length - 1] as string) };
+    const dir = await this.folder(await this.ready(), segments.slice(0, -1), path, false);
+    return dir === null ? null : { dir, file: join(dir, segments[segments.length - 1] as string) };
+  }
+
+  /** The real path of the folder `folders` under the root, each missing folder made on the way. */
+  private async makeFolders(root: string, folders: string[], path: string): Promise<string> {
+    return (await this.folder(root, folders, path, true)) as string;
   }
 
   /**
-   * The real path of the folder `folders` under the root, each missing folder made on the way and
-   * each checked to be inside the root before anything is made in it (mkdir -p would follow a
-   * symlink out of the root first and check afterwards).
+   * Walks to the folder `folders` under the root one folder at a time, resolving each to its real
+   * path and checking it is inside the root before going further or making anything in it (mkdir
+   * -p would follow a symlink out of the root first and be checked afterwards). A missing folder
+   * is made when `make`, else the walk ends with null.
    */
-  private async makeFolders(root: string, folders: string[], path: string): Promise<string> {
+  private async folder(root: string, folders: string[], path: string, make: boolean): Promise<string | null> {
     let dir = root;
     for (const name of folders) {
       const next = join(dir, name);
-      await mkdir(next).catch((err: unknown) => {
-        if (errnoCode(err) !== 'EEXIST') {
-          throw classifyFsError(err, `cannot make the folder for ${path} in ${this.root}`);
-        }
-      });
+      if (make) {
+        await mkdir(next).catch((err: unknown) => {
+          if (errnoCode(err) !== 'EEXIST') {
+            throw classifyFsError(err, `cannot make the folder for ${path} in ${this.root}`);
+          }
+        });
+      }
       try {
         dir = await realpath(next);
       } catch (err) {
-        if (errnoCode(err) === 'ENOENT') throw refusedPath(path, 'a symlink on its way leads nowhere');
+        const code = errnoCode(err);
+        if (code === 'ENOENT' && make) throw refusedPath(path, 'a symlink on its way leads nowhere');
+        if (code === 'ENOENT' || code === 'ENOTDIR') return null;
         throw classifyFsError(err, `cannot look at ${path} in ${this.root}`);
       }
       this.checkInside(root, dir, path);
@@ -237,6 +237,7 @@ export class LocalDestination implements Destination {
         throw classifyFsError(err, `cannot look at ${path} in ${this.root}`);
       });
       if (!info.isDirectory()) {
+        if (!make) return null;
         throw new FerryError(
           'config',
           'destination',
