@@ -6,6 +6,7 @@
  * (bytes at boundary sizes, resume, adopt, replace, cancel, quota) is in
  * destinations.conformance.test.ts.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { statfsSync } from 'node:fs';
 import {
@@ -129,6 +130,18 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   );
 }
 
+/**
+ * A 1 MiB tmpfs mounted at `at` (with more mount options, e.g. "ro"), where this process may
+ * mount one (Linux, as root); else false.
+ */
+function mountSmallFilesystem(at: string, options: string[] = []): boolean {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', ['size=1m', ...options].join(','), 'tmpfs', at], {
+    stdio: 'ignore',
+  });
+  return mounted.status === 0;
+}
+
 describe('connect', () => {
   it('makes a missing folder, and names the destination by its folder', async () => {
     const folder = join(base, 'made', 'on', 'connect');
@@ -152,19 +165,29 @@ describe('connect', () => {
     expect(under).toMatchObject({ kind: 'config', side: 'destination' });
   });
 
-  it.skipIf(process.getuid?.() === 0 || process.platform === 'win32')(
-    'refuses a folder it cannot write to as auth',
-    async () => {
-      const locked = join(base, 'locked');
-      await mkdir(locked);
+  it.skipIf(process.platform === 'win32')('refuses a folder it cannot write to as auth', async (ctx) => {
+    // A folder without write permission; as root (who writes anyway) a read-only filesystem.
+    const locked = join(base, 'locked');
+    await mkdir(locked);
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) {
+      if (!mountSmallFilesystem(locked, ['ro'])) {
+        ctx.skip();
+        return;
+      }
+    } else {
       await chmod(locked, 0o555);
+    }
+    try {
       const err = await rejection(new LocalDestination({ root: locked }).connect());
       expect(err).toMatchObject({ kind: 'auth', side: 'destination' });
       expect((err as Error).message).toContain(locked);
       const below = await rejection(new LocalDestination({ root: join(locked, 'sub') }).connect());
       expect(below).toMatchObject({ kind: 'auth', side: 'destination' });
-    },
-  );
+    } finally {
+      if (asRoot) spawnSync('umount', [locked], { stdio: 'ignore' });
+    }
+  });
 });
 
 describe('paths stay inside the folder', () => {
@@ -447,6 +470,40 @@ describe('free space', () => {
   });
 });
 
+describe('a disk that fills up while writing', () => {
+  it('refuses as quota when the disk fills up in the middle (ENOSPC), keeping the partial file', async (ctx) => {
+    const small = join(base, 'small');
+    await mkdir(small);
+    if (!mountSmallFilesystem(small)) {
+      ctx.skip();
+      return;
+    }
+    try {
+      const onSmall = new LocalDestination({ root: join(small, 'root') });
+      await onSmall.connect();
+      const data = randomBytes(600 * 1024);
+      const held = heldBody(data, 256 * 1024);
+      const upload = onSmall.upload({ ...request('full/file.bin', data), body: held.body });
+      const partial = join(small, 'root', 'full', 'file.bin.partial');
+      await waitFor(
+        async () => (await stat(partial).catch(() => null))?.size === 256 * 1024,
+        'the partial file',
+      );
+      // Something else takes the rest of the disk meanwhile.
+      await writeFile(join(small, 'filler'), Buffer.alloc(700 * 1024)).catch(() => undefined);
+      held.release();
+      const err = await rejection(upload);
+      expect(err).toBeInstanceOf(FerryError);
+      expect(err).toMatchObject({ kind: 'quota', side: 'destination' });
+      expect((err as Error).message).toMatch(/ENOSPC/);
+      expect(await onSmall.find('full/file.bin')).toEqual([]);
+      expect(await exists(partial)).toBe(true);
+    } finally {
+      spawnSync('umount', [small], { stdio: 'ignore' });
+    }
+  });
+});
+
 describe('resume', () => {
   it('cuts back a partial file longer than its checkpoint and appends from there, in the same file', async () => {
     const data = randomBytes(900_000);
@@ -500,6 +557,38 @@ describe('resume', () => {
     const after = await stat(join(root, 'resume', 'file.bin'), { bigint: true });
     expect(after.ino).toBe(before.ino);
     expect(sha256(await readFile(join(root, 'resume', 'file.bin')))).toBe(sha256(data));
+  });
+
+  it('finishes a file whose last checkpoint was given but which was never renamed, reading nothing', async () => {
+    const data = randomBytes(200_000);
+    const controller = new AbortController();
+    let last: UploadCheckpoint | null = null;
+    // Stopped after the checkpoint for the whole file, before the rename (as a crash there would).
+    const first = dest.upload(
+      request('unrenamed/file.bin', data, {
+        signal: controller.signal,
+        onCheckpoint: (c) => {
+          last = c;
+          if (c.next_offset === data.length) controller.abort();
+        },
+      }),
+    );
+    expect(await rejection(first)).toBeInstanceOf(CancelledError);
+    expect(await readdir(join(root, 'unrenamed'))).toEqual(['file.bin.partial']);
+    const saved = last as unknown as UploadCheckpoint;
+    expect(saved.next_offset).toBe(data.length);
+    let pulled = 0;
+    const body = new Readable({
+      read() {
+        pulled++;
+        this.push(null);
+      },
+    });
+    const node = await dest.upload({ ...request('unrenamed/file.bin', data), body, resume: saved });
+    expect(node.size).toBe(data.length);
+    expect(pulled).toBeLessThanOrEqual(1); // an empty body read once at most: no byte
+    expect(await readdir(join(root, 'unrenamed'))).toEqual(['file.bin']);
+    expect(sha256(await readFile(join(root, 'unrenamed', 'file.bin')))).toBe(sha256(data));
   });
 
   it('rejects a checkpoint whose partial file is gone, shorter, or another file', async () => {

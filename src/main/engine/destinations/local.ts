@@ -26,7 +26,7 @@ import {
   unlink,
   type FileHandle,
 } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { plainBytes } from '../../../shared/transfer-summary';
 import { CancelledError, FerryError, ResumeRejectedError } from '../errors';
@@ -483,7 +483,7 @@ async function prepareRoot(root: string): Promise<string> {
     return new FerryError(kind, 'destination', `${what} ${root}${code ? ` (${code})` : ''}`, { cause: err });
   };
   try {
-    await mkdir(root, { recursive: true });
+    await makeFolderTree(root);
   } catch (err) {
     throw problem(err, 'cannot make the local folder');
   }
@@ -506,6 +506,38 @@ async function prepareRoot(root: string): Promise<string> {
   } catch (err) {
     throw problem(err, 'cannot open the local folder');
   }
+}
+
+/**
+ * mkdir -p. Node's recursive mkdir reports ENOENT where the real failure was another (EROFS, on a
+ * read-only filesystem): then the first missing folder is made on its own, which fails with the
+ * real reason (or succeeds, and the rest follows).
+ */
+async function makeFolderTree(folder: string): Promise<void> {
+  try {
+    await mkdir(folder, { recursive: true });
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+    let missing = folder;
+    for (
+      let parent = dirname(missing);
+      parent !== missing && !(await isThere(parent));
+      parent = dirname(missing)
+    ) {
+      missing = parent;
+    }
+    await mkdir(missing).catch((cause: unknown) => {
+      if (errnoCode(cause) !== 'EEXIST') throw cause;
+    });
+    await mkdir(folder, { recursive: true });
+  }
+}
+
+function isThere(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** A path's segments, or a config error when it could lead outside the root. */
