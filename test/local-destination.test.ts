@@ -338,6 +338,35 @@ describe('the partial file and the rename', () => {
     await dest.abandon(last as unknown as UploadCheckpoint); // already gone: fine
   });
 
+  it('stops promptly on cancel even while a checkpoint is being recorded', async () => {
+    const data = randomBytes(300_000);
+    const controller = new AbortController();
+    let recording = false;
+    const upload = dest.upload(
+      request('slow-store/file.bin', data, {
+        signal: controller.signal,
+        onCheckpoint: async () => {
+          recording = true;
+          await sleep(5000); // a store that answers slowly
+        },
+      }),
+    );
+    await waitFor(() => recording, 'a checkpoint');
+    const abortedAt = Date.now();
+    controller.abort();
+    expect(await rejection(upload)).toBeInstanceOf(CancelledError);
+    expect(Date.now() - abortedAt).toBeLessThan(500);
+    expect(await dest.find('slow-store/file.bin')).toEqual([]);
+  });
+
+  it('refuses to write over a folder', async () => {
+    await mkdir(join(root, 'taken', 'name.bin'), { recursive: true });
+    const err = await rejection(dest.upload(request('taken/name.bin', randomBytes(10))));
+    expect(err).toMatchObject({ kind: 'config', side: 'destination' });
+    expect((err as Error).message).toContain('taken/name.bin');
+    expect(await readdir(join(root, 'taken'))).toEqual(['name.bin']);
+  });
+
   it('rejects a short or long body as a source error and never renames it', async () => {
     const short = await rejection(dest.upload({ ...request('bad/short.bin', randomBytes(100)), size: 200 }));
     expect(short).toMatchObject({ kind: 'transient', side: 'source' });

@@ -103,6 +103,14 @@ export class LocalDestination implements Destination {
         handle = resumed.handle;
         start = resumed.start;
       }
+      const standing = await lstatOrNull(file, `cannot look at ${req.path} in ${this.root}`);
+      if (standing?.isDirectory()) {
+        throw new FerryError(
+          'config',
+          'destination',
+          `cannot write ${req.path} in ${this.root}: it is a folder`,
+        );
+      }
       await this.checkFreeSpace(dir, req.size - start);
       if (!handle) handle = await createPartial(partial, req.path);
       const identity = await handle.stat({ bigint: true });
@@ -129,7 +137,9 @@ export class LocalDestination implements Destination {
       if (signal.aborted && !(err instanceof CancelledError)) throw new CancelledError();
       throw err;
     } finally {
-      await handle?.close().catch(() => undefined);
+      // A cancel does not wait for a slow fsync to end before the close can.
+      const closing = handle?.close().catch(() => undefined);
+      if (!signal.aborted) await closing;
     }
   }
 
@@ -380,11 +390,12 @@ class PartialWriter {
         throw new FerryError('transient', 'source', 'the source gave fewer bytes than its announced size');
       }
       this.clearTimer();
-      await this.checkpointing;
-      await this.sync();
+      await abortable(this.checkpointing, req.signal);
+      await abortable(this.sync(), req.signal);
       // The last checkpoint names the whole file before it gets its final name: a crash after the
       // rename leaves a checkpoint that adopts the file.
-      if (req.onCheckpoint) await req.onCheckpoint(this.checkpoint(req.size));
+      if (req.onCheckpoint)
+        await abortable(Promise.resolve(req.onCheckpoint(this.checkpoint(req.size))), req.signal);
     } finally {
       this.stopped = true;
       this.clearTimer();
@@ -428,7 +439,7 @@ class PartialWriter {
     const wait = this.lastCheckpointAt + this.intervalMs - Date.now();
     if (wait <= 0) {
       this.clearTimer();
-      await this.queueCheckpoint();
+      await abortable(this.queueCheckpoint(), this.req.signal);
       return;
     }
     if (this.timer) return;
@@ -600,6 +611,25 @@ async function unlinkIfThere(file: string, context: string): Promise<void> {
   }
 }
 
+/** `promise`, or CancelledError as soon as `signal` aborts (the promise goes on unwatched). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new CancelledError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new CancelledError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 function toBuffer(piece: unknown): Buffer {
   if (Buffer.isBuffer(piece)) return piece;
   if (typeof piece === 'string') return Buffer.from(piece);
@@ -612,7 +642,10 @@ function errnoCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/** A failure of the filesystem, classified once: full → quota, refused → auth, else transient. */
+/**
+ * A failure of the filesystem, classified once: full → quota, refused → auth, a name the
+ * filesystem cannot hold → config, anything else (I/O) → transient.
+ */
 function classifyFsError(err: unknown, context: string): FerryError {
   if (err instanceof FerryError) return err;
   const code = errnoCode(err);
@@ -622,6 +655,9 @@ function classifyFsError(err: unknown, context: string): FerryError {
   }
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
     return new FerryError('auth', 'destination', `${context}: permission denied (${detail})`, { cause: err });
+  }
+  if (code === 'ENAMETOOLONG' || code === 'EISDIR') {
+    return new FerryError('config', 'destination', `${context}: ${detail}`, { cause: err });
   }
   return new FerryError('transient', 'destination', `${context}: ${detail}`, { cause: err });
 }
