@@ -97,6 +97,7 @@ export class LocalDestination implements Destination {
         const resumed = await this.reopen(req, file, partial, partialPath);
         if ('adopted' in resumed) {
           body.destroy();
+          await syncFolder(dir); // its rename may not be on disk yet
           req.onProgress(resumed.adopted.size);
           return resumed.adopted;
         }
@@ -113,7 +114,9 @@ export class LocalDestination implements Destination {
       }
       await this.checkFreeSpace(dir, req.size - start);
       if (!handle) handle = await createPartial(partial, req.path);
-      const identity = await handle.stat({ bigint: true });
+      const identity = await handle.stat({ bigint: true }).catch((err: unknown) => {
+        throw classifyFsError(err, `cannot look at ${partialPath} in ${this.root}`);
+      });
       const state: LocalUploadState = {
         partial: partialPath,
         dev: String(identity.dev),
