@@ -211,6 +211,42 @@ describe.each(DESTINATIONS_UNDER_TEST.map((underTest) => [underTest.name, underT
         expect(await peer.copies(path)).toBe(1);
         expect(await peer.leftovers(path)).toEqual([]);
       });
+
+      it('resumes an upload interrupted again after a resume, from its own checkpoint', async () => {
+        const { size, stallAt, stallAgainAt } = underTest.resume;
+        const path = peer.path('Resume/twice.bin');
+        const data = randomBytes(size);
+        const interrupted = async (start: number, stall: number, resume: UploadCheckpoint | null) => {
+          const controller = new AbortController();
+          let last: UploadCheckpoint | null = null;
+          const upload = dest.upload({
+            ...request(path, data),
+            body: stallingBody(data.subarray(start), stall - start),
+            signal: controller.signal,
+            resume,
+            onCheckpoint: (c) => {
+              last = c;
+            },
+          });
+          await waitFor(() => (last?.next_offset ?? 0) >= stall, `a checkpoint at ${stall}`);
+          controller.abort();
+          expect(await rejection(upload)).toBeInstanceOf(CancelledError);
+          return last as unknown as UploadCheckpoint;
+        };
+        const first = await interrupted(0, stallAt, null);
+        expect(first.next_offset).toBe(stallAt);
+        const second = await interrupted(stallAt, stallAgainAt, first);
+        expect(second.next_offset).toBe(stallAgainAt);
+
+        const { result, bytes } = await received(() =>
+          nextAttempt(dest, { path, data, transferId: `tid-${path}`, checkpoint: second }),
+        );
+        expect(result.pulled).toBe(size - stallAgainAt);
+        if (bytes !== null) expect(bytes).toBeLessThan(size - stallAt);
+        expect(await peer.readBack(path)).toEqual({ sha256: sha256(data), size });
+        expect(await peer.copies(path)).toBe(1);
+        expect(await peer.leftovers(path)).toEqual([]);
+      });
     });
 
     describe('adopt', () => {

@@ -303,7 +303,7 @@ describe('the partial file and the rename', () => {
     expect(stream).not.toBeNull();
     const chunks: Buffer[] = [];
     for await (const chunk of stream as Readable) chunks.push(chunk as Buffer);
-    expect(Buffer.concat(chunks)).toEqual(data);
+    expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
     expect(await dest.readCopy('deep/a/b/c/missing.bin', new AbortController().signal)).toBeNull();
     expect(await dest.readCopy('no/such/folder.bin', new AbortController().signal)).toBeNull();
     expect(await dest.find('deep/a/b/c')).toEqual([]); // a folder is not a copy

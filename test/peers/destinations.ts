@@ -7,8 +7,9 @@
  * What an entry gives, and why the suite needs it:
  * - `name`: shown in the suite's titles.
  * - `boundarySizes`: file sizes on and around the destination's chunk and part boundaries, 0 first.
- * - `resume`: a file size and an offset inside it where a checkpoint can fall (a chunk or part
- *   boundary): the suite's body stalls there, waits for a checkpoint naming it, then aborts.
+ * - `resume`: a file size and two offsets inside it where a checkpoint can fall (chunk or part
+ *   boundaries): the suite's body stalls at `stallAt`, waits for a checkpoint naming it and aborts;
+ *   a resumed upload is interrupted the same way at `stallAgainAt`.
  * - `start()`: starts the peer and builds the destination; what it gives (below) is on that peer.
  * - `destination`: the Destination under test (not yet connected: the suite connects it).
  * - `reopen()`: a second Destination on the same peer, as a restarted process would build it (a
@@ -40,7 +41,7 @@ import { downloadSha256, listPath, startMegaPeer } from './mega';
 export interface DestinationUnderTest {
   name: string;
   boundarySizes: number[];
-  resume: { size: number; stallAt: number };
+  resume: { size: number; stallAt: number; stallAgainAt: number };
   start(): Promise<RunningDestination>;
 }
 
@@ -68,8 +69,8 @@ const MiB = 1024 * KiB;
 export const megaUnderTest: DestinationUnderTest = {
   name: 'mega',
   boundarySizes: [0, 1, 15, 16, 17, 128 * KiB - 1, 128 * KiB, 128 * KiB + 1, 384 * KiB, MiB + 1],
-  // 1280 KiB ends the fourth chunk (128 + 256 + 384 + 512 KiB).
-  resume: { size: 3 * MiB + 5, stallAt: 1280 * KiB },
+  // Chunks of 128, 256, 384 … 1024 KiB, then 1 MiB each: 1280 KiB ends the fourth, 1920 KiB the fifth.
+  resume: { size: 3 * MiB + 5, stallAt: 1280 * KiB, stallAgainAt: 1920 * KiB },
   async start() {
     const peer = await startMegaPeer();
     const made: MegaDestination[] = [];
@@ -120,7 +121,7 @@ export const megaUnderTest: DestinationUnderTest = {
 export const localUnderTest: DestinationUnderTest = {
   name: 'local',
   boundarySizes: [0, 1, 64 * KiB - 1, 64 * KiB, 64 * KiB + 1, MiB + 1],
-  resume: { size: 3 * MiB + 5, stallAt: 1280 * KiB },
+  resume: { size: 3 * MiB + 5, stallAt: 1280 * KiB, stallAgainAt: 2304 * KiB },
   async start() {
     const base = await mkdtemp(join(tmpdir(), 'megaferry-local-peer-'));
     const root = join(base, 'destination');
