@@ -92,7 +92,7 @@ function docAt(key: string, path: string) {
   return service.store.getFile({
     bucket_name: BUCKET,
     remote_key: key,
-    destination: service.destination.id,
+    destination: service.megaDestination.id,
     s4_key: path,
   });
 }
@@ -196,7 +196,7 @@ describe('the web UI against the headless host and real peers', () => {
       const doc = await service.store.getFile({
         bucket_name: BUCKET,
         remote_key: `photos/2024/${key}.jpg`,
-        destination: service.destination.id,
+        destination: service.megaDestination.id,
         s4_key: `/Newcomer/photos/2024/${key}.jpg`,
       });
       expect(doc?.status).toBe('done');

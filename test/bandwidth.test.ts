@@ -91,7 +91,7 @@ describe('the limit against the real peers', () => {
       if (e.type === 'file' && e.file.status === 'done') doneAt = performance.now();
     });
     try {
-      await service.destination.connect(); // the login is not part of the measure
+      await service.megaDestination.connect(); // the login is not part of the measure
       const t0 = performance.now();
       const started = await service.startBatch({ bucket: BUCKET, keys: ['limited/big.bin'], target: '/Bw' });
       await service.manager.waitForBatch(started.batch_id);

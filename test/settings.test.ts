@@ -106,6 +106,14 @@ describe('the desktop: settings saved with a SecretBox', () => {
           default_bucket: '',
         },
         mega: { email: '', has_password: false, default_target: '/' },
+        s4: {
+          endpoint: 'https://s3.eu-central-1.s4.mega.io',
+          region: 'eu-central-1',
+          access_key_id: '',
+          has_secret_access_key: false,
+          default_target: '',
+        },
+        local: { default_target: '' },
         mongodb: { uri_redacted: '', store: 'embedded' },
         transfers: {
           max_concurrent: 3,
@@ -486,7 +494,7 @@ describe('Test buttons', () => {
 
   it('refuses bad input (but never throws for a failed connection)', async () => {
     await expect(service.testConnection({ target: 'ftp' })).rejects.toThrow(
-      /target must be one of s3, mega, mongodb/,
+      /target must be one of s3, mega, s4, local, mongodb/,
     );
     await expect(
       service.testConnection({ target: 's3', draft: { transfers: { max_concurrent: 0 } } }),
@@ -581,6 +589,6 @@ describe('the host routes', () => {
     expect(s3ok.body).toEqual({ target: 's3', ok: true, message: '2 buckets visible', s3: { buckets: 2 } });
     const bad = await call<{ error: string }>('POST', '/api/settings/test', { body: { target: 'dropbox' } });
     expect(bad.status).toBe(400);
-    expect(bad.body.error).toMatch(/target must be one of s3, mega, mongodb/);
+    expect(bad.body.error).toMatch(/target must be one of s3, mega, s4, local, mongodb/);
   });
 });

@@ -498,7 +498,7 @@ describe.each([mongo, embedded])('MetadataStore conformance: $name', (fx: StoreF
       for (let i = 0; i < 5; i++) await queued(store, seed(`q${i}`));
       const lostBefore = lostClaims(store);
       const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => store.claimNext({ destination: DEST }, `w${i}`, 60_000)),
+        Array.from({ length: 20 }, (_, i) => store.claimNext({ destinations: [DEST] }, `w${i}`, 60_000)),
       );
       const docs = results.map((r) => r.doc).filter((d): d is FileDoc => d !== null);
       expect(docs).toHaveLength(5);
@@ -509,7 +509,7 @@ describe.each([mongo, embedded])('MetadataStore conformance: $name', (fx: StoreF
       const lost = results.reduce((n, r) => n + r.lost, 0);
       expect(lost).toBeGreaterThan(0);
       expect(lostClaims(store) - lostBefore).toBe(lost);
-      expect(await store.claimNext({ destination: DEST }, 'late', 60_000)).toEqual({ doc: null, lost: 0 });
+      expect(await store.claimNext({ destinations: [DEST] }, 'late', 60_000)).toEqual({ doc: null, lost: 0 });
     });
 
     it('two stores on the same data never both claim a transfer', async () => {
@@ -534,7 +534,7 @@ describe.each([mongo, embedded])('MetadataStore conformance: $name', (fx: StoreF
         for (let i = 0; i < 6; i++) await queued(store, seed(`n${i}`));
         const results: ClaimResult[] = await Promise.all(
           Array.from({ length: 12 }, (_, i) =>
-            (i % 2 ? other : store).claimNext({ destination: DEST }, `p${i}`, 60_000),
+            (i % 2 ? other : store).claimNext({ destinations: [DEST] }, `p${i}`, 60_000),
           ),
         );
         const taken = results.flatMap((r) => (r.doc ? [r.doc.remote_key] : []));
@@ -558,8 +558,8 @@ describe.each([mongo, embedded])('MetadataStore conformance: $name', (fx: StoreF
         expect(doc).toMatchObject({
           status: 'processing',
           lease_owner: owner,
-          destination: scope.destination,
         });
+        expect(scope.destinations).toContain(doc.destination);
         taken.push(doc.remote_key);
         expect(taken.length).toBeLessThan(100);
       }
@@ -583,7 +583,7 @@ describe.each([mongo, embedded])('MetadataStore conformance: $name', (fx: StoreF
       );
       const remaining = ranks.map((r) => `q${String(r).padStart(2, '0')}`).sort();
       for (;;) {
-        const { doc } = await store.claimNext({ destination: DEST }, 'w', 60_000);
+        const { doc } = await store.claimNext({ destinations: [DEST] }, 'w', 60_000);
         if (!doc) break;
         // Runners racing for the head spread over its first few (CLAIM_WINDOW, 8, in core.ts): never
         // a transfer with more than that many queued before it.
@@ -593,18 +593,31 @@ describe.each([mongo, embedded])('MetadataStore conformance: $name', (fx: StoreF
         remaining.splice(rank, 1);
       }
       expect(remaining).toEqual([]);
-      expect(await claimAll({ destination: 'mega:other@example.com' })).toEqual(['elsewhere']);
+      expect(await claimAll({ destinations: ['mega:other@example.com'] })).toEqual(['elsewhere']);
+      expect(await claimAll({ destinations: [] })).toEqual([]);
       expect(
         (await store.getFiles([ref('paused'), ref('failed'), ref('held')])).map((d) => d.status),
       ).toEqual(['paused', 'error', 'processing']);
       expect((await store.getFile(ref('held')))?.lease_owner).toBe('x');
     });
 
+    it('claimNext over several destinations takes from each, oldest first, and from no other', async () => {
+      const t = Date.now() - 600_000;
+      const S4 = 's4:s3.eu-central-1.s4.mega.io/archive';
+      const LOCAL = 'local:/srv/archive';
+      await put(store, fileDoc('m1', { queued_at: new Date(t + 3000) }));
+      await put(store, fileDoc('s1', { queued_at: new Date(t + 1000), destination: S4, s4_key: 's1' }));
+      await put(store, fileDoc('s2', { queued_at: new Date(t + 4000), destination: S4, s4_key: 's2' }));
+      await put(store, fileDoc('l1', { queued_at: new Date(t), destination: LOCAL, s4_key: 'l1' }));
+      expect(await claimAll({ destinations: [DEST, S4] })).toEqual(['s1', 'm1', 's2']);
+      expect(await claimAll({ destinations: [LOCAL] })).toEqual(['l1']);
+    });
+
     it('claimNext honours batch_ids and exclude_batch_ids', async () => {
       for (const [i, b] of ['batch_x', 'batch_y', 'batch_z', 'batch_x', 'batch_y'].entries()) {
         await put(store, fileDoc(`k${i}`, { batch_id: b }));
       }
-      const scope = { destination: DEST };
+      const scope = { destinations: [DEST] };
       expect(await claimAll({ ...scope, batch_ids: [] })).toEqual([]);
       expect(await claimAll({ ...scope, batch_ids: ['batch_none'] })).toEqual([]);
       expect(await claimAll({ ...scope, exclude_batch_ids: ['batch_x', 'batch_y', 'batch_z'] })).toEqual([]);
@@ -620,7 +633,7 @@ describe.each([mongo, embedded])('MetadataStore conformance: $name', (fx: StoreF
 
     it('a pending transfer of no batch (0.1 data) is claimed whatever batches a scope excludes', async () => {
       await put(store, fileDoc('orphan', { batch_id: null }));
-      const scope = { destination: DEST, exclude_batch_ids: ['batch_busy'] };
+      const scope = { destinations: [DEST], exclude_batch_ids: ['batch_busy'] };
       expect((await store.claimNext(scope, 'w', 60_000)).doc?.remote_key).toBe('orphan');
     });
   });
@@ -1483,7 +1496,7 @@ describe('MongoStore specifics', () => {
         expect(await db.collection('files').countDocuments({ remote_key: 'a.jpg' })).toBe(2);
         expect(indexes.map((i) => i.name)).not.toContain('bucket_name_1_remote_key_1');
         // queued in 0.1, before anything queued now
-        expect((await upgraded.claimNext({ destination: LEGACY_DEST }, 'w', 60_000)).doc?.remote_key).toBe(
+        expect((await upgraded.claimNext({ destinations: [LEGACY_DEST] }, 'w', 60_000)).doc?.remote_key).toBe(
           'c.jpg',
         );
       } finally {

@@ -24,6 +24,16 @@ import {
 import { type TransferFilters, resolveFilters } from './filters';
 import { BWLIMIT_RULE, bwLimitProblem } from './bwlimit';
 import type { TransferSummary } from './transfer-summary';
+import {
+  DESTINATION_KINDS,
+  DESTINATIONS,
+  type DestinationKind,
+  type DestinationOption,
+  type DestinationView,
+  declarationOf,
+  destinationTargetProblem,
+  normalizeTarget,
+} from './destinations';
 
 // The plain values live in ./constants (no zod), so code that only names them loads no schemas.
 export {
@@ -48,7 +58,6 @@ export const targetSchema = (field: string) =>
     const problem = targetProblem(target);
     if (problem) ctx.addIssue({ code: 'custom', message: `${field} ${problem}` });
   });
-const TargetSchema = targetSchema('target');
 
 /** An object key that maps to a path inside the target (object-paths.ts). */
 const objectKeySchema = (field: string) =>
@@ -127,7 +136,12 @@ export function batchRequestSchema(limits: { maxConcurrent: number; maxFiles: nu
       keys: z.array(objectKeySchema('keys[]'), { error: 'keys must be a list of object keys' }).optional(),
       prefix: PrefixSchema.optional(),
       items: z.array(BatchItemSchema, { error: 'items must be a list of { key, code? }' }).optional(),
-      target: TargetSchema.default('/'),
+      /** Where the files go (SPEC.md "Destinations"); the target's form depends on it. */
+      destination: z
+        .enum(DESTINATION_KINDS, { error: `destination must be one of ${DESTINATION_KINDS.join(', ')}` })
+        .default('mega'),
+      /** MEGA: a folder path ("/Backup"); S4: "bucket/prefix/"; local: an absolute folder path. */
+      target: z.string({ error: TARGET_RULES }).optional(),
       max_concurrent: z
         .number({ error: `max_concurrent must be an integer from 1 to ${limits.maxConcurrent}` })
         .int(`max_concurrent must be an integer from 1 to ${limits.maxConcurrent}`)
@@ -166,8 +180,33 @@ export function batchRequestSchema(limits: { maxConcurrent: number; maxFiles: nu
     .refine((r) => !((r.keys || r.items) && r.prefix), {
       message: 'prefix selects a whole folder: give it without keys or items',
       path: ['prefix'],
+    })
+    .transform((r, ctx) => {
+      const kind = r.destination;
+      const target = r.target ?? (kind === 'mega' ? '/' : '');
+      if (target.trim() === '') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['target'],
+          message: `target is required for destination ${kind}: ${declarationOf(kind).targetRule}`,
+        });
+        return z.NEVER;
+      }
+      const problem = destinationTargetProblem(kind, target.trim());
+      if (problem) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['target'],
+          message: `target ${problem} (destination ${kind}: ${declarationOf(kind).targetRule})`,
+        });
+        return z.NEVER;
+      }
+      return { ...r, target: normalizeTarget(kind, target) };
     });
 }
+
+/** What a target is for each destination, in one line. */
+const TARGET_RULES = `target must be ${DESTINATIONS.map((d) => `${d.targetRule} for ${d.kind}`).join('; ')}`;
 export const BatchRequestSchema = batchRequestSchema({
   maxConcurrent: MAX_CONCURRENT_LIMIT,
   maxFiles: DEFAULT_MAX_FILES,
@@ -277,6 +316,8 @@ export const BatchStatusSchema = z.object({
   /** When the batch ended (ISO date); null while it runs. */
   finished_at: z.string().nullable().optional(),
   target: z.string().optional(),
+  /** Where the batch sends its files (`mega:<e-mail>`, `s4:<host>/<bucket>`, `local:<folder>`). */
+  destination: z.string().optional(),
   bucket: z.string().optional(),
   /** The selection this batch is part of, when one selection was split into several batches. */
   selection: z.string().nullable().optional(),
@@ -418,19 +459,7 @@ export function settingsPatchSchema(limits: { maxConcurrent: number }) {
         ),
       })
       .optional(),
-    mega: z
-      .strictObject({
-        email: optionalText('mega.email', 'the MEGA account e-mail'),
-        /** Write-only; empty string clears it. */
-        password: optionalText('mega.password', 'the MEGA account password'),
-        /** Never stored: used for the next login only (a Test or the first transfer). */
-        mfa_code: z
-          .string({ error: 'mega.mfa_code must be the 6-digit code of the authenticator app, or empty' })
-          .regex(/^(\d{6})?$/, 'mega.mfa_code must be the 6-digit code of the authenticator app, or empty')
-          .optional(),
-        default_target: targetSchema('mega.default_target').optional(),
-      })
-      .optional(),
+    ...destinationPatchSchemas(),
     mongodb: z
       .strictObject({
         /** Write-only when it holds credentials; empty string selects the embedded store. */
@@ -488,10 +517,59 @@ export function settingsPatchSchema(limits: { maxConcurrent: number }) {
   });
 }
 export const SettingsPatchSchema = settingsPatchSchema({ maxConcurrent: MAX_CONCURRENT_LIMIT });
+
+/** One option of a destination in a settings patch, checked by its declared input (shared/destinations.ts). */
+function optionSchema(kind: DestinationKind, option: DestinationOption): z.ZodType<string | undefined> {
+  const field = `${kind}.${option.name}`;
+  switch (option.input) {
+    case 'one_time':
+      return z
+        .string({ error: `${field} must be ${option.rule}` })
+        .regex(/^(\d{6})?$/, `${field} must be ${option.rule}`)
+        .optional();
+    case 'url':
+      return optionalText(field, `${option.rule}, or empty`).refine(
+        (v) => v === undefined || v === '' || /^https?:\/\/[^\s]+$/.test(v),
+        { message: `${field} must be ${option.rule}, or empty` },
+      );
+    case 'target':
+      if (kind === 'mega') return targetSchema(field).optional();
+      return optionalText(field, `${option.rule}, or empty`).superRefine((v, ctx) => {
+        const problem = v ? destinationTargetProblem(kind, v) : null;
+        if (problem) ctx.addIssue({ code: 'custom', message: `${field} ${problem}` });
+      });
+    default:
+      return optionalText(field, option.input === 'secret' ? `${option.rule}, or empty` : option.rule);
+  }
+}
+
+/** Each registered destination's section of a settings patch, derived from its options. */
+function destinationPatchSchemas(): Record<
+  DestinationKind,
+  z.ZodOptional<z.ZodType<Record<string, string | undefined>>>
+> {
+  return Object.fromEntries(
+    DESTINATIONS.map((d) => [
+      d.kind,
+      z
+        .strictObject(
+          Object.fromEntries(
+            (d.options as readonly DestinationOption[]).map((o) => [o.name, optionSchema(d.kind, o)]),
+          ),
+        )
+        .optional(),
+    ]),
+  ) as unknown as Record<DestinationKind, z.ZodOptional<z.ZodType<Record<string, string | undefined>>>>;
+}
 export type SettingsPatch = z.infer<typeof SettingsPatchSchema>;
 
-/** What getSettings returns: every setting but the secrets, which are only said to be set. */
-export interface SettingsView {
+/**
+ * What getSettings returns: every setting but the secrets, which are only said to be set. Each
+ * registered destination has a section of its options (`mega`, `s4`, `local`).
+ */
+export type SettingsView = CoreSettingsView & { [K in DestinationKind]: DestinationView<K> };
+
+interface CoreSettingsView {
   s3: {
     endpoint: string;
     region: string;
@@ -501,7 +579,6 @@ export interface SettingsView {
     force_path_style: boolean;
     default_bucket: string;
   };
-  mega: { email: string; has_password: boolean; default_target: string };
   /** `uri_redacted`: the URI with any password replaced by `***`; empty for the embedded store. */
   mongodb: { uri_redacted: string; store: 'mongodb' | 'embedded' };
   transfers: {
@@ -525,11 +602,11 @@ export interface SettingsView {
   secret_storage: 'keychain' | 'key_file' | 'env_key' | 'environment';
 }
 
-export const CONNECTION_TARGETS = ['s3', 'mega', 'mongodb'] as const;
+export const CONNECTION_TARGETS = ['s3', ...DESTINATION_KINDS, 'mongodb'] as const;
 /** Builds the connection test schema for the configured concurrency bound (as settingsPatchSchema). */
 export function connectionTestSchema(limits: { maxConcurrent: number }) {
   return z.strictObject({
-    target: z.enum(CONNECTION_TARGETS, { error: 'target must be one of s3, mega, mongodb' }),
+    target: z.enum(CONNECTION_TARGETS, { error: `target must be one of ${CONNECTION_TARGETS.join(', ')}` }),
     /** Unsaved edits to try instead of the saved settings. */
     draft: settingsPatchSchema(limits).optional(),
   });

@@ -52,7 +52,7 @@ const refOf = (key: string) => ({
 if (order.job === 'drain') {
   let lost = 0;
   for (;;) {
-    const claim = await store.claimNext({ destination: order.destination }, owner, order.leaseMs);
+    const claim = await store.claimNext({ destinations: [order.destination] }, owner, order.leaseMs);
     lost += claim.lost;
     if (!claim.doc) break;
     await new Promise((r) => setTimeout(r, 10)); // the transfer's work

@@ -25,6 +25,7 @@ import { summarizeTransfer } from '../../shared/transfer-summary';
 import { type FiltersInput, objectFilter, resolveFilters } from '../../shared/filters';
 import { bwLimitProblem } from '../../shared/bwlimit';
 import pkg from '../../../package.json';
+import { DESTINATIONS, type DestinationKind, parseDestinationSpec } from '../../shared/destinations';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -70,12 +71,15 @@ async function openService(config: FerryConfig, opts: OpenOptions): Promise<Ferr
 
 async function withService<T>(
   config: FerryConfig,
-  opts: OpenOptions & { needsMega?: boolean },
+  opts: OpenOptions & { needs?: DestinationKind | 'any' },
   fn: (service: FerryService) => Promise<T>,
 ): Promise<T> {
   const service = await openService(config, opts);
   try {
-    if (opts.needsMega) service.requireMega();
+    // One clear line when nothing can be sent where the command sends (before any work).
+    if (opts.needs === 'any') {
+      if (!service.anyDestinationConfigured) service.requireDestination('mega');
+    } else if (opts.needs) service.requireDestination(opts.needs);
     return await fn(service);
   } finally {
     await service.close();
@@ -174,6 +178,21 @@ function applyBwLimit(config: FerryConfig, raw: unknown): void {
 }
 
 /** The filters of the flags (--include, --exclude, --min-size, --max-size, --newer-than), or null. */
+/**
+ * Where a transfer sends its files: `--dest KIND:TARGET`, or `--target /Folder` (MEGA), or MEGA
+ * and its saved default target. The target itself is checked by the service, with the batch.
+ */
+function destinationOf(opts: Record<string, unknown>): { kind: DestinationKind; target?: string } {
+  if (opts.dest !== undefined && opts.target !== undefined) {
+    throw new InputError('--target is --dest mega:<folder>: give one of --dest or --target');
+  }
+  if (opts.target !== undefined) return { kind: 'mega', target: String(opts.target) };
+  if (opts.dest === undefined) return { kind: 'mega' };
+  const parsed = parseDestinationSpec(String(opts.dest));
+  if ('problem' in parsed) throw new InputError(parsed.problem);
+  return parsed.target === '' ? { kind: parsed.kind } : parsed;
+}
+
 function filtersOf(opts: Record<string, unknown>): FiltersInput | null {
   const input: FiltersInput = {
     ...(opts.include ? { include: opts.include as string[] } : {}),
@@ -257,7 +276,7 @@ function buildProgram(): Command {
   program
     .command('transfer')
     .description(
-      'Copy objects from a bucket into a MEGA folder as one selection, in as many batches as the files-per-batch ' +
+      'Copy objects from a bucket into MEGA (or MEGA S4, or a local folder: --dest) as one selection, in as many batches as the files-per-batch ' +
         'cap needs. Selection: the keys given, or a keys file ' +
         '(one key per line, or CSV with a "key" column and optional "code"), else every object under the prefix.',
     )
@@ -265,7 +284,13 @@ function buildProgram(): Command {
     .option('--prefix <prefix>', 'every object under this prefix (default: the whole bucket)')
     .option('--key <key>', 'an object key (repeatable)', collect)
     .option('--keys-file <file>', 'keys file: one key per line, or CSV with key[,code] columns')
-    .option('--target <folder>', 'MEGA folder, from the drive root (default: the saved default target, or /)')
+    .option(
+      '--dest <kind:target>',
+      `where the files go: ${DESTINATIONS.map((d) => `${d.kind}:${d.targetExample}`).join(' | ')} ` +
+        '(mega: a folder from the drive root; s4: bucket/prefix in MEGA S4; local: an absolute folder). ' +
+        'Default: mega and its saved default target',
+    )
+    .option('--target <folder>', 'MEGA folder, from the drive root: the same as --dest mega:<folder>')
     .option(
       '--concurrency <n>',
       'files at once, 1 to the concurrency limit (default: the saved setting, or 3)',
@@ -341,9 +366,11 @@ function buildProgram(): Command {
           '--include, --exclude, --min-size, --max-size and --newer-than filter a prefix: use them without --key or --keys-file',
         );
       }
+      const where = destinationOf(opts);
       const base = {
         bucket: String(opts.bucket),
-        ...(opts.target === undefined ? {} : { target: String(opts.target) }),
+        destination: where.kind,
+        ...(where.target === undefined ? {} : { target: where.target }),
         ...(concurrency === undefined ? {} : { max_concurrent: concurrency }),
         force: Boolean(opts.force),
         ...(queue ? { run: 'queue' as const } : {}),
@@ -351,9 +378,9 @@ function buildProgram(): Command {
       };
       const json = Boolean(opts.json);
       // Handed to the workers: this process moves nothing, it starts (and maybe watches).
-      const open: OpenOptions & { needsMega: boolean } = queue
-        ? { resume: false, needsMega: true, work: 'none' }
-        : { resume: false, needsMega: true };
+      const open: OpenOptions & { needs: DestinationKind } = queue
+        ? { resume: false, needs: where.kind, work: 'none' }
+        : { resume: false, needs: where.kind };
       const code = await withService(config, open, async (service) => {
         if (opts.dryRun) {
           // The whole selection's plan (no files-per-batch cap: nothing is started).
@@ -469,7 +496,7 @@ function buildProgram(): Command {
         applyBwLimit(config, opts.bwlimit);
         const code = await withService(
           config,
-          { resume: batchId === undefined, needsMega: true },
+          { resume: batchId === undefined, needs: 'any' },
           async (service) => {
             let ids = service.resumed;
             if (batchId !== undefined && opts.file) {
@@ -731,7 +758,7 @@ function buildProgram(): Command {
           throw new InputError('retry needs exactly one of --batch <batch_id> or --failed');
         const config = await configFromEnv();
         applyBwLimit(config, opts.bwlimit);
-        const code = await withService(config, { resume: false, needsMega: true }, async (service) => {
+        const code = await withService(config, { resume: false, needs: 'any' }, async (service) => {
           let ids: string[];
           if (opts.batch) ids = [opts.batch];
           else

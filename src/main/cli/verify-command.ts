@@ -38,8 +38,8 @@ export async function verifyCommand(opts: VerifyCommandOptions): Promise<number>
     secretBox: keyFileSecretBox(config.dataDir),
   });
   try {
-    service.requireMega();
-    const destination = await loadedDestination(service.destination);
+    service.requireDestination('mega');
+    const destination = await loadedDestination(service.megaDestination);
     if (!(destination instanceof MegaDestination)) throw new InputError('verify needs the MEGA destination');
     const out = (line: string): void => {
       if (!json) process.stdout.write(line + '\n');

@@ -40,14 +40,16 @@ export async function workerCommand(config: FerryConfig, opts: WorkerOptions): P
     if (service.store.kind !== 'mongodb') {
       throw new InputError('a worker needs MONGODB_URI: workers share one MongoDB store');
     }
-    service.requireMega();
+    if (!service.anyDestinationConfigured) service.requireDestination('mega');
     // Logs in now: a wrong password is said at once, not at the first file.
-    await service.destination.connect().catch((err: unknown) => {
-      throw new InputError(`MEGA: ${err instanceof Error ? err.message : String(err)}`);
-    });
+    if (service.megaConfigured) {
+      await service.megaDestination.connect().catch((err: unknown) => {
+        throw new InputError(`MEGA: ${err instanceof Error ? err.message : String(err)}`);
+      });
+    }
     const where = (service.store as { describe?: () => string }).describe?.() ?? 'MongoDB';
     process.stdout.write(
-      `worker ${name}: working the queue of ${service.destination.id} in ${where}, ` +
+      `worker ${name}: working the queues of ${service.destinations.describe()} in ${where}, ` +
         `up to ${config.engine.maxActive} transfer${config.engine.maxActive === 1 ? '' : 's'} at once; ` +
         'Ctrl-C or SIGTERM gives its transfers back\n',
     );

@@ -51,6 +51,7 @@ import type {
 import {
   cancelBatchRule,
   clearBatchRule,
+  dropSessionRule,
   endBatchRule,
   failedAttemptRule,
   failToStartRule,
@@ -85,10 +86,17 @@ import {
   statusForError,
 } from './errors';
 import { isDeadOwner, newOwnerId, retireOwner } from './owner';
-import { isFolderMarker, s4Key } from './paths';
+import { isFolderMarker } from './paths';
+import {
+  declarationOf,
+  destinationKey,
+  destinationLabel,
+  kindOfDestinationId,
+} from '../../shared/destinations';
 import type {
   Destination,
   DestinationNode,
+  DestinationSet,
   FolderRegistry,
   Source,
   SourceObject,
@@ -174,7 +182,7 @@ export interface BatchManagerDeps {
   /** The process's bandwidth limit (none: unlimited). */
   bandwidth?: BandwidthLimiter;
   source: Source;
-  destination: Destination;
+  destinations: DestinationSet;
   config?: Partial<EngineConfig>;
   work?: WorkScope;
   identity?: ProcessIdentity;
@@ -183,7 +191,7 @@ export interface BatchManagerDeps {
 /** The source and destination a transfer works with (settings may replace them for new claims). */
 export interface TransferPeers {
   source: Source;
-  destination: Destination;
+  destinations: DestinationSet;
 }
 
 /** Why this process stopped a transfer it holds. */
@@ -193,6 +201,8 @@ interface ActiveFile {
   batchId: string;
   ref: TransferRef;
   peers: TransferPeers;
+  /** The transfer's destination (the one its batch recorded), from `peers`. */
+  destination: Destination;
   account: TransferAccount;
   abort: AbortController;
   stop: StopReason | null;
@@ -239,6 +249,10 @@ export class BatchManager {
   private readonly batchCaps = new Map<string, number>();
   /** Running batches handed to the workers (`run: queue`): only a `worker` moves them. */
   private readonly queueBatches = new Set<string>();
+  /** The destination of each running batch this process knows of (its queue is claimed from). */
+  private readonly batchDestinations = new Map<string, string>();
+  /** Running batches bound to another machine (a local folder there): never claimed here. */
+  private readonly foreignBatches = new Set<string>();
   /** The names of the processes sharing the store, by lease owner id (from their heartbeats). */
   private processNames = new Map<string, string>();
   /** What the store last said a transfer another process moves had sent, to show its speed. */
@@ -265,7 +279,7 @@ export class BatchManager {
   constructor(deps: BatchManagerDeps) {
     this.store = deps.store;
     this.bandwidth = deps.bandwidth ?? new BandwidthLimiter();
-    this.peers = { source: deps.source, destination: deps.destination };
+    this.peers = { source: deps.source, destinations: deps.destinations };
     this.config = { ...DEFAULT_ENGINE_CONFIG, ...deps.config };
     this.work = deps.work ?? 'all';
     this.identity = {
@@ -275,7 +289,7 @@ export class BatchManager {
     };
     this.processNames.set(this.owner, this.identity.name);
     this.events.setMaxListeners(0);
-    this.peers.destination.useFolderRegistry?.(this.folderRegistry());
+    this.peers.destinations.useFolderRegistry(this.folderRegistry());
   }
 
   /** The store's folder records, through which every process makes a new folder once. */
@@ -289,9 +303,28 @@ export class BatchManager {
     };
   }
 
-  /** The destination this process sends to (`mega:<e-mail>`): it works that destination's queue. */
-  get destinationId(): string {
-    return this.peers.destination.id;
+  /** The destinations this process can write now (it works their queues). */
+  get destinations(): DestinationSet {
+    return this.peers.destinations;
+  }
+
+  /** Learns where a running batch sends its files, and whether another machine must move them. */
+  private knowBatch(batch: Pick<BatchDoc, 'batch_id' | 'destination' | 'host'>): void {
+    this.batchDestinations.set(batch.batch_id, batch.destination);
+    const kind = kindOfDestinationId(batch.destination);
+    if (kind && declarationOf(kind).machineBound && batch.host && batch.host !== hostname())
+      this.foreignBatches.add(batch.batch_id);
+  }
+
+  /** The destinations whose queues this process claims from now: writable here, and not held. */
+  private claimableDestinations(): string[] {
+    const now = Date.now();
+    const ids = new Set(this.batchDestinations.values());
+    return [...ids].filter((id) => {
+      const hold = this.holds.get(id);
+      if (hold && now < hold.until) return false;
+      return this.peers.destinations.byId(id) !== null;
+    });
   }
 
   /**
@@ -301,7 +334,7 @@ export class BatchManager {
   replacePeers(next: TransferPeers): Promise<void> {
     const previous = this.peers;
     this.peers = next;
-    next.destination.useFolderRegistry?.(this.folderRegistry());
+    next.destinations.useFolderRegistry(this.folderRegistry());
     this.poke();
     const users = [...this.active.values()].filter((a) => a.peers === previous);
     return Promise.all(users.map((a) => a.done)).then(() => undefined);
@@ -344,8 +377,12 @@ export class BatchManager {
     const peers = this.peers;
     await this.checkSource(peers.source, request.bucket);
     const selection = await this.select(peers.source, request);
-    await this.checkDestination(peers.destination);
-    const destination = peers.destination.id;
+    const kind = request.destination;
+    const destination = peers.destinations.idFor(kind, request.target);
+    const writer = peers.destinations.byId(destination);
+    if (!writer)
+      throw new InputError(peers.destinations.problemWith(destination) ?? `cannot write ${destination}`);
+    await this.checkDestination(writer, destination);
 
     const batchId = newBatchId();
     const now = new Date();
@@ -359,7 +396,17 @@ export class BatchManager {
           reason: `object key ${item.refused}`,
         };
       }
-      const s4_key = s4Key(request.target, item.key);
+      const placed = destinationKey(kind, request.target, item.key);
+      if ('problem' in placed) {
+        return {
+          code: item.code,
+          remote_key: item.key,
+          s4_key: '',
+          start_result: 'failed_to_start',
+          reason: `object key ${placed.problem}`,
+        };
+      }
+      const s4_key = placed.key;
       if (!item.object) {
         return {
           code: item.code,
@@ -375,6 +422,7 @@ export class BatchManager {
       batch_id: batchId,
       options: request,
       destination,
+      host: hostname(),
       files: items,
       state: 'running',
       rev: 0,
@@ -385,6 +433,7 @@ export class BatchManager {
     await this.store.insertBatch(batch);
     this.own.add(batchId);
     this.batchCaps.set(batchId, request.max_concurrent);
+    this.knowBatch(batch);
     if (request.run === 'queue') this.queueBatches.add(batchId);
 
     const objects = new Map(selection.map((s) => [s.key, s.object]));
@@ -517,11 +566,11 @@ export class BatchManager {
     }
   }
 
-  private async checkDestination(destination: Destination): Promise<void> {
+  private async checkDestination(destination: Destination, id: string): Promise<void> {
     try {
       await destination.connect();
     } catch (err) {
-      throw asInputError(err, 'MEGA');
+      throw asInputError(err, destinationLabel(id));
     }
   }
   /** Resolves the request's selection: the keys or items given, else every object under the prefix. */
@@ -638,23 +687,24 @@ export class BatchManager {
   private async fill(): Promise<void> {
     const full = new Set<string>();
     if (this.work === 'none') return;
-    // A destination over its quota waits (with its reason shown) until it is tried again.
-    const hold = this.holds.get(this.peers.destination.id);
-    if (hold && Date.now() < hold.until) return;
     while (!this.closed && this.active.size < this.config.maxActive) {
       if (this.work === 'own' && this.own.size === 0) return;
       const perBatch = new Map<string, number>();
       for (const a of this.active.values()) perBatch.set(a.batchId, (perBatch.get(a.batchId) ?? 0) + 1);
       for (const [id, n] of perBatch) if (n >= (this.batchCaps.get(id) ?? Infinity)) full.add(id);
       const peers = this.peers;
+      // A destination over its quota waits (with its reason shown) until it is tried again; one
+      // this process cannot write is left to the processes that can.
+      const destinations = this.claimableDestinations();
+      if (destinations.length === 0) return;
       // Batches handed to the workers are moved by workers only.
       const handedOff = this.work === 'worker' ? [] : [...this.queueBatches];
       const { doc } = await this.store.claimNext(
         {
-          destination: peers.destination.id,
+          destinations,
           batch_ids:
             this.work === 'own' ? [...this.own].filter((id) => !this.queueBatches.has(id)) : undefined,
-          exclude_batch_ids: [...full, ...handedOff],
+          exclude_batch_ids: [...full, ...handedOff, ...this.foreignBatches],
         },
         this.owner,
         this.config.leaseMs,
@@ -679,11 +729,17 @@ export class BatchManager {
         full.add(batchId);
         continue;
       }
-      this.launch(doc, peers);
+      const destination = peers.destinations.byId(doc.destination);
+      if (!destination) {
+        // The settings changed since the claim's scope was made: another process may write it.
+        await this.store.applyFile(doc, releaseRule(this.owner, 'pending'));
+        return;
+      }
+      this.launch(doc, peers, destination);
     }
   }
 
-  private launch(doc: FileDoc, peers: TransferPeers): void {
+  private launch(doc: FileDoc, peers: TransferPeers, destination: Destination): void {
     const batchId = doc.batch_id ?? '';
     const active: ActiveFile = {
       batchId,
@@ -694,6 +750,7 @@ export class BatchManager {
         s4_key: doc.s4_key,
       },
       peers,
+      destination,
       account: new TransferAccount(doc.size ?? null),
       abort: new AbortController(),
       stop: null,
@@ -723,7 +780,7 @@ export class BatchManager {
   private async maintain(): Promise<void> {
     const now = new Date();
     for (const doc of await this.store.findProcessing()) {
-      if (doc.lease_owner === this.owner || doc.destination !== this.peers.destination.id) continue;
+      if (doc.lease_owner === this.owner || !this.peers.destinations.byId(doc.destination)) continue;
       const expired = (doc.lease_expires_at?.getTime() ?? 0) <= now.getTime();
       if (expired || isDeadOwner(doc.lease_owner)) {
         await this.store.applyFile(doc, reclaimRule(isDeadOwner));
@@ -731,7 +788,10 @@ export class BatchManager {
       }
     }
     const running = await this.store.listBatches({ state: 'running' });
-    for (const b of running) if (b.options.run === 'queue') this.queueBatches.add(b.batch_id);
+    for (const b of running) {
+      if (b.options.run === 'queue') this.queueBatches.add(b.batch_id);
+      this.knowBatch(b);
+    }
     const inScope = running.filter(
       (b) => this.work === 'all' || this.work === 'worker' || this.own.has(b.batch_id),
     );
@@ -756,6 +816,12 @@ export class BatchManager {
     for (const id of this.queueBatches) {
       if (!running.some((b) => b.batch_id === id)) this.queueBatches.delete(id);
     }
+    for (const id of this.batchDestinations.keys()) {
+      if (!running.some((b) => b.batch_id === id)) {
+        this.batchDestinations.delete(id);
+        this.foreignBatches.delete(id);
+      }
+    }
     await this.heartbeat(null);
     if (watched) {
       // Names are read again only when a holder is not known yet (a file row names its worker).
@@ -778,7 +844,7 @@ export class BatchManager {
       host: hostname(),
       pid: process.pid,
       version: this.identity.version,
-      destination: this.peers.destination.id,
+      destination: this.peers.destinations.describe(),
       capacity: this.work === 'none' ? 0 : this.config.maxActive,
       started_at: this.startedAt,
       last_seen: now,
@@ -1028,6 +1094,8 @@ export class BatchManager {
         ended = await this.store.applyFile(ref, releaseRule(this.owner, 'paused'));
       } else {
         const cancelled = stop === 'cancel' || err instanceof CancelledError;
+        // A cancelled transfer leaves nothing behind (an S4 multipart upload, a partial file).
+        if (cancelled) await this.abandonUpload(doc, active.destination);
         const status: FileStatus = cancelled ? 'cancelled' : statusForError(err);
         ended = await this.store.applyFile(
           ref,
@@ -1054,6 +1122,21 @@ export class BatchManager {
     }
   }
 
+  /**
+   * Drops what the transfer's unfinished upload left at the destination, and its checkpoint. A
+   * failure here is not the transfer's: its leftovers stay (and the checkpoint with them).
+   */
+  private async abandonUpload(doc: FileDoc, destination: Destination): Promise<void> {
+    const session = doc.upload_session;
+    if (!session || !destination.abandon) return;
+    try {
+      await destination.abandon({ next_offset: session.next_offset, state: session.state });
+      await this.saveCheckpoint(doc, null);
+    } catch (err) {
+      console.error(`could not drop the unfinished upload of ${doc.s4_key}: ${shortReason(err)}`);
+    }
+  }
+
   private stopActive(active: ActiveFile, reason: StopReason): void {
     if (active.stop === 'cancel' || active.stop === 'lost') return;
     active.stop = reason;
@@ -1072,7 +1155,8 @@ export class BatchManager {
   ): Promise<{ node: DestinationNode; location: string | null }> {
     const { bucket_name: bucket, remote_key: key } = doc;
     const signal = active.abort.signal;
-    const { source, destination } = active.peers;
+    const { source } = active.peers;
+    const destination = active.destination;
     const object = await source.head(bucket, key, signal);
     if (!object) throw new FerryError('not_found', 'source', `S3 object not found: ${bucket}/${key}`);
     const transferId = doc.transfer_id ?? randomUUID();
@@ -1108,7 +1192,7 @@ export class BatchManager {
       throw new FerryError(
         'transient',
         'destination',
-        `size check failed at ${doc.s4_key}: MEGA has ${node.size} bytes, S3 has ${object.size}`,
+        `size check failed at ${doc.s4_key}: ${destinationLabel(doc.destination)} has ${node.size} bytes, S3 has ${object.size}`,
       );
     }
     // One copy per path: every other node there (an earlier copy, a forced transfer's old node,
@@ -1153,7 +1237,7 @@ export class BatchManager {
     let open = true;
     let written: Promise<void> = Promise.resolve();
     try {
-      return await active.peers.destination.upload({
+      return await active.destination.upload({
         path: doc.s4_key,
         size: object.size,
         body,
@@ -1291,6 +1375,7 @@ export class BatchManager {
       created_at: batch.created_at.toISOString(),
       finished_at: batch.finished_at?.toISOString() ?? null,
       target: batch.options.target,
+      destination: batch.destination,
       bucket: batch.options.bucket,
       selection: batch.options.selection ?? null,
       run: batch.options.run ?? 'here',
@@ -1375,6 +1460,7 @@ export class BatchManager {
       if (!open.some((d) => d.status === 'processing')) break;
       await sleepFor(100);
     }
+    await this.abandonCancelled(batch);
     await this.tryEnd(batchId);
     return {
       status: 'cancelled',
@@ -1383,6 +1469,27 @@ export class BatchManager {
       cancelled_transfers: stopped,
       total_files: batch.files.length,
     };
+  }
+
+  /**
+   * Transfers of the batch cancelled while waiting or paused may have an unfinished upload (a
+   * paused one always keeps its checkpoint): the destination drops what it left, when this
+   * process can write there (else it stays, with its checkpoint, for the processes that can).
+   */
+  private async abandonCancelled(batch: BatchDoc): Promise<void> {
+    const refs = batch.files.filter((i) => i.s4_key).map((i) => itemRef(batch, i));
+    for (const doc of await this.store.getFiles(refs)) {
+      const session = doc.upload_session;
+      if (doc.status !== 'cancelled' || doc.batch_id !== batch.batch_id || !session) continue;
+      const destination = this.peers.destinations.byId(doc.destination);
+      if (!destination?.abandon) continue;
+      try {
+        await destination.abandon({ next_offset: session.next_offset, state: session.state });
+        await this.store.applyFile(doc, dropSessionRule(session.transfer_id));
+      } catch (err) {
+        console.error(`could not drop the unfinished upload of ${doc.s4_key}: ${shortReason(err)}`);
+      }
+    }
   }
 
   /**
@@ -1417,6 +1524,7 @@ export class BatchManager {
       if (codes && !codes.includes(item.code)) continue;
       if (await this.store.applyFile(itemRef(batch, item), resumeRule(batchId))) resumed++;
     }
+    this.knowBatch(batch);
     if (this.work === 'own') this.own.add(batchId);
     this.ensureRunner();
     return { batch_id: batchId, resumed };
@@ -1498,7 +1606,14 @@ export class BatchManager {
     this.assertOpen();
     const batch = await this.store.getBatch(batchId);
     if (!batch) return null;
-    await this.checkDestination(this.peers.destination);
+    const writer = this.peers.destinations.byId(batch.destination);
+    if (!writer) {
+      throw new InputError(
+        this.peers.destinations.problemWith(batch.destination) ??
+          `batch ${batchId} sends to ${batch.destination}, which this process cannot write`,
+      );
+    }
+    await this.checkDestination(writer, batch.destination);
     const candidates = batch.files.filter(
       (i) => i.start_result === 'started' && i.outcome && FAILED_STATUSES.includes(i.outcome.status),
     );
@@ -1519,6 +1634,7 @@ export class BatchManager {
     }
     this.own.add(batchId);
     this.batchCaps.set(batchId, batch.options.max_concurrent);
+    this.knowBatch(batch);
     this.emit({ type: 'batch', batch_id: batchId, overall_status: 'in_progress', state: 'running' });
     this.ensureRunner();
     await this.tryEnd(batchId);
@@ -1554,6 +1670,7 @@ export class BatchManager {
         );
       }
       if (this.work === 'own') this.own.add(batch.batch_id);
+      this.knowBatch(batch);
       resumed.push(batch.batch_id);
     }
     this.ensureRunner();

@@ -3,6 +3,7 @@
  * writes them to. The batch manager knows only these interfaces.
  */
 import type { Readable } from 'node:stream';
+import type { DestinationKind } from '../../shared/destinations';
 
 export interface SourceObject {
   key: string;
@@ -139,4 +140,28 @@ export interface Destination {
   /** Folders are made through the store's records from now on (several processes share it). */
   useFolderRegistry?(registry: FolderRegistry): void;
   close(): Promise<void>;
+}
+
+/**
+ * The destinations a process can write, by the id the store records (`mega:<e-mail>`,
+ * `s4:<host>/<bucket>`, `local:<folder>`): built from the settings by the destination registry.
+ * A batch records its destination's id; whichever process moves its files asks this set for it,
+ * never "whichever is configured now".
+ */
+export interface DestinationSet {
+  /**
+   * The id of the destination of this kind and (valid, normalized) target, as the store records
+   * it; an InputError naming what to configure when this process cannot write it.
+   */
+  idFor(kind: DestinationKind, target: string): string;
+  /** The destination writing `id`, or null when this process cannot write there. */
+  byId(id: string): Destination | null;
+  /**
+   * Why this process cannot write `id` (one line naming what to configure), or null when it can.
+   */
+  problemWith(id: string): string | null;
+  /** Folders are made through the store's records from now on (several processes share it). */
+  useFolderRegistry(registry: FolderRegistry): void;
+  /** What it writes, for the heartbeat (`mega:a@b.c, s4:host`). */
+  describe(): string;
 }

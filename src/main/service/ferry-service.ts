@@ -32,7 +32,6 @@ import type { BatchRequest } from '../../shared/contract';
 import { planTransfer } from './plan';
 import { summarizeTransfer } from '../../shared/transfer-summary';
 import { BatchManager, type TransferPeers, type WorkScope } from '../engine/batch-manager';
-import type { MegaConfig } from '../engine/destinations/mega';
 import { ConflictError, InputError, NotFoundError } from '../engine/errors';
 import type { Destination, Source } from '../engine/ports';
 import { isLocalBucket } from '../engine/sources/local';
@@ -40,16 +39,22 @@ import { RoutedSource } from '../engine/sources/routed';
 import type { S3Config } from '../engine/sources/s3';
 import { openStore } from '../store/open';
 import { megaDestinationId } from '../engine/destinations/ids';
+import {
+  DESTINATION_KINDS,
+  type DestinationKind,
+  declarationOf,
+  isDestinationKind,
+} from '../../shared/destinations';
+import { DestinationDirectory } from './destination-directory';
 import { ListingCursorSeal } from './listing-cursor';
 import type { FileDoc, MetadataStore } from '../store/port';
 import type { FerryConfig } from './config';
 import {
-  UnconfiguredDestination,
-  megaConfigOf,
-  megaDestination,
+  DESTINATION_REGISTRY,
+  destinationContextOf,
   s3ConfigOf,
   s3Source,
-  testMega,
+  testDestination,
   testMongo,
   testS3,
 } from './peers';
@@ -107,7 +112,7 @@ export class FerryService implements FerryApi {
   /** The unfinished batches this service took up (with `resume`, once MEGA is configured). */
   resumed: string[] = [];
   private values: SettingsValues;
-  private current: { source: ClosableSource; destination: Destination; s3: string; mega: string };
+  private current: { source: ClosableSource; destinations: DestinationDirectory; s3: string };
   private resumePending = false;
   /** A second-factor code for the next MEGA login only (never stored). */
   private mfaCode: string | null = null;
@@ -129,7 +134,7 @@ export class FerryService implements FerryApi {
     this.manager = new BatchManager({
       store,
       source: this.current.source,
-      destination: this.current.destination,
+      destinations: this.current.destinations,
       config: config.engine,
       work: options.work ?? (options.resume ? 'all' : 'own'),
       identity: { kind: options.kind ?? 'cli', name: options.name, version: VERSION },
@@ -170,7 +175,7 @@ export class FerryService implements FerryApi {
     }
     const service = new FerryService(config, store, settings, opts);
     if (opts.resume) {
-      if (service.megaConfigured) service.resumed = await service.manager.resumeUnfinished();
+      if (service.anyDestinationConfigured) service.resumed = await service.manager.resumeUnfinished();
       else service.resumePending = true;
     }
     return service;
@@ -181,25 +186,33 @@ export class FerryService implements FerryApi {
     return this.current.source;
   }
 
-  /** The destination in use for new work. */
-  get destination(): Destination {
-    return this.current.destination;
+  /** The destinations this process can write now (the registry's, from the settings). */
+  get destinations(): DestinationDirectory {
+    return this.current.destinations;
+  }
+
+  /** The MEGA destination of the settings (verify reads MEGA copies through it). */
+  get megaDestination(): Destination {
+    const directory = this.current.destinations;
+    if (!directory.configured('mega')) throw new InputError(directory.notConfigured('mega'));
+    return directory.byId(directory.idFor('mega', '/')) as Destination;
   }
 
   /** True when a MEGA e-mail and password are configured (environment or settings). */
   get megaConfigured(): boolean {
-    return Boolean(this.values.mega.email && this.values.mega.password);
+    return this.current.destinations.configured('mega');
   }
 
-  /** Throws the clear InputError of a missing MEGA account (the CLI checks this first). */
-  requireMega(): void {
-    if (!this.megaConfigured) throw new InputError(this.megaMissingMessage());
+  /** True when any destination needing an account has one (a local folder needs none). */
+  get anyDestinationConfigured(): boolean {
+    return DESTINATION_KINDS.some(
+      (k) => declarationOf(k).required.length > 0 && this.destinations.configured(k),
+    );
   }
 
-  private megaMissingMessage(): string {
-    return this.box
-      ? 'MEGA account not configured: enter the MEGA e-mail and password in Settings (or set MEGA_EMAIL and MEGA_PASSWORD)'
-      : 'MEGA account not configured: set MEGA_EMAIL and MEGA_PASSWORD';
+  /** Throws the clear InputError of a destination that is not configured (the CLI checks this first). */
+  requireDestination(kind: DestinationKind = 'mega'): void {
+    if (!this.destinations.configured(kind)) throw new InputError(this.destinations.notConfigured(kind));
   }
 
   private resolve(): SettingsValues {
@@ -214,23 +227,20 @@ export class FerryService implements FerryApi {
     previous: FerryService['current'] | null,
   ): FerryService['current'] {
     const s3Config = s3ConfigOf(values, this.config);
-    const megaConfig = megaConfigOf(values, this.config, this.mfaCode);
     const s3Key = JSON.stringify(s3Config);
-    const megaKey = JSON.stringify(megaConfig, (k, v: unknown) => (k === 'secondFactorCode' ? undefined : v));
     const newS3 = (config: S3Config): ClosableSource => {
       const s3 = s3Source(config);
       return this.options.allowLocalFiles ? new RoutedSource(s3) : s3;
     };
-    const newMega = (config: MegaConfig | null): Destination =>
-      config ? megaDestination(config) : new UnconfiguredDestination(this.megaMissingMessage());
-    const keepS3 = previous?.s3 === s3Key;
-    const keepMega = previous?.mega === megaKey && !this.mfaCode;
-    this.mfaCode = null; // used by the destination just built, for its login only
+    const ctx = destinationContextOf(values, this.config, this.mfaCode);
+    this.mfaCode = null; // used by the MEGA destination built next, for its login only
+    const destinations = previous
+      ? previous.destinations.successor(values, ctx)
+      : new DestinationDirectory(values, ctx, DESTINATION_REGISTRY, this.box !== null);
     return {
-      source: keepS3 && previous ? previous.source : newS3(s3Config),
-      destination: keepMega && previous ? previous.destination : newMega(megaConfig),
+      source: previous?.s3 === s3Key ? previous.source : newS3(s3Config),
+      destinations,
       s3: s3Key,
-      mega: megaKey,
     };
   }
 
@@ -241,19 +251,17 @@ export class FerryService implements FerryApi {
     this.applyBandwidth();
     const next = this.buildPeers(values, previous);
     this.current = next;
-    if (next.source !== previous.source || next.destination !== previous.destination) {
-      const peers: TransferPeers = { source: next.source, destination: next.destination };
-      const retired = this.manager
-        .replacePeers(peers)
-        .then(async () => {
-          if (next.destination !== previous.destination) await previous.destination.close();
-          if (next.source !== previous.source) previous.source.close?.();
-        })
-        .catch(() => undefined);
-      this.retiring.add(retired);
-      void retired.finally(() => this.retiring.delete(retired));
-    }
-    if (this.resumePending && this.megaConfigured) {
+    const peers: TransferPeers = { source: next.source, destinations: next.destinations };
+    const retired = this.manager
+      .replacePeers(peers)
+      .then(async () => {
+        await previous.destinations.close();
+        if (next.source !== previous.source) previous.source.close?.();
+      })
+      .catch(() => undefined);
+    this.retiring.add(retired);
+    void retired.finally(() => this.retiring.delete(retired));
+    if (this.resumePending && this.anyDestinationConfigured) {
       this.resumePending = false;
       this.resumed = await this.manager.resumeUnfinished();
     }
@@ -304,8 +312,8 @@ export class FerryService implements FerryApi {
       maxConcurrentLimit: this.config.engine.maxConcurrentLimit,
     });
     if (target === 's3') return testS3(s3ConfigOf(values, this.config), values.s3.default_bucket);
-    if (target === 'mega') return testMega(megaConfigOf(values, this.config, mfaCode));
-    return testMongo(values.mongodb.uri, this.config.dataDir);
+    if (target === 'mongodb') return testMongo(values.mongodb.uri, this.config.dataDir);
+    return testDestination(target, values, destinationContextOf(values, this.config, mfaCode));
   }
 
   /** A `local:` bucket outside the desktop app is refused before anything else is done. */
@@ -327,19 +335,24 @@ export class FerryService implements FerryApi {
           '(this process uses the embedded store); "here" moves it in this process',
       );
     }
+    if (parsed.run === 'queue' && declarationOf(parsed.destination).machineBound) {
+      throw new InputError(
+        `run: "queue" hands the batch to workers, which may run on other machines: a ${parsed.destination} ` +
+          'destination is written by the process that starts the batch ("here")',
+      );
+    }
     // Nothing to send to yet: one clear message (the host starts without an account).
-    this.requireMega();
+    this.requireDestination(parsed.destination);
     return this.manager.start(parsed);
   }
 
   async planBatch(request: unknown): Promise<TransferPlan> {
     const parsed = await this.parseBatchRequest(request);
     // A plan needs the destination's name (where "already done" is looked up), not a login.
-    this.requireMega();
     return planTransfer(parsed, {
       source: this.current.source,
       store: this.store,
-      destination: this.current.destination.id,
+      destination: this.destinations.idFor(parsed.destination, parsed.target),
     });
   }
 
@@ -349,15 +362,18 @@ export class FerryService implements FerryApi {
       maxConcurrent: this.config.engine.maxConcurrentLimit,
       maxFiles: this.config.engine.maxFilesPerBatch,
     });
-    // The settings' defaults for what the request leaves out.
-    const withDefaults =
-      request && typeof request === 'object' && !Array.isArray(request)
-        ? {
-            max_concurrent: this.values.transfers.max_concurrent,
-            target: this.values.mega.default_target,
-            ...request,
-          }
-        : request;
+    // The settings' defaults for what the request leaves out (the target: that of its destination).
+    let withDefaults = request;
+    if (request && typeof request === 'object' && !Array.isArray(request)) {
+      const given = request as Record<string, unknown>;
+      const kind = isDestinationKind(given.destination) ? given.destination : 'mega';
+      const target = (this.values[kind] as Record<string, string>).default_target;
+      withDefaults = {
+        max_concurrent: this.values.transfers.max_concurrent,
+        ...(target ? { target } : {}),
+        ...request,
+      };
+    }
     const parsed = schema.safeParse(withDefaults);
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
     this.checkBucketKind(parsed.data.bucket);
@@ -596,7 +612,7 @@ export class FerryService implements FerryApi {
   async close(): Promise<void> {
     await this.manager.shutdown();
     await Promise.all(this.retiring);
-    await this.current.destination.close();
+    await this.current.destinations.close();
     this.current.source.close?.();
     await this.store.close();
   }

@@ -1,18 +1,22 @@
 /**
- * The S3 source and the MEGA destination built from the effective settings, and the Test button
- * behind each (SPEC.md "Desktop application": a Test button for S3, MEGA and MongoDB).
+ * The S3 source and the destinations built from the effective settings, and the Test button behind
+ * each (SPEC.md "Desktop application": a Test button for S3, each destination and MongoDB).
  *
  * The AWS SDK, megajs and the MongoDB driver are loaded only when used (each costs a process
  * 0.05–0.25 CPU-seconds and 10–20 MB just to load): a command that reads no bucket, or writes
  * nothing to MEGA, never loads them.
  */
 import type { ConnectionTestResult } from '../../shared/contract';
-import { LazyDestination } from '../engine/destinations/lazy';
-import { megaDestinationId } from '../engine/destinations/ids';
-import type { MegaConfig } from '../engine/destinations/mega';
-import { InputError, shortReason } from '../engine/errors';
+import type { DestinationKind, DestinationValues } from '../../shared/destinations';
+import { megaFactory, scrubSecrets } from '../engine/destinations/mega-factory';
+import type {
+  DestinationContext,
+  DestinationFactory,
+  DestinationRegistry,
+} from '../engine/destinations/registry';
+import { shortReason } from '../engine/errors';
 import { sourceProblemOf } from '../../shared/source-problems';
-import type { Destination, DestinationNode, Source } from '../engine/ports';
+import type { Source } from '../engine/ports';
 import { LazySource } from '../engine/sources/lazy';
 import type { S3Config } from '../engine/sources/s3';
 import { parseMongoUri, redactMongoUri } from '../store/mongo-uri';
@@ -44,50 +48,32 @@ export function s3Source(config: S3Config): Source & { close(): void } {
   return new LazySource(async () => new (await import('../engine/sources/s3')).S3Source(config));
 }
 
-/** The MEGA destination for `config`; megajs and the uploader are loaded at its first use. */
-export function megaDestination(config: MegaConfig): Destination {
-  return new LazyDestination(
-    megaDestinationId(config.email),
-    async () => new (await import('../engine/destinations/mega')).MegaDestination(config),
-  );
-}
-
-/** The MEGA account's configuration, or null when the e-mail or the password is missing. */
-export function megaConfigOf(
+/** What every destination is built with besides its own options (the settings' and the environment's). */
+export function destinationContextOf(
   values: SettingsValues,
   config: FerryConfig,
-  secondFactorCode: string | null,
-): MegaConfig | null {
-  const { email, password } = values.mega;
-  if (!email || !password) return null;
+  mfaCode: string | null,
+): DestinationContext {
   return {
-    email,
-    password,
-    gateway: config.fromEnv.megaGateway,
-    secondFactorCode: secondFactorCode ?? undefined,
-    // Each chunk POST and API command is retried on its own before the attempt counts as failed.
     requestRetry: config.engine.requestRetry,
     connections: values.transfers.connections_per_file,
+    megaGateway: config.fromEnv.megaGateway,
+    mfaCode,
   };
 }
 
-/** The destination while no MEGA account is configured: every use says how to configure one. */
-export class UnconfiguredDestination implements Destination {
-  readonly id = 'mega:';
-  constructor(private readonly message: string) {}
-  connect(): Promise<void> {
-    return Promise.reject(new InputError(this.message));
-  }
-  find(): Promise<DestinationNode[]> {
-    return Promise.reject(new InputError(this.message));
-  }
-  upload(): Promise<DestinationNode> {
-    return Promise.reject(new InputError(this.message));
-  }
-  discard(): Promise<void> {
-    return Promise.reject(new InputError(this.message));
-  }
-  async close(): Promise<void> {}
+/** The destinations of the registry, by kind. */
+export const DESTINATION_REGISTRY: DestinationRegistry = { mega: megaFactory };
+
+/** The Test button of a destination's Settings section. */
+export async function testDestination(
+  kind: DestinationKind,
+  values: SettingsValues,
+  ctx: DestinationContext,
+): Promise<ConnectionTestResult> {
+  const factory = DESTINATION_REGISTRY[kind] as DestinationFactory<DestinationKind> | undefined;
+  if (!factory) return { target: kind, ok: false, message: `${kind} is not available in this build` };
+  return factory.test(values[kind] as DestinationValues, ctx);
 }
 
 const TEST_TIMEOUT_MS = 15_000;
@@ -159,26 +145,6 @@ export async function testS3(config: S3Config, defaultBucket = ''): Promise<Conn
   }
 }
 
-export async function testMega(config: MegaConfig | null): Promise<ConnectionTestResult> {
-  if (!config) {
-    return { target: 'mega', ok: false, message: 'MEGA e-mail and password are not set' };
-  }
-  // Two tries per request, at once: a pooled connection the server had just closed is tried again,
-  // and an unreachable MEGA still answers at once.
-  const destination = megaDestination({
-    ...config,
-    requestRetry: { attempts: 2, baseDelayMs: 0, maxDelayMs: 0 },
-  });
-  try {
-    await destination.connect();
-    return { target: 'mega', ok: true, message: `logged in as ${config.email}` };
-  } catch (err) {
-    return { target: 'mega', ok: false, message: scrub(shortReason(err), [config.password]) };
-  } finally {
-    await destination.close();
-  }
-}
-
 export async function testMongo(uri: string, dataDir: string): Promise<ConnectionTestResult> {
   if (!uri) {
     return { target: 'mongodb', ok: true, message: `embedded store in ${dataDir} (no server needed)` };
@@ -204,19 +170,9 @@ export async function testMongo(uri: string, dataDir: string): Promise<Connectio
     return {
       target: 'mongodb',
       ok: false,
-      message: scrub(shortReason(new Error(`MongoDB at ${hosts}: ${text}`)), [password, uri]),
+      message: scrubSecrets(shortReason(new Error(`MongoDB at ${hosts}: ${text}`)), [password, uri]),
     };
   } finally {
     await client.close().catch(() => undefined);
   }
-}
-
-/** Removes every occurrence of the given secrets (and their URL encodings) from a message. */
-function scrub(message: string, secrets: (string | null | undefined)[]): string {
-  let out = message;
-  for (const secret of secrets) {
-    if (!secret || secret.length < 3) continue;
-    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join('***');
-  }
-  return out;
 }

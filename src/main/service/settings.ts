@@ -13,6 +13,17 @@ import { join } from 'node:path';
 import { DEFAULT_MAX_CONCURRENT } from '../../shared/constants';
 import type { SettingsPatch, SettingsView } from '../../shared/contract';
 import { languageChoiceOf, type LanguageChoice } from '../../shared/i18n/languages';
+import {
+  DESTINATIONS,
+  type DestinationKind,
+  type DestinationOption,
+  type DestinationValues,
+  type DestinationView,
+  type StoredOptionName,
+  declarationOf,
+  isDestinationKind,
+  isStoredOption,
+} from '../../shared/destinations';
 import { InputError } from '../engine/errors';
 import { parseMongoUri, redactMongoUri } from '../store/mongo-uri';
 
@@ -28,7 +39,7 @@ export interface SecretBox {
   readonly source?: 'key_file' | 'env_key';
 }
 
-export const SETTING_NAMES = [
+const SOURCE_SETTINGS = [
   's3.endpoint',
   's3.region',
   's3.profile',
@@ -36,23 +47,42 @@ export const SETTING_NAMES = [
   's3.secret_access_key',
   's3.force_path_style',
   's3.default_bucket',
-  'mega.email',
-  'mega.password',
-  'mega.default_target',
+] as const;
+const PROCESS_SETTINGS = [
   'mongodb.uri',
   'transfers.max_concurrent',
   'transfers.connections_per_file',
   'transfers.bwlimit',
   'ui.language',
 ] as const;
-export type SettingName = (typeof SETTING_NAMES)[number];
+/** A destination's stored option as a setting: `mega.email`, `s4.secret_access_key`. */
+export type DestinationSettingName = {
+  [K in DestinationKind]: `${K}.${StoredOptionName<K>}`;
+}[DestinationKind];
+export type SettingName =
+  (typeof SOURCE_SETTINGS)[number] | DestinationSettingName | (typeof PROCESS_SETTINGS)[number];
+
+/** Every stored setting: the source's, each registered destination's options, the process's. */
+export const SETTING_NAMES: readonly SettingName[] = [
+  ...SOURCE_SETTINGS,
+  ...DESTINATIONS.flatMap((d) =>
+    (d.options as readonly DestinationOption[])
+      .filter(isStoredOption)
+      .map((o) => `${d.kind}.${o.name}` as DestinationSettingName),
+  ),
+  ...PROCESS_SETTINGS,
+];
 export type SettingValue = string | number | boolean;
 /** Settings by dotted name; absent means "not given by this layer". */
 export type SettingsLayer = Partial<Record<SettingName, SettingValue>>;
 
-export const SECRET_SETTINGS: ReadonlySet<SettingName> = new Set([
+export const SECRET_SETTINGS: ReadonlySet<SettingName> = new Set<SettingName>([
   's3.secret_access_key',
-  'mega.password',
+  ...DESTINATIONS.flatMap((d) =>
+    (d.options as readonly DestinationOption[])
+      .filter((o) => o.input === 'secret')
+      .map((o) => `${d.kind}.${o.name}` as DestinationSettingName),
+  ),
   'mongodb.uri',
 ]);
 
@@ -64,8 +94,13 @@ export const SETTING_ENV: Partial<Record<SettingName, string[]>> = {
   's3.access_key_id': ['AWS_ACCESS_KEY_ID'],
   's3.secret_access_key': ['AWS_SECRET_ACCESS_KEY'],
   's3.force_path_style': ['MEGAFERRY_S3_FORCE_PATH_STYLE'],
-  'mega.email': ['MEGA_EMAIL'],
-  'mega.password': ['MEGA_PASSWORD'],
+  ...Object.fromEntries(
+    DESTINATIONS.flatMap((d) =>
+      (d.options as readonly DestinationOption[]).flatMap((o) =>
+        o.env && isStoredOption(o) ? [[`${d.kind}.${o.name}`, [...o.env]]] : [],
+      ),
+    ),
+  ),
   'mongodb.uri': ['MONGODB_URI'],
   'transfers.connections_per_file': ['MEGAFERRY_CONNECTIONS_PER_FILE'],
   'transfers.bwlimit': ['MEGAFERRY_BWLIMIT'],
@@ -91,8 +126,13 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv, connectionsPerFile: numb
   return layer;
 }
 
-/** Every setting with its effective value (secrets included: in memory only). */
-export interface SettingsValues {
+/**
+ * Every setting with its effective value (secrets included: in memory only). Each registered
+ * destination's options are a group of their own (`values.mega.email`, `values.s4.region`).
+ */
+export type SettingsValues = CoreValues & { [K in DestinationKind]: DestinationValues<K> };
+
+interface CoreValues {
   s3: {
     endpoint: string;
     region: string;
@@ -102,7 +142,6 @@ export interface SettingsValues {
     force_path_style: boolean;
     default_bucket: string;
   };
-  mega: { email: string; password: string; default_target: string };
   mongodb: { uri: string };
   /** `bwlimit`: the process's bandwidth limit as typed (../../shared/bwlimit.ts); '' = off. */
   transfers: { max_concurrent: number; connections_per_file: number; bwlimit: string };
@@ -128,7 +167,18 @@ export function resolveSettings(
   };
   const endpoint = text('s3.endpoint');
   const pathStyle = get('s3.force_path_style');
+  const destinations = Object.fromEntries(
+    DESTINATIONS.map((d) => [
+      d.kind,
+      Object.fromEntries(
+        (d.options as readonly DestinationOption[])
+          .filter(isStoredOption)
+          .map((o) => [o.name, text(`${d.kind}.${o.name}` as SettingName, o.default ?? '')]),
+      ),
+    ]),
+  ) as { [K in DestinationKind]: DestinationValues<K> };
   return {
+    ...destinations,
     s3: {
       endpoint,
       region: text('s3.region', 'us-east-1'),
@@ -137,11 +187,6 @@ export function resolveSettings(
       secret_access_key: text('s3.secret_access_key'),
       force_path_style: typeof pathStyle === 'boolean' ? pathStyle : Boolean(endpoint),
       default_bucket: text('s3.default_bucket'),
-    },
-    mega: {
-      email: text('mega.email'),
-      password: text('mega.password'),
-      default_target: text('mega.default_target', '/'),
     },
     mongodb: { uri: text('mongodb.uri') },
     transfers: {
@@ -156,15 +201,16 @@ export function resolveSettings(
   };
 }
 
-/** A patch as dotted names (mfa_code apart: it is never stored). */
+/** A patch as dotted names (one-time options apart, MEGA's mfa_code: they are never stored). */
 export function flattenPatch(patch: SettingsPatch): { layer: SettingsLayer; mfaCode: string | null } {
   const layer: SettingsLayer = {};
   let mfaCode: string | null = null;
   for (const [group, fields] of Object.entries(patch)) {
+    const decl = isDestinationKind(group) ? declarationOf(group) : null;
     for (const [field, value] of Object.entries((fields ?? {}) as Record<string, unknown>)) {
       if (value === undefined) continue;
-      if (group === 'mega' && field === 'mfa_code') {
-        mfaCode = (value as string) || null;
+      if (decl?.options.some((o) => o.name === field && o.input === 'one_time')) {
+        if (group === 'mega' && field === 'mfa_code') mfaCode = (value as string) || null;
         continue;
       }
       layer[`${group}.${field}` as SettingName] = value as SettingValue;
@@ -325,6 +371,21 @@ export function checkChange(
   }
 }
 
+/** Each destination's options as the view shows them: secrets only as `has_<name>`. */
+function destinationViews(values: SettingsValues): { [K in DestinationKind]: DestinationView<K> } {
+  return Object.fromEntries(
+    DESTINATIONS.map((d) => {
+      const own = values[d.kind] as Record<string, string>;
+      const view: Record<string, string | boolean> = {};
+      for (const o of (d.options as readonly DestinationOption[]).filter(isStoredOption)) {
+        if (o.input === 'secret') view[`has_${o.name}`] = own[o.name] !== '';
+        else view[o.name] = own[o.name] ?? '';
+      }
+      return [d.kind, view];
+    }),
+  ) as { [K in DestinationKind]: DestinationView<K> };
+}
+
 function valueOf(values: SettingsValues, name: SettingName): SettingValue {
   const [group, field] = name.split('.') as [keyof SettingsValues, string];
   return (values[group] as Record<string, SettingValue>)[field] as SettingValue;
@@ -357,11 +418,7 @@ export function settingsView(
       force_path_style: values.s3.force_path_style,
       default_bucket: values.s3.default_bucket,
     },
-    mega: {
-      email: values.mega.email,
-      has_password: values.mega.password !== '',
-      default_target: values.mega.default_target,
-    },
+    ...destinationViews(values),
     // `uri_redacted` is the configured store (used from the next start); `store` the one in use.
     mongodb: { uri_redacted: redactMongoUri(values.mongodb.uri), store: opts.storeInUse },
     transfers: {

@@ -77,7 +77,7 @@ export class StoreCore implements MetadataStore {
   }
 
   findPendingHead(destination: string): Promise<FileDoc[]> {
-    return this.adapter.findPending({ destination }, 1);
+    return this.adapter.findPending({ destinations: [destination] }, 1);
   }
 
   openBatches(batchIds: string[]): Promise<string[]> {

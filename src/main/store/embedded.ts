@@ -356,8 +356,9 @@ class SqliteAdapter implements StoreAdapter {
   }
 
   async findPending(scope: ClaimScope, limit: number): Promise<FileDoc[]> {
-    const where = ["status = 'pending'", 'destination = ?'];
-    const params: (string | number)[] = [scope.destination];
+    if (scope.destinations.length === 0) return [];
+    const where = ["status = 'pending'", `destination IN (${scope.destinations.map(() => '?').join(', ')})`];
+    const params: (string | number)[] = [...scope.destinations];
     if (scope.batch_ids) {
       if (scope.batch_ids.length === 0) return [];
       where.push(`batch_id IN (${scope.batch_ids.map(() => '?').join(', ')})`);

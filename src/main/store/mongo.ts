@@ -374,7 +374,11 @@ class MongoAdapter implements StoreAdapter {
   }
 
   async findPending(scope: ClaimScope, limit: number): Promise<FileDoc[]> {
-    const filter: Filter<FileDoc> = { status: 'pending', destination: scope.destination };
+    if (scope.destinations.length === 0) return [];
+    const filter: Filter<FileDoc> = {
+      status: 'pending',
+      destination: scope.destinations.length === 1 ? scope.destinations[0] : { $in: scope.destinations },
+    };
     const batch: Record<string, unknown> = {};
     if (scope.batch_ids) batch.$in = scope.batch_ids;
     if (scope.exclude_batch_ids && scope.exclude_batch_ids.length > 0) batch.$nin = scope.exclude_batch_ids;

@@ -134,12 +134,19 @@ export interface BatchItemDoc {
 export interface BatchDoc {
   batch_id: string;
   /**
-   * The request as started (bucket, selection, target, max_concurrent, force, run). `run` is
-   * absent in batches older than workers: they run `here`.
+   * The request as started (bucket, selection, destination kind, target, max_concurrent, force,
+   * run). `run` is absent in batches older than workers: they run `here`.
    */
-  options: Omit<BatchRequest, 'run' | 'order'> & { run?: BatchRequest['run']; order?: BatchRequest['order'] };
+  options: Omit<BatchRequest, 'run' | 'order' | 'destination'> & {
+    run?: BatchRequest['run'];
+    order?: BatchRequest['order'];
+    /** The destination's kind (absent in batches older than destinations: `mega`). */
+    destination?: BatchRequest['destination'];
+  };
   /** Where the batch sends its files (the `destination` of its transfers). */
   destination: string;
+  /** The machine of the process that started it (a local folder is written there only). */
+  host?: string;
   files: BatchItemDoc[];
   /** `running` until the store says nothing of it is pending or processing. */
   state: BatchState;
@@ -241,7 +248,8 @@ export interface FinishPatch {
 
 /** Which pending transfers a runner may take. */
 export interface ClaimScope {
-  destination: string;
+  /** The destinations this process can write (an empty list claims nothing). */
+  destinations: string[];
   /** Only these batches (a CLI run); absent: any running batch (the desktop, serve, workers). */
   batch_ids?: string[];
   /** Batches this process may not take more of right now (their max_concurrent is reached here). */

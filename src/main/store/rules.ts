@@ -304,6 +304,18 @@ export function stopRule(batchId: string, kind: StopRequest): FileRule<StopResul
   };
 }
 
+/**
+ * A cancelled transfer forgets the checkpoint of its unfinished upload once the destination has
+ * dropped what it left (the upload of generation `transferId` only).
+ */
+export function dropSessionRule(transferId: string): FileRule<boolean> {
+  return (cur, now) => {
+    if (!cur || cur.status !== 'cancelled' || cur.upload_session?.transfer_id !== transferId)
+      return same(false);
+    return { next: { ...touched(cur, now), upload_session: null }, result: true };
+  };
+}
+
 /** A paused transfer of `batchId` goes back to the queue (a pause being asked is withdrawn). */
 export function resumeRule(batchId: string): FileRule<boolean> {
   return (cur, now) => {

@@ -81,8 +81,8 @@ function useConnection() {
       if (view && needsSetup(view) && !app.screenFromAddress) app.setScreen('settings');
       const browse = useBrowse.getState();
       if (view) {
-        if (!browse.targetTouched && view.mega.default_target)
-          browse.setTarget(view.mega.default_target, false);
+        if (!browse.targetTouched && view[browse.destination].default_target)
+          browse.setTarget(view[browse.destination].default_target, false);
         browse.setConcurrency(Math.min(view.transfers.max_concurrent, view.transfers.max_concurrent_limit));
       }
       await browse.loadBuckets(view?.s3.default_bucket || undefined);

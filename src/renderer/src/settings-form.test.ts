@@ -21,6 +21,14 @@ const view: SettingsView = {
     default_bucket: 'media',
   },
   mega: { email: 'a@b.c', has_password: true, default_target: '/Backup' },
+  s4: {
+    endpoint: 'https://s3.eu-central-1.s4.mega.io',
+    region: 'eu-central-1',
+    access_key_id: '',
+    has_secret_access_key: false,
+    default_target: '',
+  },
+  local: { default_target: '' },
   mongodb: { uri_redacted: 'mongodb://u:***@db/x', store: 'mongodb' },
   transfers: {
     max_concurrent: 3,
@@ -35,6 +43,47 @@ const view: SettingsView = {
 };
 
 describe('settings form', () => {
+  it('derives the destination sections from the registry: S4 keys and targets are checked, secrets sent only when typed', () => {
+    const d = draftFromView(view);
+    expect(d.s4).toEqual({
+      endpoint: 'https://s3.eu-central-1.s4.mega.io',
+      region: 'eu-central-1',
+      access_key_id: '',
+      secret_access_key: '',
+      default_target: '',
+    });
+    expect(d.local).toEqual({ default_target: '' });
+    const edited = {
+      ...d,
+      s4: { ...d.s4, access_key_id: ' AKS4 ', secret_access_key: ' s3cr et', default_target: 'Bad Bucket!' },
+      local: { default_target: 'relative/path' },
+    };
+    expect(draftProblems(view, edited)).toEqual({
+      's4.default_target': { key: 'fieldError.s4Target' },
+      'local.default_target': { key: 'fieldError.localTarget' },
+    });
+    const fixed = {
+      ...edited,
+      s4: { ...edited.s4, default_target: 'archive/2024/' },
+      local: { default_target: '/srv/a' },
+    };
+    expect(draftProblems(view, fixed)).toEqual({});
+    expect(patchFromDraft(view, fixed)).toEqual({
+      s4: { access_key_id: 'AKS4', secret_access_key: ' s3cr et', default_target: 'archive/2024/' },
+      local: { default_target: '/srv/a' },
+    });
+    expect(sectionOfError('s4.endpoint must be …')).toBe('s4');
+    expect(fieldOfError('local.default_target must be …')).toBe('local.default_target');
+    expect(needsSetup({ ...view, mega: { ...view.mega, has_password: false } })).toBe(true);
+    expect(
+      needsSetup({
+        ...view,
+        mega: { ...view.mega, has_password: false },
+        s4: { ...view.s4, access_key_id: 'AK', has_secret_access_key: true },
+      }),
+    ).toBe(false);
+  });
+
   it('starts with empty secrets and no changes', () => {
     const d = draftFromView(view);
     expect(d.s3.secret_access_key).toBe('');

@@ -10,8 +10,22 @@ import {
   targetProblemKind,
 } from '../../shared/object-paths';
 import { bwLimitProblem } from '../../shared/bwlimit';
+import {
+  DESTINATIONS,
+  type DestinationKind,
+  type DestinationOption,
+  destinationTargetProblem,
+} from '../../shared/destinations';
 
-export interface SettingsDraft {
+/**
+ * The draft of each destination's section: every declared option as typed (shared/destinations.ts);
+ * secrets and one-time codes start empty.
+ */
+export type DestinationDrafts = { [K in DestinationKind]: Record<string, string> };
+
+export type SettingsDraft = CoreDraft & DestinationDrafts;
+
+interface CoreDraft {
   s3: {
     endpoint: string;
     region: string;
@@ -21,12 +35,38 @@ export interface SettingsDraft {
     force_path_style: boolean;
     default_bucket: string;
   };
-  mega: { email: string; password: string; mfa_code: string; default_target: string };
   mongodb: { uri: string };
   transfers: { max_concurrent: string; connections_per_file: string; bwlimit: string };
 }
 
-export type SectionName = keyof SettingsDraft;
+export type SectionName = keyof CoreDraft | DestinationKind;
+
+/** A destination's options as declared (a readonly tuple widened for iteration). */
+export function optionsOf(kind: DestinationKind): readonly DestinationOption[] {
+  return DESTINATIONS.find((d) => d.kind === kind)?.options ?? [];
+}
+
+/** Whether a field holds a secret (sent only when typed, never shown). */
+export function isSecretField(section: string, field: string): boolean {
+  if (section === 's3') return field === 'secret_access_key';
+  const decl = DESTINATIONS.find((d) => d.kind === section);
+  return Boolean(decl?.options.some((o) => o.name === field && o.input === 'secret'));
+}
+
+function destinationDrafts(view: SettingsView): DestinationDrafts {
+  return Object.fromEntries(
+    DESTINATIONS.map((d) => {
+      const shown = view[d.kind] as Record<string, string | boolean>;
+      const fields = Object.fromEntries(
+        (d.options as readonly DestinationOption[]).map((o) => [
+          o.name,
+          o.input === 'secret' || o.input === 'one_time' ? '' : String(shown[o.name] ?? ''),
+        ]),
+      );
+      return [d.kind, fields];
+    }),
+  ) as DestinationDrafts;
+}
 
 export function draftFromView(view: SettingsView): SettingsDraft {
   return {
@@ -39,7 +79,7 @@ export function draftFromView(view: SettingsView): SettingsDraft {
       force_path_style: view.s3.force_path_style,
       default_bucket: view.s3.default_bucket,
     },
-    mega: { email: view.mega.email, password: '', mfa_code: '', default_target: view.mega.default_target },
+    ...destinationDrafts(view),
     mongodb: { uri: view.mongodb.uri_redacted },
     transfers: {
       max_concurrent: String(view.transfers.max_concurrent),
@@ -76,7 +116,7 @@ export function patchFromDraft(
       if (section === 'transfers' && field === 'bwlimit') put(section, field, String(value).trim());
       else if (section === 'transfers') put(section, field, toNumber(String(value)));
       else if (typeof value === 'string')
-        put(section, field, field === 'password' || field === 'secret_access_key' ? value : value.trim());
+        put(section, field, isSecretField(section, field) ? value : value.trim());
       else put(section, field, value);
     }
   }
@@ -89,13 +129,28 @@ export function hasChanges(patch: SettingsPatch): boolean {
 
 /** Which section an error message is about ("mega.email: …" → "mega"). */
 export function sectionOfError(message: string): SectionName | null {
-  const m = /^(s3|mega|mongodb|transfers)\./.exec(message);
+  const m = /^(s3|mega|s4|local|mongodb|transfers)\./.exec(message);
   return m ? (m[1] as SectionName) : null;
 }
 
-/** Nothing configured to send to yet: no MEGA account. The UI then opens on the short setup. */
+/** Whether the settings hold everything a destination needs (its required options; secrets set). */
+export function destinationReady(view: SettingsView, kind: DestinationKind): boolean {
+  const decl = DESTINATIONS.find((d) => d.kind === kind);
+  const shown = view[kind] as Record<string, string | boolean>;
+  return (decl?.required ?? []).every((name) => {
+    const option = decl?.options.find((o) => o.name === name);
+    return option?.input === 'secret' ? shown[`has_${name}`] === true : Boolean(shown[name]);
+  });
+}
+
+/**
+ * Nothing configured to send to yet: no MEGA account and no S4 keys. The UI then opens on the
+ * short setup.
+ */
 export function needsSetup(view: SettingsView): boolean {
-  return !view.mega.email || !view.mega.has_password;
+  const mega = Boolean(view.mega.email && view.mega.has_password);
+  const s4 = Boolean(view.s4.access_key_id && view.s4.has_secret_access_key);
+  return !mega && !s4;
 }
 
 /** A field's problem as a catalog key and its values (`fieldError.*`, `startBar.targetProblem.*`). */
@@ -128,7 +183,13 @@ export function draftProblems(view: SettingsView, draft: SettingsDraft): FieldPr
     if (value.length > max) return { key: 'fieldError.tooLong', values: { max } };
     return null;
   };
-  const { s3, mega, mongodb, transfers } = draft;
+  const { s3, mongodb, transfers } = draft;
+  const mega = {
+    email: draft.mega.email ?? '',
+    password: draft.mega.password ?? '',
+    mfa_code: draft.mega.mfa_code ?? '',
+    default_target: draft.mega.default_target ?? '',
+  };
   for (const field of ['endpoint', 'region', 'profile', 'access_key_id', 'secret_access_key'] as const)
     put(`s3.${field}`, text(`s3.${field}`, s3[field]));
   const endpoint = s3.endpoint.trim();
@@ -154,6 +215,18 @@ export function draftProblems(view: SettingsView, draft: SettingsDraft): FieldPr
       values: { max: MAX_TARGET_LENGTH },
     });
 
+  for (const d of DESTINATIONS) {
+    if (d.kind === 'mega') continue;
+    for (const o of d.options as readonly DestinationOption[]) {
+      const name = `${d.kind}.${o.name}`;
+      const value = (draft[d.kind][o.name] ?? '').trim();
+      put(name, text(name, value));
+      if (o.input === 'url' && value && !URL_RULE.test(value)) put(name, { key: 'fieldError.url' });
+      if (o.input === 'target' && value && destinationTargetProblem(d.kind, value))
+        put(name, { key: `fieldError.${d.kind}Target` });
+    }
+  }
+
   const uri = mongodb.uri.trim();
   if (uri !== view.mongodb.uri_redacted) {
     put('mongodb.uri', text('mongodb.uri', uri, 4096));
@@ -178,6 +251,6 @@ export function draftProblems(view: SettingsView, draft: SettingsDraft): FieldPr
 
 /** The field a host's refusal names ("mega.email must be …" → "mega.email"), or null. */
 export function fieldOfError(message: string): string | null {
-  const m = /^(s3|mega|mongodb|transfers)\.(\w+)/.exec(message);
+  const m = /^(s3|mega|s4|local|mongodb|transfers)\.(\w+)/.exec(message);
   return m ? `${m[1]}.${m[2]}` : null;
 }

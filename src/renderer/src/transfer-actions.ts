@@ -18,7 +18,7 @@ import { i18n } from './i18n';
 import { groupByPrefix, parseManifest, type ManifestEntry } from '../../shared/manifest';
 import { sourceProblemOf } from '../../shared/source-problems';
 import { useApp } from './stores/app';
-import { useBrowse } from './stores/browse';
+import { rememberDestination, useBrowse } from './stores/browse';
 import { useSettings } from './stores/settings';
 import { recordStart, type StartOutcome } from './stores/transfers';
 
@@ -91,10 +91,11 @@ async function finish(outcomes: StartOutcome[]): Promise<void> {
  * `queue`: handed to the workers on the shared MongoDB (this app moves none of it).
  */
 export async function startSelection(run: 'here' | 'queue' = 'here'): Promise<void> {
-  const { bucket, selected, target, concurrency, force, smallFirst } = useBrowse.getState();
+  const { bucket, selected, target, destination, concurrency, force, smallFirst } = useBrowse.getState();
   if (!bucket || selected.size === 0) return;
   const options = {
-    target: target.trim() || '/',
+    destination,
+    target: target.trim() || (destination === 'mega' ? '/' : ''),
     max_concurrent: concurrency,
     force,
     run,
@@ -146,6 +147,7 @@ export async function startSelection(run: 'here' | 'queue' = 'here'): Promise<vo
     for (const r of requests) r.body = { ...r.body, selection };
   }
   const outcomes = await runRequests(requests);
+  if (outcomes.some((o) => o.ok)) rememberDestination(destination, options.target);
   if (outcomes.every((o) => o.ok)) useBrowse.getState().clearSelection();
   await finish(outcomes);
 }
@@ -166,9 +168,9 @@ export interface SelectionPlan {
  * done at that destination path and what another batch moves.
  */
 export async function planSelection(): Promise<SelectionPlan | null> {
-  const { bucket, selected, target, force } = useBrowse.getState();
+  const { bucket, selected, target, destination, force } = useBrowse.getState();
   if (!bucket || selected.size === 0) return null;
-  const options = { target: target.trim() || '/', force };
+  const options = { destination, target: target.trim() || (destination === 'mega' ? '/' : ''), force };
   const filters = filtersOfDraft(useSelectionFilters.getState());
   const requests: BatchRequestInput[] = [];
   const objects: { key: string; code?: string }[] = [];

@@ -167,6 +167,14 @@ export const en = {
     refresh: 'Refresh',
   },
   startBar: {
+    destination: 'Destination',
+    destinationNotSetUp: '{{name}} (not set up)',
+    destinationSetUp: 'Set up {{name}} in Settings first.',
+    targetFor: { mega: 'MEGA folder', s4: 'Bucket and prefix', local: 'Folder on this machine' },
+    destinationTargetProblem: {
+      s4: 'Enter a bucket and an optional prefix, such as archive/2024/.',
+      local: 'Enter an absolute folder path on this machine, such as /srv/archive.',
+    },
     label: 'Transfer options',
     nothing: 'Nothing selected',
     objects_one: '{{count, number}} object · {{size}}',
@@ -286,6 +294,10 @@ export const en = {
     movedOf: '{{percent}} · {{moved}} of {{total}}',
     openInMega: 'Open in MEGA',
     openInMegaLabel: 'Open in MEGA: {{key}}',
+    copyLocation: 'Copy location',
+    copyLocationLabel: 'Copy the location of {{key}}',
+    copied: 'Copied',
+    destinationOf: 'To {{destination}}',
     summaryLabel: 'Summary of batch {{id}}',
     summary:
       '{{done, number}} done · {{failed, number}} failed · {{skipped, number}} skipped · {{bytes}} in {{elapsed}} · {{speed}} on average',
@@ -313,7 +325,7 @@ export const en = {
     caption: 'Files',
     code: 'Code',
     source: 'Source',
-    megaPath: 'MEGA path',
+    megaPath: 'Destination path',
     retries: 'Retries',
     error: 'Error',
     updated: 'Updated',
@@ -379,6 +391,21 @@ export const en = {
       mfaPlaceholder: '6 digits, if the account uses 2FA',
       mfaHint: 'Used for the next login only; never stored.',
       defaultTarget: 'Default target folder',
+    },
+    s4: {
+      title: 'MEGA S4',
+      description: 'S3-compatible object storage in a MEGA account. Access keys are made in MEGA’s web app.',
+      endpoint: 'Endpoint',
+      region: 'Region',
+      accessKeyId: 'Access key ID',
+      secretAccessKey: 'Secret access key',
+      defaultTarget: 'Default bucket and prefix',
+    },
+    local: {
+      title: 'Local folder',
+      description:
+        'A folder on this machine or a mounted disk. Each file is written as name.partial, then renamed.',
+      defaultTarget: 'Default folder',
     },
     mongodb: {
       title: 'MongoDB',
@@ -468,7 +495,14 @@ export const en = {
     keyFile: 'Saved sealed, with the key in the file secret.key of the data folder.',
     envKey: 'Saved sealed, with the key from MEGAFERRY_SECRET_KEY.',
   },
+  destinations: {
+    mega: 'MEGA',
+    s4: 'MEGA S4',
+    local: 'Local folder',
+  },
   fieldError: {
+    s4Target: 'Enter a bucket and an optional prefix, such as archive/2024/.',
+    localTarget: 'Enter an absolute folder path on this machine, such as /srv/archive.',
     summary_one: 'Not saved: {{count, number}} field needs attention.',
     summary_other: 'Not saved: {{count, number}} fields need attention.',
     url: 'Enter an address starting with http:// or https://, or leave it empty for AWS.',

@@ -1,9 +1,17 @@
 /**
  * A destination whose implementation is loaded on first use. The MEGA destination pulls in megajs
- * and the uploader; commands that never touch MEGA (`status`, `files`, `--help`, a batch whose
+ * and the uploader, S4 the AWS SDK; commands that never touch MEGA (`status`, `files`, `--help`, a batch whose
  * files are all done already) should not pay for it.
  */
-import type { Destination, DestinationNode, FindOptions, FolderRegistry, UploadRequest } from '../ports';
+import type { Readable } from 'node:stream';
+import type {
+  Destination,
+  DestinationNode,
+  FindOptions,
+  FolderRegistry,
+  UploadCheckpoint,
+  UploadRequest,
+} from '../ports';
 
 export class LazyDestination implements Destination {
   private loading: Promise<Destination> | null = null;
@@ -48,6 +56,17 @@ export class LazyDestination implements Destination {
 
   async discard(handle: string): Promise<void> {
     return (await this.destination()).discard(handle);
+  }
+
+  async abandon(checkpoint: UploadCheckpoint): Promise<void> {
+    const destination = await this.destination();
+    if (destination.abandon) await destination.abandon(checkpoint);
+  }
+
+  async readCopy(handle: string, signal: AbortSignal): Promise<Readable | null> {
+    const destination = await this.destination();
+    if (!destination.readCopy) throw new Error(`${this.id} cannot read its copies back`);
+    return destination.readCopy(handle, signal);
   }
 
   async link(handle: string): Promise<string | null> {

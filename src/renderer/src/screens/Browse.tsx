@@ -17,6 +17,13 @@ import {
 import { useTranslation } from 'react-i18next';
 import { MAX_CONCURRENT_LIMIT } from '../../../shared/contract';
 import { BUCKET_NAME, MAX_TARGET_LENGTH, targetProblemKind } from '../../../shared/object-paths';
+import {
+  DESTINATIONS,
+  type DestinationKind,
+  declarationOf,
+  destinationTargetProblem,
+} from '../../../shared/destinations';
+import { destinationReady } from '../settings-form';
 import { useApp, useOffline } from '../stores/app';
 import { baseName, formatBytes, formatDate } from '../format';
 import { buildRows, useBrowse, type Row } from '../stores/browse';
@@ -412,6 +419,8 @@ function StartBar() {
   const selected = useBrowse((s) => s.selected);
   const bucket = useBrowse((s) => s.bucket);
   const target = useBrowse((s) => s.target);
+  const destination = useBrowse((s) => s.destination);
+  const view = useSettings((s) => s.view);
   const concurrency = useBrowse((s) => s.concurrency);
   const force = useBrowse((s) => s.force);
   const smallFirst = useBrowse((s) => s.smallFirst);
@@ -420,7 +429,8 @@ function StartBar() {
   // Workers share a MongoDB store: the choice to hand the selection to them is offered there.
   const shared = useApp((s) => s.health?.store === 'mongodb');
   const [starting, setStarting] = useState(false);
-  const { setTarget, setConcurrency, setForce, setSmallFirst, clearSelection } = useBrowse.getState();
+  const { setTarget, setDestination, setConcurrency, setForce, setSmallFirst, clearSelection } =
+    useBrowse.getState();
   const filtersInvalid = useFiltersInvalid();
   const filtersId = useId();
 
@@ -434,8 +444,12 @@ function StartBar() {
       bytes += s.size ?? 0;
     }
   }
-  // The host's own rule (object-paths.ts), said here before Start rather than refused after it.
-  const problem = targetProblemKind(target.trim());
+  // The host's own rules (object-paths.ts, destinations.ts), said here before Start rather than
+  // refused after it.
+  const problem = destination === 'mega' ? targetProblemKind(target.trim()) : null;
+  const otherProblem =
+    destination !== 'mega' && destinationTargetProblem(destination, target.trim()) !== null;
+  const setUp = (kind: DestinationKind) => !view || destinationReady(view, kind);
   const problemId = useId();
   const summary =
     selected.size === 0
@@ -456,7 +470,17 @@ function StartBar() {
     }
   };
   const cannotStart =
-    selected.size === 0 || !bucket || problem !== null || filtersInvalid || starting || offline;
+    selected.size === 0 ||
+    !bucket ||
+    problem !== null ||
+    otherProblem ||
+    !setUp(destination) ||
+    filtersInvalid ||
+    starting ||
+    offline;
+  // A local folder is written by this machine: it is never handed to the workers.
+  const canQueue = shared && !declarationOf(destination).machineBound;
+  const destinationId = useId();
 
   return (
     <form
@@ -477,14 +501,35 @@ function StartBar() {
         <SelectionPreview />
       </div>
       <FiltersToggle controls={filtersId} />
+      <label className="field field--inline" htmlFor={destinationId}>
+        <span>{t('startBar.destination')}</span>
+        <select
+          id={destinationId}
+          value={destination}
+          onChange={(e) => {
+            const kind = e.target.value as DestinationKind;
+            const fallback = view?.[kind].default_target ?? '';
+            setDestination(kind, fallback || (kind === 'mega' ? '/' : ''));
+          }}
+        >
+          {DESTINATIONS.map((d) => (
+            <option key={d.kind} value={d.kind}>
+              {setUp(d.kind)
+                ? t(`destinations.${d.kind}`)
+                : t('startBar.destinationNotSetUp', { name: t(`destinations.${d.kind}`) })}
+            </option>
+          ))}
+        </select>
+      </label>
       <label className="field field--inline">
-        <span>{t('startBar.target')}</span>
+        <span>{t(`startBar.targetFor.${destination}`)}</span>
         <input
           type="text"
           value={target}
+          placeholder={declarationOf(destination).targetExample}
           onChange={(e) => setTarget(e.target.value)}
-          aria-invalid={problem !== null}
-          aria-describedby={problem ? problemId : undefined}
+          aria-invalid={problem !== null || otherProblem}
+          aria-describedby={problem || otherProblem || !setUp(destination) ? problemId : undefined}
           spellCheck={false}
           size={12}
         />
@@ -511,7 +556,7 @@ function StartBar() {
       <button type="submit" className="button button--primary" disabled={cannotStart}>
         {starting ? t('startBar.starting') : t('startBar.start')}
       </button>
-      {shared && (
+      {canQueue && (
         <button
           type="button"
           className="button"
@@ -526,6 +571,16 @@ function StartBar() {
       {problem && (
         <p id={problemId} className="startbar__problem text-bad" role="alert">
           {t(`startBar.targetProblem.${problem}`, { max: MAX_TARGET_LENGTH })}
+        </p>
+      )}
+      {destination !== 'mega' && otherProblem && target.trim() !== '' && (
+        <p id={problemId} className="startbar__problem text-bad" role="alert">
+          {t(`startBar.destinationTargetProblem.${destination}`)}
+        </p>
+      )}
+      {!setUp(destination) && (
+        <p id={problemId} className="startbar__problem text-bad" role="alert">
+          {t('startBar.destinationSetUp', { name: t(`destinations.${destination}`) })}
         </p>
       )}
     </form>

@@ -1,4 +1,6 @@
 /** History: the `files` documents, filtered by status and a search, paged, exportable as CSV. */
+import { CopyLocation } from '../components/CopyLocation';
+import { copyLocation, destinationLabel } from '../../../shared/destinations';
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { FileRecord } from '../../../shared/api';
@@ -20,6 +22,7 @@ const CSV_COLUMNS: { header: string; value: (f: FileRecord) => unknown }[] = [
   { header: 'error_message', value: (f) => f.error_message },
   { header: 'size', value: (f) => f.size },
   { header: 'mega_link', value: (f) => f.mega_link },
+  { header: 'destination', value: (f) => f.destination },
   { header: 'creation_date', value: (f) => f.creation_date },
   { header: 'modified_date', value: (f) => f.modified_date },
   { header: 'status_updated_at', value: (f) => f.status_updated_at },
@@ -190,8 +193,18 @@ export function HistoryScreen() {
                       <a href={f.mega_link} target="_blank" rel="noreferrer">
                         {f.s4_key}
                       </a>
+                    ) : f.status === 'done' && copyLocation(f.destination, f.s4_key) ? (
+                      <CopyLocation
+                        location={copyLocation(f.destination, f.s4_key) ?? ''}
+                        label={f.remote_key}
+                      />
                     ) : (
                       f.s4_key
+                    )}
+                    {!f.destination.startsWith('mega:') && (
+                      <div className="small muted truncate" title={f.destination}>
+                        {destinationLabel(f.destination)}
+                      </div>
                     )}
                   </td>
                   <td data-label={t('history.status')}>

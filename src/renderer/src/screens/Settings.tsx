@@ -1,5 +1,6 @@
 /**
- * Settings: S3, MEGA, MongoDB and transfers, from getSettings. Secrets are write-only (the form
+ * Settings: S3, each destination of the registry (MEGA, MEGA S4, a local folder: sections derived
+ * from their declared options), MongoDB and transfers, from getSettings. Secrets are write-only (the form
  * says whether one is set); fields fixed by environment variables are read-only. Each section has
  * a Test with the unsaved edits; Save checks every field first by the host's own rules and says
  * each problem beside its field, all at once, in the UI's language; it sends only what changed.
@@ -25,7 +26,9 @@ import {
   draftProblems,
   fieldOfError,
   hasChanges,
+  isSecretField,
   needsSetup,
+  optionsOf,
   patchFromDraft,
   sectionOfError,
   type FieldProblem,
@@ -34,9 +37,44 @@ import {
   type SettingsDraft,
 } from '../settings-form';
 import { useOffline } from '../stores/app';
+import {
+  DESTINATIONS,
+  type DestinationKind,
+  type DestinationOption,
+  declarationOf,
+} from '../../../shared/destinations';
 import { sourceProblemOf, type SourceProblem } from '../../../shared/source-problems';
 
-const SECRET_FIELDS = ['s3.secret_access_key', 'mega.password'];
+/** `access_key_id` → `accessKeyId`: an option's name as its catalog key. */
+function camel(name: string): string {
+  return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** How a declared option is entered: its input type, placeholder, hint, and whether a secret is set. */
+function optionFieldProps(
+  kind: DestinationKind,
+  option: DestinationOption,
+  view: SettingsView,
+  t: TFunction,
+): Partial<FieldProps> {
+  const shown = view[kind] as Record<string, string | boolean>;
+  switch (option.input) {
+    case 'email':
+      return { type: 'email', autoComplete: 'username' };
+    case 'secret':
+      return { type: 'password', isSet: shown[`has_${option.name}`] === true };
+    case 'one_time':
+      return {
+        placeholder: t('settings.mega.mfaPlaceholder'),
+        hint: t('settings.mega.mfaHint'),
+        autoComplete: 'one-time-code',
+      };
+    case 'target':
+      return { placeholder: declarationOf(kind).targetExample };
+    default:
+      return option.default ? { placeholder: option.default } : {};
+  }
+}
 
 interface FieldProps {
   section: SectionName;
@@ -76,7 +114,7 @@ function Field({
   const id = useId();
   const dotted = `${section}.${name}`;
   const locked = view.locked.includes(dotted);
-  const secret = SECRET_FIELDS.includes(dotted);
+  const secret = isSecretField(section, name);
   const envOnly = secret && view.secret_storage === 'environment';
   const errorId = `${id}-error`;
   const errorText = problem ? String(t(problem.key as never, problem.values as never)) : null;
@@ -176,7 +214,7 @@ function Section({
   id: SectionName;
   title: string;
   description: string;
-  testTarget?: 's3' | 'mega' | 'mongodb';
+  testTarget?: ConnectionTestResult['target'];
   draftPatch: Record<string, unknown>;
   error: string | null;
   children: ReactNode;
@@ -354,8 +392,8 @@ function SettingsForm({ view }: { view: SettingsView }) {
       setSaved(true);
       setChecked(false);
       const browse = useBrowse.getState();
-      if (!browse.targetTouched && next.mega.default_target)
-        browse.setTarget(next.mega.default_target, false);
+      if (!browse.targetTouched && next[browse.destination].default_target)
+        browse.setTarget(next[browse.destination].default_target, false);
       useApp.getState().notify('ok', t('settings.savedNotice'));
     } catch (err) {
       setError(errorText(err));
@@ -418,39 +456,26 @@ function SettingsForm({ view }: { view: SettingsView }) {
           placeholder={t('settings.s3.optional')}
         />
       </Section>
-      <Section
-        id="mega"
-        title={t('settings.mega.title')}
-        description={t('settings.mega.description')}
-        testTarget="mega"
-        draftPatch={patch}
-        error={errorSection === 'mega' ? error : null}
-      >
-        <Field
-          {...field('mega', 'email')}
-          label={t('settings.mega.email')}
-          type="email"
-          autoComplete="username"
-        />
-        <Field
-          {...field('mega', 'password')}
-          label={t('settings.mega.password')}
-          type="password"
-          isSet={view.mega.has_password}
-        />
-        <Field
-          {...field('mega', 'mfa_code')}
-          label={t('settings.mega.mfaCode')}
-          placeholder={t('settings.mega.mfaPlaceholder')}
-          hint={t('settings.mega.mfaHint')}
-          autoComplete="one-time-code"
-        />
-        <Field
-          {...field('mega', 'default_target')}
-          label={t('settings.mega.defaultTarget')}
-          placeholder="/"
-        />
-      </Section>
+      {DESTINATIONS.map((d) => (
+        <Section
+          key={d.kind}
+          id={d.kind}
+          title={t(`settings.${d.kind}.title`)}
+          description={t(`settings.${d.kind}.description`)}
+          testTarget={d.kind}
+          draftPatch={patch}
+          error={errorSection === d.kind ? error : null}
+        >
+          {optionsOf(d.kind).map((o) => (
+            <Field
+              key={o.name}
+              {...field(d.kind, o.name)}
+              label={t(`settings.${d.kind}.${camel(o.name)}` as never)}
+              {...optionFieldProps(d.kind, o, view, t)}
+            />
+          ))}
+        </Section>
+      ))}
       <Section
         id="mongodb"
         title={t('settings.mongodb.title')}

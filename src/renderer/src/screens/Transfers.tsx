@@ -6,6 +6,8 @@ import { memo, useEffect, useMemo, useState } from 'react';
 import { Trans, useTranslation } from 'react-i18next';
 import { useShallow } from 'zustand/react/shallow';
 import { api, errorText } from '../api';
+import { CopyLocation } from '../components/CopyLocation';
+import { copyLocation, kindOfDestinationId } from '../../../shared/destinations';
 import { ProgressBar } from '../components/ProgressBar';
 import { BatchEndSummary } from '../components/BatchEndSummary';
 import { OverallProgress } from '../components/OverallProgress';
@@ -141,11 +143,23 @@ function FileAction({
   );
 }
 
+type TFunction = ReturnType<typeof useTranslation>['t'];
+
+/** Where a batch sends its files, for its card: the MEGA folder, or the S4 or local target named. */
+function routeTarget(t: TFunction, batch: { target?: string; destination?: string }): string {
+  const kind = batch.destination ? kindOfDestinationId(batch.destination) : 'mega';
+  const target = batch.target ?? '/';
+  if (!kind || kind === 'mega') return target;
+  return `${t(`destinations.${kind}`)} ${target}`;
+}
+
 const FileRow = memo(function FileRow({ id, batchId }: { id: string; batchId: string }) {
   const { t } = useTranslation();
   const f = useTransfers((s) => s.files[id]);
   const running = useTransfers((s) => s.batches[batchId]?.overall_status === 'in_progress');
+  const destination = useTransfers((s) => s.batches[batchId]?.destination);
   if (!f) return null;
+  const location = f.status === 'done' && destination ? copyLocation(destination, f.s4_key) : null;
   const tone = fileStatusTone(f.status);
   const progress = f.status === 'done' ? 100 : f.progress;
   const active = f.status === 'processing';
@@ -190,7 +204,7 @@ const FileRow = memo(function FileRow({ id, batchId }: { id: string; batchId: st
       <td className="num" data-label={t('batch.retries')}>
         {f.retry_count}
       </td>
-      <td className={f.mega_link ? undefined : 'is-empty'}>
+      <td className={f.mega_link || location ? undefined : 'is-empty'}>
         {f.mega_link ? (
           <a
             href={f.mega_link}
@@ -200,6 +214,8 @@ const FileRow = memo(function FileRow({ id, batchId }: { id: string; batchId: st
           >
             {t('batch.openInMega')}
           </a>
+        ) : location ? (
+          <CopyLocation location={location} label={f.remote_key} />
         ) : null}
       </td>
     </tr>
@@ -304,7 +320,7 @@ function BatchCard({ id }: { id: string }) {
             <span className="muted small">
               {t('batch.route', {
                 bucket: batch.bucket ?? t('batch.unknownBucket'),
-                target: batch.target ?? '/',
+                target: routeTarget(t, batch),
               })}
               {batch.created_at ? ` · ${formatDate(batch.created_at)}` : ''}
             </span>
@@ -459,7 +475,7 @@ function SelectionGroup({ selection, ids }: { selection: string; ids: string[] }
             <span className="muted small">
               {t('batch.route', {
                 bucket: first.bucket ?? t('batch.unknownBucket'),
-                target: first.target ?? '/',
+                target: routeTarget(t, first),
               })}
             </span>
           )}

@@ -10,8 +10,36 @@ import { create } from 'zustand';
 import type { S3ObjectEntry } from '../../../shared/contract';
 import { sourceProblemOf, type SourceProblem } from '../../../shared/source-problems';
 import { api, errorText } from '../api';
+import { type DestinationKind, isDestinationKind } from '../../../shared/destinations';
 
 const REMEMBERED_KEY = 'megaferry.buckets';
+const DESTINATION_KEY = 'megaferry.destination';
+
+/** The destination and target last started to (this browser), so the next start offers them. */
+function lastDestination(): { kind: DestinationKind; targets: Partial<Record<DestinationKind, string>> } {
+  try {
+    const saved = JSON.parse(localStorage.getItem(DESTINATION_KEY) ?? '{}') as {
+      kind?: unknown;
+      targets?: Record<string, unknown>;
+    };
+    const targets: Partial<Record<DestinationKind, string>> = {};
+    for (const [k, v] of Object.entries(saved.targets ?? {}))
+      if (isDestinationKind(k) && typeof v === 'string') targets[k] = v;
+    return { kind: isDestinationKind(saved.kind) ? saved.kind : 'mega', targets };
+  } catch {
+    return { kind: 'mega', targets: {} };
+  }
+}
+
+/** Remembers where a selection was started to (the destination picker offers it next time). */
+export function rememberDestination(kind: DestinationKind, target: string): void {
+  try {
+    const { targets } = lastDestination();
+    localStorage.setItem(DESTINATION_KEY, JSON.stringify({ kind, targets: { ...targets, [kind]: target } }));
+  } catch {
+    // storage unavailable: remembered for this page only
+  }
+}
 const REMEMBER_AT_MOST = 20;
 
 function rememberedBuckets(): string[] {
@@ -75,8 +103,13 @@ interface BrowseState {
   search: string;
   selected: Map<string, Selected>;
   anchor: string | null;
+  /** Where Start sends the selection (the last used, remembered in this browser). */
+  destination: DestinationKind;
+  /** The target for that destination (a MEGA folder, an S4 bucket/prefix, a local folder). */
   target: string;
   targetTouched: boolean;
+  /** The targets typed for the other destinations, given back when one is picked again. */
+  targets: Partial<Record<DestinationKind, string>>;
   concurrency: number;
   force: boolean;
   /** Queue the selection's smallest files first. */
@@ -97,6 +130,8 @@ interface BrowseState {
   clearSelection(): void;
   selectEntries(entries: { key: string; size: number; code?: string }[]): void;
   setTarget(target: string, touched?: boolean): void;
+  /** Picks a destination; its target is the one last used for it, else `fallback` (the settings' default). */
+  setDestination(kind: DestinationKind, fallback: string): void;
   setConcurrency(n: number): void;
   setForce(force: boolean): void;
   setSmallFirst(smallFirst: boolean): void;
@@ -161,8 +196,16 @@ export const useBrowse = create<BrowseState>()((set, get) => {
     search: '',
     selected: new Map(),
     anchor: null,
-    target: '/',
-    targetTouched: false,
+    ...(() => {
+      const last = lastDestination();
+      const target = last.targets[last.kind];
+      return {
+        destination: last.kind,
+        target: target ?? (last.kind === 'mega' ? '/' : ''),
+        targetTouched: target !== undefined,
+        targets: last.targets,
+      };
+    })(),
     concurrency: 3,
     force: false,
     smallFirst: false,
@@ -248,6 +291,13 @@ export const useBrowse = create<BrowseState>()((set, get) => {
       set({ selected });
     },
     setTarget: (target, touched = true) => set({ target, targetTouched: touched || get().targetTouched }),
+    setDestination: (kind, fallback) => {
+      const { destination, target, targets } = get();
+      if (kind === destination) return;
+      const kept = { ...targets, [destination]: target };
+      const next = kept[kind];
+      set({ destination: kind, targets: kept, target: next ?? fallback, targetTouched: next !== undefined });
+    },
     setConcurrency: (concurrency) => set({ concurrency }),
     setForce: (force) => set({ force }),
     setSmallFirst: (smallFirst) => set({ smallFirst }),
