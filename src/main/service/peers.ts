@@ -9,6 +9,7 @@
 import type { ConnectionTestResult } from '../../shared/contract';
 import type { DestinationKind, DestinationValues } from '../../shared/destinations';
 import { megaFactory, scrubSecrets } from '../engine/destinations/mega-factory';
+import { localFactory } from '../engine/destinations/local-factory';
 import type {
   DestinationContext,
   DestinationFactory,
@@ -63,7 +64,7 @@ export function destinationContextOf(
 }
 
 /** The destinations of the registry, by kind. */
-export const DESTINATION_REGISTRY: DestinationRegistry = { mega: megaFactory };
+export const DESTINATION_REGISTRY: DestinationRegistry = { mega: megaFactory, local: localFactory };
 
 /** The Test button of a destination's Settings section. */
 export async function testDestination(
