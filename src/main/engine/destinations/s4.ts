@@ -126,34 +126,21 @@ interface S4UploadState {
 
 export class S4Destination implements Destination {
   readonly id: string;
-  private readonly config: S4Config;
-  private readonly client: S3Client;
-  private readonly retry: RetryPolicy;
-  private readonly bucket: string;
+  private readonly bucket: S4Bucket;
   /** The endpoint's host, to name it in messages (never a credential). */
   private readonly host: string;
-  private readonly partSize: number;
   private readonly threshold: number;
-  private readonly connections: number;
 
   constructor(config: S4Config) {
-    this.config = config;
     this.id = s4DestinationId(config.endpoint, config.bucket);
-    this.bucket = config.bucket;
     this.host = new URL(config.endpoint).host;
-    this.retry = config.requestRetry;
-    this.partSize = config.partSize ?? S4_DEFAULT_PART_SIZE;
-    if (!Number.isSafeInteger(this.partSize) || this.partSize < S4_MIN_PART_SIZE) {
-      throw new FerryError(
-        'config',
-        'destination',
-        `S4 part size must be at least 5 MiB, not ${this.partSize}`,
-      );
+    const partSize = config.partSize ?? S4_DEFAULT_PART_SIZE;
+    if (!Number.isSafeInteger(partSize) || partSize < S4_MIN_PART_SIZE) {
+      throw new FerryError('config', 'destination', `S4 part size must be at least 5 MiB, not ${partSize}`);
     }
-    this.threshold = config.multipartThreshold ?? this.partSize;
-    this.connections = Math.max(1, Math.floor(config.connections));
+    this.threshold = config.multipartThreshold ?? partSize;
     const agentOptions = { keepAlive: true, maxSockets: 64 };
-    this.client = new S3Client({
+    const client = new S3Client({
       endpoint: config.endpoint,
       region: config.region,
       forcePathStyle: true,
@@ -170,13 +157,21 @@ export class S4Destination implements Destination {
         httpsAgent: new https.Agent(agentOptions),
       },
     });
+    this.bucket = new S4Bucket(
+      client,
+      config.bucket,
+      config.requestRetry,
+      Math.max(1, Math.floor(config.connections)),
+      partSize,
+    );
   }
 
   /** Checks the bucket with the keys (HeadBucket). */
   async connect(): Promise<void> {
+    const bucket = this.bucket;
     try {
-      await this.request('bucket check', (abortSignal) =>
-        this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }),
+      await bucket.request('bucket check', (abortSignal) =>
+        bucket.client.send(new HeadBucketCommand({ Bucket: bucket.name }), { abortSignal }),
       );
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
@@ -184,7 +179,7 @@ export class S4Destination implements Destination {
         throw new FerryError(
           'config',
           'destination',
-          `S4 bucket "${this.bucket}" not found at ${this.host}: check the bucket name and the endpoint`,
+          `S4 bucket "${bucket.name}" not found at ${this.host}: check the bucket name and the endpoint`,
           { cause: err },
         );
       }
@@ -192,7 +187,7 @@ export class S4Destination implements Destination {
         throw new FerryError(
           'auth',
           'destination',
-          `S4 at ${this.host} did not accept the access keys for bucket "${this.bucket}" (${errorName(err)}): check the access key id and the secret`,
+          `S4 at ${this.host} did not accept the access keys for bucket "${bucket.name}" (${errorName(err)}): check the access key id and the secret`,
           { cause: err },
         );
       }
@@ -201,7 +196,7 @@ export class S4Destination implements Destination {
   }
 
   async find(path: string): Promise<DestinationNode[]> {
-    const node = await this.head(path);
+    const node = await this.bucket.head(path);
     return node ? [node] : [];
   }
 
@@ -217,15 +212,16 @@ export class S4Destination implements Destination {
       throw new FerryError('unexpected', 'engine', `not a file size: ${req.size}`);
     }
     // An empty file is one PutObject whatever was saved (S4 refuses an empty part).
-    if (req.size === 0 || (!req.resume && req.size <= this.threshold)) return this.putWhole(req);
-    return new MultipartUpload(this, req).run();
+    if (req.size === 0 || (!req.resume && req.size <= this.threshold)) return this.bucket.putWhole(req);
+    return new MultipartUpload(this.bucket, req).run();
   }
 
   /** Deletes the object; a missing one is fine. */
   async discard(handle: string): Promise<void> {
+    const bucket = this.bucket;
     try {
-      await this.request(`deletion of ${handle}`, (abortSignal) =>
-        this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: handle }), { abortSignal }),
+      await bucket.request(`deletion of ${handle}`, (abortSignal) =>
+        bucket.client.send(new DeleteObjectCommand({ Bucket: bucket.name, Key: handle }), { abortSignal }),
       );
     } catch (err) {
       if (err instanceof FerryError && err.kind === 'not_found') return;
@@ -238,18 +234,19 @@ export class S4Destination implements Destination {
     const state = checkpoint.state as Partial<S4UploadState>;
     const uploadId = state.upload_id;
     if (typeof uploadId !== 'string' || uploadId === '') return;
-    const key = typeof state.key === 'string' ? state.key : await this.keyOfUpload(uploadId);
+    const key = typeof state.key === 'string' ? state.key : await this.bucket.keyOfUpload(uploadId);
     if (key === null) return;
-    await this.abortUpload(key, uploadId);
+    await this.bucket.abortUpload(key, uploadId);
   }
 
   /** The object's bytes as stored, for `verify`; null when it is gone. */
   async readCopy(handle: string, signal: AbortSignal): Promise<Readable | null> {
+    const bucket = this.bucket;
     try {
-      const out = await this.request(
+      const out = await bucket.request(
         `read of ${handle}`,
         (abortSignal) =>
-          this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: handle }), { abortSignal }),
+          bucket.client.send(new GetObjectCommand({ Bucket: bucket.name, Key: handle }), { abortSignal }),
         signal,
       );
       const body = out.Body as Readable | undefined;
@@ -262,36 +259,34 @@ export class S4Destination implements Destination {
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    this.bucket.client.destroy();
   }
+}
 
-  // -------------------------------------------------------------------------------------------
-  // Used by MultipartUpload
-
-  get s3(): S3Client {
-    return this.client;
-  }
-
-  get bucketName(): string {
-    return this.bucket;
-  }
-
-  get requestRetry(): RetryPolicy {
-    return this.retry;
-  }
-
-  get parallelParts(): number {
-    return this.connections;
-  }
+/** The bucket's client and the requests the destination and its uploads share. */
+class S4Bucket {
+  constructor(
+    readonly client: S3Client,
+    readonly name: string,
+    /** Tries of one request. */
+    readonly retry: RetryPolicy,
+    /** Parts in flight per file. */
+    readonly connections: number,
+    private readonly partSize: number,
+  ) {}
 
   /** The part size for a file of `size` bytes. */
   partSizeFor(size: number): number {
     return s4PartSize(size, this.partSize);
   }
 
+  metadata(transferId: string): Record<string, string> {
+    return { [TRANSFER_ID_METADATA]: transferId };
+  }
+
   /**
-   * One request, tried under `requestRetry` while it fails transiently (an answer lost included:
-   * only idempotent requests go through here), every failure classified once.
+   * One request, tried under `retry` while it fails transiently (an answer lost included: only
+   * idempotent requests go through here), every failure classified once.
    */
   request<T>(
     what: string,
@@ -319,7 +314,7 @@ export class S4Destination implements Destination {
       const out = await this.request(
         `look at ${key}`,
         (abortSignal) =>
-          this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal }),
+          this.client.send(new HeadObjectCommand({ Bucket: this.name, Key: key }), { abortSignal }),
         signal,
       );
       return {
@@ -338,7 +333,7 @@ export class S4Destination implements Destination {
     try {
       await this.request(`abort of the upload of ${key}`, (abortSignal) =>
         this.client.send(
-          new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }),
+          new AbortMultipartUploadCommand({ Bucket: this.name, Key: key, UploadId: uploadId }),
           {
             abortSignal,
           },
@@ -350,17 +345,12 @@ export class S4Destination implements Destination {
     }
   }
 
-  metadata(transferId: string): Record<string, string> {
-    return { [TRANSFER_ID_METADATA]: transferId };
-  }
-
   /** A file small enough for one PutObject: read whole, sent with its Content-MD5. */
-  private async putWhole(req: UploadRequest): Promise<DestinationNode> {
+  async putWhole(req: UploadRequest): Promise<DestinationNode> {
     const { body, signal, size } = req;
     const reader = new BodyReader(body);
-    let bytes: Buffer;
+    const bytes = Buffer.allocUnsafe(size);
     try {
-      bytes = Buffer.allocUnsafe(size);
       await abortable(
         (async () => {
           await reader.take(size, (piece, at) => piece.copy(bytes, at));
@@ -379,7 +369,7 @@ export class S4Destination implements Destination {
       (abortSignal) =>
         this.client.send(
           new PutObjectCommand({
-            Bucket: this.bucket,
+            Bucket: this.name,
             Key: req.path,
             Body: bytes,
             ContentLength: size,
@@ -395,14 +385,14 @@ export class S4Destination implements Destination {
   }
 
   /** The key of an open upload, from ListMultipartUploads (a checkpoint without its key). */
-  private async keyOfUpload(uploadId: string): Promise<string | null> {
+  async keyOfUpload(uploadId: string): Promise<string | null> {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     for (;;) {
       const page = await this.request('list of open uploads', (abortSignal) =>
         this.client.send(
           new ListMultipartUploadsCommand({
-            Bucket: this.bucket,
+            Bucket: this.name,
             KeyMarker: keyMarker,
             UploadIdMarker: uploadIdMarker,
           }),
@@ -464,7 +454,7 @@ class MultipartUpload {
   private checkpointTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly dest: S4Destination,
+    private readonly bucket: S4Bucket,
     req: UploadRequest,
   ) {
     this.req = req;
@@ -530,16 +520,16 @@ class MultipartUpload {
 
   /** A new upload: CreateMultipartUpload (with the transfer id), then a checkpoint naming it. */
   private async begin(): Promise<null> {
-    this.partSize = this.dest.partSizeFor(this.size);
+    this.partSize = this.bucket.partSizeFor(this.size);
     this.partCount = Math.max(1, Math.ceil(this.size / this.partSize));
     // Sent to the end even when the user cancels meanwhile: an upload S4 made that nobody
     // recorded is aborted at once (nothing stays behind).
-    const created = this.dest.request(`start of the upload of ${this.key}`, (abortSignal) =>
-      this.dest.s3.send(
+    const created = this.bucket.request(`start of the upload of ${this.key}`, (abortSignal) =>
+      this.bucket.client.send(
         new CreateMultipartUploadCommand({
-          Bucket: this.dest.bucketName,
+          Bucket: this.bucket.name,
           Key: this.key,
-          Metadata: this.dest.metadata(this.req.transfer_id),
+          Metadata: this.bucket.metadata(this.req.transfer_id),
         }),
         { abortSignal },
       ),
@@ -553,7 +543,7 @@ class MultipartUpload {
     } catch (err) {
       if (this.req.signal.aborted) {
         void created
-          .then((out) => (out.UploadId ? this.dest.abortUpload(this.key, out.UploadId) : undefined))
+          .then((out) => (out.UploadId ? this.bucket.abortUpload(this.key, out.UploadId) : undefined))
           .catch(() => undefined);
       }
       throw err;
@@ -562,7 +552,13 @@ class MultipartUpload {
     const onCheckpoint = this.req.onCheckpoint;
     if (onCheckpoint) {
       this.lastCheckpointAt = Date.now();
-      await this.race(Promise.resolve(onCheckpoint({ next_offset: 0, state: { ...this.state() } })));
+      try {
+        await this.race(Promise.resolve(onCheckpoint({ next_offset: 0, state: { ...this.state() } })));
+      } catch (err) {
+        // Not recorded: nobody could resume or abandon it later.
+        if (!this.req.signal.aborted) void this.bucket.abortUpload(this.key, uploadId).catch(() => undefined);
+        throw err;
+      }
     }
     return null;
   }
@@ -600,7 +596,7 @@ class MultipartUpload {
       listed = await this.listParts();
     } catch (err) {
       if (errorName(err) !== 'NoSuchUpload') throw err;
-      const node = await this.dest.head(this.key);
+      const node = await this.bucket.head(this.key);
       if (node && node.transfer_id === this.req.transfer_id && node.size === this.size) {
         this.req.body.destroy();
         this.req.onProgress(this.size);
@@ -611,7 +607,7 @@ class MultipartUpload {
     const wrong = [...listed].find(([n, p]) => n > this.partCount || p.size !== this.partLength(n));
     const missing = Array.from({ length: done }, (_, i) => i + 1).find((n) => !listed.has(n));
     if (wrong || missing !== undefined) {
-      await this.dest.abortUpload(this.key, this.uploadId).catch(() => undefined);
+      await this.bucket.abortUpload(this.key, this.uploadId).catch(() => undefined);
       reject(wrong ? `S4 holds a part ${wrong[0]} that does not fit` : `S4 lacks part ${missing}`);
     }
     for (const [n, part] of listed) {
@@ -630,12 +626,12 @@ class MultipartUpload {
     const parts = new Map<number, ListedPart>();
     let marker: string | undefined;
     for (;;) {
-      const page = await this.dest.request(
+      const page = await this.bucket.request(
         `list of the parts of ${this.key}`,
         (abortSignal) =>
-          this.dest.s3.send(
+          this.bucket.client.send(
             new ListPartsCommand({
-              Bucket: this.dest.bucketName,
+              Bucket: this.bucket.name,
               Key: this.key,
               UploadId: this.uploadId,
               PartNumberMarker: marker,
@@ -670,7 +666,7 @@ class MultipartUpload {
         const etag = unquote(held.etag);
         if (/^[0-9a-f]{32}$/.test(etag) && etag !== hash.digest('hex')) {
           // The source changed since, or the part is not ours: the object would mix two versions.
-          const cleanup = this.dest.abortUpload(this.key, this.uploadId).catch(() => undefined);
+          const cleanup = this.bucket.abortUpload(this.key, this.uploadId).catch(() => undefined);
           const error = new ResumeRejectedError(
             `S4 holds a part ${n} of ${this.key} with other bytes; starting it over`,
           );
@@ -694,7 +690,7 @@ class MultipartUpload {
     for (;;) {
       const spare = this.spare.pop();
       if (spare) return spare;
-      if (this.buffers < this.dest.parallelParts) {
+      if (this.buffers < this.bucket.connections) {
         this.buffers++;
         return Buffer.allocUnsafeSlow(Math.min(this.partSize, this.size));
       }
@@ -753,9 +749,9 @@ class MultipartUpload {
         async () => {
           if (this.stop.signal.aborted) throw new CancelledError();
           try {
-            const out = await this.dest.s3.send(
+            const out = await this.bucket.client.send(
               new UploadPartCommand({
-                Bucket: this.dest.bucketName,
+                Bucket: this.bucket.name,
                 Key: this.key,
                 UploadId: this.uploadId,
                 PartNumber: n,
@@ -770,7 +766,7 @@ class MultipartUpload {
             throw this.partFailure(err, what);
           }
         },
-        this.dest.requestRetry,
+        this.bucket.retry,
         { signal: this.stop.signal, retryable: isPlainRetry },
       );
     } catch (err) {
@@ -783,13 +779,13 @@ class MultipartUpload {
   private partFailure(err: unknown, what: string): unknown {
     if (this.stop.signal.aborted) return new CancelledError();
     const name = errorName(err);
-    if (isAnswer(err)) {
+    if (isRefusal(err)) {
       if (name === 'NoSuchUpload') {
         return new ResumeRejectedError(`S4 no longer has the upload of ${this.key}; starting it over`);
       }
       if (name === 'InvalidPart' || name === 'EntityTooSmall') {
         // S4 aborts the whole upload on these: start the file over (and make sure it is aborted).
-        const cleanup = this.dest.abortUpload(this.key, this.uploadId).catch(() => undefined);
+        const cleanup = this.bucket.abortUpload(this.key, this.uploadId).catch(() => undefined);
         const error = new ResumeRejectedError(`S4 refused ${what} (${name}); starting the file over`);
         this.fail(error, cleanup);
         return error;
@@ -797,7 +793,8 @@ class MultipartUpload {
       return classifyS4Error(err, what);
     }
     if (isNotSentError(err)) return classifyS4Error(err, what);
-    if (isNetworkError(err) || name === 'TimeoutError') {
+    // Reset, cut, timed out after sending, or an answer that could not be read: S4 may hold it.
+    if (isNetworkError(err) || name === 'TimeoutError' || httpStatus(err) !== undefined) {
       return new AmbiguousOutcomeError('destination', `the answer to ${what} was lost (${name})`, {
         cause: err,
       });
@@ -819,7 +816,7 @@ class MultipartUpload {
     const listed = await this.listParts();
     const held = listed.get(n);
     if (held && unquote(held.etag) === md5 && held.size === length) return held.etag;
-    const cleanup = this.dest.abortUpload(this.key, this.uploadId).catch(() => undefined);
+    const cleanup = this.bucket.abortUpload(this.key, this.uploadId).catch(() => undefined);
     const error = new ResumeRejectedError(
       `the answer to part ${n} of ${this.key} was lost and S4 does not hold the part; starting the file over on a new upload`,
     );
@@ -849,12 +846,12 @@ class MultipartUpload {
       );
     }
     const what = `completion of ${this.key}`;
-    const retry = this.dest.requestRetry;
+    const retry = this.bucket.retry;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.dest.s3.send(
+        await this.bucket.client.send(
           new CompleteMultipartUploadCommand({
-            Bucket: this.dest.bucketName,
+            Bucket: this.bucket.name,
             Key: this.key,
             UploadId: this.uploadId,
             MultipartUpload: { Parts: parts },
@@ -864,7 +861,7 @@ class MultipartUpload {
         return { handle: this.key, size: this.size, transfer_id: this.req.transfer_id };
       } catch (err) {
         if (this.req.signal.aborted) throw new CancelledError();
-        if (isAnswer(err) && errorName(err) !== 'NoSuchUpload') {
+        if (isRefusal(err) && errorName(err) !== 'NoSuchUpload') {
           const classified = classifyS4Error(err, what);
           if (classified.kind !== 'transient' || attempt >= retry.attempts) throw classified;
         } else if (!(isNotSentError(err) && attempt < retry.attempts)) {
@@ -877,9 +874,9 @@ class MultipartUpload {
 
   /** After an uncertain Complete: our object, if S4 made it; else the file starts over. */
   private async adoptCompleted(cause: unknown): Promise<DestinationNode> {
-    const node = await this.dest.head(this.key, this.stop.signal);
+    const node = await this.bucket.head(this.key, this.stop.signal);
     if (node && node.transfer_id === this.req.transfer_id && node.size === this.size) {
-      this.req.onProgress(this.size);
+      if (!this.req.signal.aborted) this.req.onProgress(this.size);
       return node;
     }
     const error = new ResumeRejectedError(
@@ -1027,10 +1024,19 @@ function isPlainRetry(err: unknown): boolean {
   );
 }
 
-/** S4 answered (an HTTP status came back), as opposed to a failure of the connection. */
-function isAnswer(err: unknown): boolean {
+/** The HTTP status of S4's answer, when one came back. */
+function httpStatus(err: unknown): number | undefined {
   const status = (err as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode;
-  return err instanceof S3ServiceException || typeof status === 'number';
+  return typeof status === 'number' ? status : undefined;
+}
+
+/**
+ * S4 answered that the request failed (an error status came back), as opposed to a failure of
+ * the connection or a success whose answer could not be read: S4 did not act on it.
+ */
+function isRefusal(err: unknown): boolean {
+  const status = httpStatus(err);
+  return status !== undefined ? status >= 300 : err instanceof S3ServiceException;
 }
 
 /** The S3 error code (or the error's name), also through a FerryError's cause. */
