@@ -30,7 +30,8 @@ let peer: S4Peer;
 const open: S4Destination[] = [];
 
 beforeAll(async () => {
-  peer = await startS4Peer();
+  // Pages of two parts or two uploads: every listing the destination makes spans several pages.
+  peer = await startS4Peer({ listPageSize: 2 });
   await peer.createBucket(BUCKET);
 }, 60_000);
 
@@ -166,6 +167,21 @@ describe('S4Destination', () => {
     expect(peer.openUploads()).toEqual([]);
   });
 
+  it('sends up to `connections` parts at once, the last one alone once the others are confirmed', async () => {
+    const dest = destination({ connections: 3 });
+    const data = testBytes(4 * PART + 1, 13);
+    const { req } = request('parallel/five-parts.bin', data);
+    await dest.upload(req);
+    expect(sha256(await readBack(dest, 'parallel/five-parts.bin'))).toBe(sha256(data));
+    const parts = peer.requests.filter((r) => r.kind === 'UploadPart');
+    expect(parts.map((r) => r.partNumber).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([1, 2, 3, 4, 5]);
+    const most = Math.max(...parts.map((r) => r.concurrent));
+    expect(most).toBeLessThanOrEqual(3);
+    expect(most).toBeGreaterThan(1);
+    expect(parts.find((r) => r.partNumber === 5)?.concurrent).toBe(1);
+    expect(parts.at(-1)?.partNumber).toBe(5);
+  });
+
   it('handles keys with spaces and non-ASCII characters', async () => {
     const dest = destination();
     for (const [key, size] of [
@@ -231,6 +247,38 @@ describe('S4Destination', () => {
     expect(second.progress[0]).toBe(PART);
     expect(second.progress.at(-1)).toBe(size);
     expect(peer.openUploads()).toEqual([]);
+  });
+
+  it('resumes an upload S4 no longer has: adopted when this transfer completed it, else started over', async () => {
+    const dest = destination();
+    const data = testBytes(PART + 10, 14);
+    // Completed, then the process died before recording it: the resume adopts the object.
+    const done = request('resume/completed.bin', data);
+    await dest.upload(done.req);
+    peer.resetLog();
+    const again = request('resume/completed.bin', data, {
+      body: bodyOf(data.subarray(PART)),
+      resume: { next_offset: PART, state: done.checkpoints[0]?.state ?? {} },
+      transfer_id: done.req.transfer_id,
+    });
+    expect(await dest.upload(again.req)).toEqual({
+      handle: 'resume/completed.bin',
+      size: data.length,
+      transfer_id: done.req.transfer_id,
+    });
+    expect(peer.count('UploadPart').requests).toBe(0);
+    expect(peer.count('CompleteMultipartUpload').requests).toBe(0);
+
+    // Aborted (or another transfer's object at the key): the file starts over.
+    const other = request('resume/completed.bin', data, {
+      body: bodyOf(data.subarray(PART)),
+      resume: { next_offset: PART, state: done.checkpoints[0]?.state ?? {} },
+    });
+    await expect(dest.upload(other.req)).rejects.toBeInstanceOf(ResumeRejectedError);
+    const bad = request('resume/bad.bin', data, {
+      resume: { next_offset: 3, state: { upload_id: 'x', part_size: PART } },
+    });
+    await expect(dest.upload(bad.req)).rejects.toBeInstanceOf(ResumeRejectedError);
   });
 
   it('counts a part whose answer was lost when S4 holds it', async () => {
@@ -395,6 +443,33 @@ describe('S4Destination', () => {
       null,
       'NoSuchUpload',
     ]);
+  });
+
+  it('abandons an upload cancelled before its first part, also from a checkpoint without its key', async () => {
+    const dest = destination();
+    const saved: UploadCheckpoint[] = [];
+    for (const name of ['a', 'b', 'c']) {
+      const watched = request(`cancel/early-${name}.bin`, testBytes(2 * PART, 1), {
+        body: new PassThrough(),
+      });
+      const running = dest.upload(watched.req);
+      running.catch(() => undefined);
+      await until('the upload to start', () => watched.checkpoints.length === 1);
+      watched.controller.abort();
+      await expect(running).rejects.toBeInstanceOf(CancelledError);
+      saved.push(watched.checkpoints[0] as UploadCheckpoint);
+    }
+    expect(openFor('cancel/early-a.bin')).toHaveLength(1);
+    expect(peer.openUploads().filter((u) => u.key.startsWith('cancel/early-'))).toHaveLength(3);
+    // The last in S4's order, found by its id across pages of two uploads.
+    const [a, b, c] = saved as [UploadCheckpoint, UploadCheckpoint, UploadCheckpoint];
+    await dest.abandon({ next_offset: 0, state: { upload_id: c.state.upload_id, part_size: PART } });
+    expect(peer.count('ListMultipartUploads').requests).toBeGreaterThanOrEqual(2);
+    expect(openFor('cancel/early-c.bin')).toEqual([]);
+    expect(openFor('cancel/early-a.bin')).toHaveLength(1);
+    await dest.abandon(a);
+    await dest.abandon(b);
+    expect(peer.openUploads()).toEqual([]);
   });
 
   it('finds, reads and discards copies; missing ones are no error', async () => {

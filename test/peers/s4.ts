@@ -91,6 +91,8 @@ export interface S4RequestRecord extends S4Request {
   outcome: number | 'reset' | 'lost';
   /** The error code the peer answered, when it refused. */
   error: string | null;
+  /** Requests of this kind being handled when this one had arrived whole, itself included. */
+  concurrent: number;
 }
 
 export interface S4Part {
@@ -175,7 +177,17 @@ class Refusal {
   ) {}
 }
 
-export async function startS4Peer(opts: { buckets?: string[] } = {}): Promise<S4Peer> {
+export interface S4PeerOptions {
+  buckets?: string[];
+  /**
+   * The most parts (ListParts) and uploads (ListMultipartUploads) one page holds (default 1000, as
+   * S4): a small page makes a client's pagination show with a few parts.
+   */
+  listPageSize?: number;
+}
+
+export async function startS4Peer(opts: S4PeerOptions = {}): Promise<S4Peer> {
+  const pageSize = opts.listPageSize ?? 1000;
   const s3: S3Peer = await startS3Peer(opts.buckets ?? []);
   const accessKeyId = `S4TEST${randomBytes(6).toString('hex').toUpperCase()}`;
   const secretAccessKey = randomBytes(24).toString('base64url');
@@ -189,6 +201,7 @@ export async function startS4Peer(opts: { buckets?: string[] } = {}): Promise<S4
   const faults: { type: 'lose' | 'reset' | 'refuse'; match: Match; remaining: number; refusal?: Refusal }[] =
     [];
   const sockets = new Set<Socket>();
+  const active = new Map<S4RequestKind, number>();
 
   const takeFault = (req: S4Request): (typeof faults)[number] | null => {
     for (const fault of faults) {
@@ -216,9 +229,24 @@ export async function startS4Peer(opts: { buckets?: string[] } = {}): Promise<S4
       return; // the client went away before sending it all: nothing to do
     }
     const parsed = parseRequest(req, body);
-    const record: S4RequestRecord = { ...parsed, outcome: 0, error: null };
+    const concurrent = (active.get(parsed.kind) ?? 0) + 1;
+    active.set(parsed.kind, concurrent);
+    const record: S4RequestRecord = { ...parsed, outcome: 0, error: null, concurrent };
     requests.push(record);
+    try {
+      await respond(req, res, parsed, record, body);
+    } finally {
+      active.set(parsed.kind, (active.get(parsed.kind) ?? 1) - 1);
+    }
+  }
 
+  async function respond(
+    req: IncomingMessage,
+    res: ServerResponse,
+    parsed: S4Request,
+    record: S4RequestRecord,
+    body: Buffer,
+  ): Promise<void> {
     const fault = takeFault(parsed);
     if (fault?.type === 'reset') {
       record.outcome = 'reset';
@@ -392,7 +420,7 @@ export async function startS4Peer(opts: { buckets?: string[] } = {}): Promise<S4
   function listParts(r: S4Request): Answer {
     const upload = openUpload(r);
     const query = new URLSearchParams(r.query);
-    const maxParts = Math.max(0, Math.min(1000, Number(query.get('max-parts') ?? 1000) || 1000));
+    const maxParts = Math.max(0, Math.min(pageSize, Number(query.get('max-parts') ?? pageSize) || pageSize));
     const marker = Number(query.get('part-number-marker') ?? 0) || 0;
     const all = [...upload.parts.values()]
       .sort((a, b) => a.number - b.number)
@@ -419,16 +447,24 @@ export async function startS4Peer(opts: { buckets?: string[] } = {}): Promise<S4
   function listUploads(r: S4Request): Answer {
     const query = new URLSearchParams(r.query);
     const prefix = query.get('prefix') ?? '';
-    const maxUploads = Math.max(0, Math.min(1000, Number(query.get('max-uploads') ?? 1000) || 1000));
+    const maxUploads = Math.max(
+      0,
+      Math.min(pageSize, Number(query.get('max-uploads') ?? pageSize) || pageSize),
+    );
+    const keyMarker = query.get('key-marker') ?? '';
+    const idMarker = query.get('upload-id-marker') ?? '';
+    // S3's order: by key, then by upload id; a page starts after (key-marker, upload-id-marker).
     const open = [...uploads.values()]
       .filter((u) => u.bucket === r.bucket && u.key.startsWith(prefix))
-      .sort((a, b) => (a.key === b.key ? a.uploadId.localeCompare(b.uploadId) : a.key < b.key ? -1 : 1));
+      .filter((u) => u.key > keyMarker || (u.key === keyMarker && idMarker !== '' && u.uploadId > idMarker))
+      .sort((a, b) => (a.key === b.key ? (a.uploadId < b.uploadId ? -1 : 1) : a.key < b.key ? -1 : 1));
     const page = open.slice(0, maxUploads);
     const truncated = open.length > page.length;
     const last = page.at(-1);
     const xml =
       `<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">` +
-      `<Bucket>${escapeXml(r.bucket ?? '')}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>` +
+      `<Bucket>${escapeXml(r.bucket ?? '')}</Bucket><KeyMarker>${escapeXml(keyMarker)}</KeyMarker>` +
+      `<UploadIdMarker>${escapeXml(idMarker)}</UploadIdMarker>` +
       `<NextKeyMarker>${escapeXml(truncated && last ? last.key : '')}</NextKeyMarker>` +
       `<NextUploadIdMarker>${escapeXml(truncated && last ? last.uploadId : '')}</NextUploadIdMarker>` +
       `<Prefix>${escapeXml(prefix)}</Prefix><MaxUploads>${maxUploads}</MaxUploads><IsTruncated>${truncated}</IsTruncated>` +
