@@ -16,7 +16,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { S4Destination, type S4Config } from '../src/main/engine/destinations/s4';
+import { S4Destination, s4PartSize, type S4Config } from '../src/main/engine/destinations/s4';
 import { CancelledError, FerryError, ResumeRejectedError } from '../src/main/engine/errors';
 import type { UploadCheckpoint, UploadRequest } from '../src/main/engine/ports';
 import { startS4Peer, type S4Peer } from './peers/s4';
@@ -470,6 +470,13 @@ describe('S4Destination', () => {
     await dest.abandon(a);
     await dest.abandon(b);
     expect(peer.openUploads()).toEqual([]);
+  });
+
+  it('raises the part size in whole MiB so no file needs more than 10 000 parts', () => {
+    expect(s4PartSize(10_000 * 8 * MiB)).toBe(8 * MiB);
+    expect(s4PartSize(10_000 * 8 * MiB + 1)).toBe(9 * MiB);
+    expect(s4PartSize(100 * 1024 * MiB)).toBe(11 * MiB);
+    expect(s4PartSize(10_000 * PART + 1, PART)).toBe(6 * MiB);
   });
 
   it('finds, reads and discards copies; missing ones are no error', async () => {

@@ -194,7 +194,9 @@ export async function startS4Peer(opts: S4PeerOptions = {}): Promise<S4Peer> {
   S3rverAccount.DUMMY_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey);
   const secrets = new Map([[accessKeyId, secretAccessKey]]);
   const upstream = new URL(s3.endpoint);
-  const agent = new http.Agent({ keepAlive: true });
+  // A new connection to s3rver per request: a kept-alive one that s3rver closes as it goes idle
+  // would meet a request now and then, and the reset would look like a fault of the peer.
+  const agent = new http.Agent({ keepAlive: false });
 
   const uploads = new Map<string, UploadRecord>();
   const requests: S4RequestRecord[] = [];
@@ -262,8 +264,12 @@ export async function startS4Peer(opts: S4PeerOptions = {}): Promise<S4Peer> {
         checkHeaders(parsed);
         answer = await act(parsed, req, body);
       } catch (err) {
-        if (!(err instanceof Refusal)) throw err;
-        answer = errorAnswer(err, parsed);
+        // A failure of the peer itself (s3rver unreachable…) is what S4 answers its own: 500.
+        const refusal =
+          err instanceof Refusal
+            ? err
+            : new Refusal(500, 'InternalError', `the test peer failed: ${(err as Error).message}`);
+        answer = errorAnswer(refusal, parsed);
       }
     }
     record.outcome = answer.status;

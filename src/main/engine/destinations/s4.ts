@@ -14,6 +14,12 @@
  *   transfer id, the right size) tells whether it happened, instead of a second Complete;
  * - an account over its storage quota is answered 403 AccountProblem: kind `quota`.
  *
+ * A checkpoint's state is `{ upload_id, part_size, key }`: the key because `abandon` gets only the
+ * checkpoint and AbortMultipartUpload needs it (a state without it is looked up by upload id in
+ * ListMultipartUploads). A cancel answers at once and leaves the multipart upload for a resume,
+ * except a CompleteMultipartUpload already sent: it is left to end on its own (the object it makes
+ * carries the transfer id, so a later look adopts it).
+ *
  * Retries are ours, per request, under `requestRetry` (the SDK tries once), as for MEGA and S3.
  * Memory: at most `connections` part buffers, reused from part to part.
  */
@@ -110,7 +116,10 @@ const CHECKPOINT_INTERVAL_MS = 1000;
 const REQUEST_IDLE_TIMEOUT_MS = 120_000;
 const CONNECT_TIMEOUT_MS = 15_000;
 
-/** The part size of a file: the configured one, raised in whole MiB so no file needs more than 10 000 parts. */
+/**
+ * The part size of a file: the configured one, raised in whole MiB when the file would need more
+ * than 10 000 parts.
+ */
 export function s4PartSize(size: number, base: number = S4_DEFAULT_PART_SIZE): number {
   if (Math.ceil(size / base) <= S4_MAX_PARTS) return base;
   return Math.ceil(size / S4_MAX_PARTS / MiB) * MiB;
@@ -139,7 +148,10 @@ export class S4Destination implements Destination {
       throw new FerryError('config', 'destination', `S4 part size must be at least 5 MiB, not ${partSize}`);
     }
     this.threshold = config.multipartThreshold ?? partSize;
-    const agentOptions = { keepAlive: true, maxSockets: 64 };
+    // Idle pooled sockets close after 30 s, and a second before the server's Keep-Alive hint (Node
+    // lowers the timeout to it): a part sent on a socket the server is closing would be a lost
+    // answer, and a lost part answer S4 does not hold starts the file over.
+    const agentOptions = { keepAlive: true, maxSockets: 64, timeout: 30_000 };
     const client = new S3Client({
       endpoint: config.endpoint,
       region: config.region,
