@@ -50,7 +50,8 @@ function request(path: string, data: Buffer, extra: Partial<UploadRequest> = {})
     path,
     size: data.length,
     body: Readable.from(data.length > 0 ? [data] : []),
-    transfer_id: `tid-${path}`,
+    // A transfer id is a UUID in the engine: ASCII, whatever the path.
+    transfer_id: `tid-${sha256(Buffer.from(path)).slice(0, 24)}`,
     signal: new AbortController().signal,
     onProgress: () => undefined,
     ...extra,

@@ -2,7 +2,7 @@
  * The destinations the conformance suite (test/destinations.conformance.test.ts) runs against,
  * like rclone's fstests: one entry per destination, each starting its real peer and building the
  * Destination under test on it. The suite names no destination: adding one is adding an entry
- * here (an S4 entry: a second s3rver behind the S4 rules proxy, an S4 Destination on it).
+ * here.
  *
  * What an entry gives, and why the suite needs it:
  * - `name`: shown in the suite's titles.
@@ -37,6 +37,8 @@ import { LocalDestination } from '../../src/main/engine/destinations/local';
 import { MegaDestination } from '../../src/main/engine/destinations/mega';
 import type { Destination } from '../../src/main/engine/ports';
 import { downloadSha256, listPath, startMegaPeer } from './mega';
+import { S4Destination } from '../../src/main/engine/destinations/s4';
+import { startS4Peer } from './s4';
 
 export interface DestinationUnderTest {
   name: string;
@@ -158,4 +160,66 @@ export const localUnderTest: DestinationUnderTest = {
 };
 
 /** Every destination the conformance suite runs against. */
-export const DESTINATIONS_UNDER_TEST: DestinationUnderTest[] = [megaUnderTest, localUnderTest];
+/**
+ * MEGA S4 on a second s3rver behind the S4 rules proxy (test/peers/s4.ts), which refuses what S4
+ * refuses (a part number sent twice, unequal parts, checksum headers, a missing Content-MD5), so a
+ * case fails where S4 would. Parts are 5 MiB (S4's least): the boundaries are one PutObject up to
+ * one part, multipart above it. Quota: 403 AccountProblem, as S4 answers over its quota.
+ */
+export const s4UnderTest: DestinationUnderTest = {
+  name: 's4',
+  boundarySizes: [0, 1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1, 10 * MiB + 1],
+  resume: { size: 20 * MiB + 7, stallAt: 5 * MiB, stallAgainAt: 10 * MiB },
+  async start() {
+    const bucket = 'conformance';
+    const peer = await startS4Peer({ buckets: [bucket] });
+    const made: S4Destination[] = [];
+    const build = (): S4Destination => {
+      const destination = new S4Destination({
+        endpoint: peer.endpoint,
+        region: peer.region,
+        accessKeyId: peer.accessKeyId,
+        secretAccessKey: peer.secretAccessKey,
+        bucket,
+        connections: 2,
+        partSize: 5 * MiB,
+        requestRetry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 200 },
+      });
+      made.push(destination);
+      return destination;
+    };
+    const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+    return {
+      destination: build(),
+      reopen: build,
+      path: (relative) => relative,
+      async readBack(path) {
+        const object = await peer.readObject(bucket, path);
+        if (!object) throw new Error(`no object at ${path}`);
+        return { sha256: sha(object.bytes), size: object.bytes.length };
+      },
+      copies: async (path) => ((await peer.readObject(bucket, path)) ? 1 : 0),
+      leftovers: async (path) =>
+        peer
+          .openUploads(bucket)
+          .filter((u) => u.key === path)
+          .map((u) => `multipart upload ${u.uploadId}`),
+      receivedBytes: () => peer.count('UploadPart').bytes + peer.count('PutObject').bytes,
+      async refuseForQuota() {
+        peer.answerQuota(() => true);
+        return {
+          size: 100 * KiB,
+          async restore() {
+            peer.clearFaults();
+          },
+        };
+      },
+      async stop() {
+        await Promise.all(made.map((destination) => destination.close().catch(() => undefined)));
+        await peer.stop();
+      },
+    };
+  },
+};
+
+export const DESTINATIONS_UNDER_TEST: DestinationUnderTest[] = [megaUnderTest, s4UnderTest, localUnderTest];

@@ -68,7 +68,7 @@ export class DestinationDirectory implements DestinationSet {
 
   private open<K extends DestinationKind>(kind: K, id: string): Destination | null {
     const factory = this.factories[kind] as DestinationRegistry[K];
-    return factory ? factory.open(id, this.valuesOf(kind), this.ctx) : null;
+    return factory.open(id, this.valuesOf(kind), this.ctx);
   }
 
   problemWith(id: string): string | null {

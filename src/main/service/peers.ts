@@ -10,6 +10,7 @@ import type { ConnectionTestResult } from '../../shared/contract';
 import type { DestinationKind, DestinationValues } from '../../shared/destinations';
 import { megaFactory, scrubSecrets } from '../engine/destinations/mega-factory';
 import { localFactory } from '../engine/destinations/local-factory';
+import { s4Factory } from '../engine/destinations/s4-factory';
 import type {
   DestinationContext,
   DestinationFactory,
@@ -64,7 +65,11 @@ export function destinationContextOf(
 }
 
 /** The destinations of the registry, by kind. */
-export const DESTINATION_REGISTRY: DestinationRegistry = { mega: megaFactory, local: localFactory };
+export const DESTINATION_REGISTRY: DestinationRegistry = {
+  mega: megaFactory,
+  s4: s4Factory,
+  local: localFactory,
+};
 
 /** The Test button of a destination's Settings section. */
 export async function testDestination(
@@ -72,8 +77,7 @@ export async function testDestination(
   values: SettingsValues,
   ctx: DestinationContext,
 ): Promise<ConnectionTestResult> {
-  const factory = DESTINATION_REGISTRY[kind] as DestinationFactory<DestinationKind> | undefined;
-  if (!factory) return { target: kind, ok: false, message: `${kind} is not available in this build` };
+  const factory = DESTINATION_REGISTRY[kind] as DestinationFactory<DestinationKind>;
   return factory.test(values[kind] as DestinationValues, ctx);
 }
 

@@ -37,4 +37,4 @@ export interface DestinationFactory<K extends DestinationKind> {
   test(values: DestinationValues<K>, ctx: DestinationContext): Promise<ConnectionTestResult>;
 }
 
-export type DestinationRegistry = { [K in DestinationKind]?: DestinationFactory<K> };
+export type DestinationRegistry = { [K in DestinationKind]: DestinationFactory<K> };
