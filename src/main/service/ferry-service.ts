@@ -329,16 +329,16 @@ export class FerryService implements FerryApi {
     const parsed = await this.parseBatchRequest(request);
     if (parsed.dry_run)
       throw new InputError('dry_run: a dry run is a plan: ask planBatch (POST /api/batches/plan)');
-    if (parsed.run === 'queue' && this.store.kind !== 'mongodb') {
-      throw new InputError(
-        'run: "queue" hands the batch to workers, and workers share a MongoDB store: set MONGODB_URI ' +
-          '(this process uses the embedded store); "here" moves it in this process',
-      );
-    }
     if (parsed.run === 'queue' && declarationOf(parsed.destination).machineBound) {
       throw new InputError(
         `run: "queue" hands the batch to workers, which may run on other machines: a ${parsed.destination} ` +
           'destination is written by the process that starts the batch ("here")',
+      );
+    }
+    if (parsed.run === 'queue' && this.store.kind !== 'mongodb') {
+      throw new InputError(
+        'run: "queue" hands the batch to workers, and workers share a MongoDB store: set MONGODB_URI ' +
+          '(this process uses the embedded store); "here" moves it in this process',
       );
     }
     // Nothing to send to yet: one clear message (the host starts without an account).
