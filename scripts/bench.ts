@@ -438,8 +438,8 @@ async function main(): Promise<void> {
     delete defaultEnv.MONGODB_URI;
 
     // 2. Cost: the crypto floor, then one big object through the CLI as a whole process.
+    const floor = await floorInChild();
     {
-      const floor = await floorInChild();
       const one = await measured(
         work,
         [CLI, 'transfer', '--bucket', BUCKET, '--key', `single/${BIG / MiB}MiB.bin`, '--target', '/Cost'],
@@ -556,6 +556,23 @@ async function main(): Promise<void> {
         `killed at ${Math.round(killedAt / MiB)} MiB of ${BIG / MiB} MiB; after resume: ${doc?.status}, ` +
           `sent again ${Math.round((sentAgain / MiB) * 10) / 10} MiB, downloaded and MAC-checked: ${verified.size === BIG}`,
       );
+    }
+
+    // S3 → MEGA S4: the same big object through `transfer --dest s4:` (scripts/s4-bench.ts).
+    {
+      const { s4Bench, streamSha256 } = await import('./s4-bench');
+      const key = `single/${BIG / MiB}MiB.bin`;
+      results.s4 = await s4Bench({
+        cli: CLI,
+        bucket: BUCKET,
+        key,
+        size: BIG,
+        env: { ...defaultEnv, MEGAFERRY_DATA_DIR: join(work, 's4-data') },
+        floorCpuPerGib: floor.cpu_s_per_gib,
+        measure: (args, env) => measured(work, args, env),
+        expectedSha256: async () =>
+          streamSha256((await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body as Readable),
+      });
     }
 
     await writeResults(results);
