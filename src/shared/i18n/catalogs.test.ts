@@ -75,6 +75,10 @@ describe.each(LANGUAGES.filter((l) => l !== 'en'))('the %s catalog', (language) 
       'units.speed',
       'settings.s3.title',
       'settings.mega.title',
+      // Product names: MEGA and MEGA S4.
+      'settings.s4.title',
+      'destinations.mega',
+      'destinations.s4',
       'settings.mongodb.title',
       'settings.s3.regionPlaceholder',
       'batch.route',

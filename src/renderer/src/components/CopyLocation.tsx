@@ -1,6 +1,7 @@
 /**
- * Where a copy sent to MEGA S4 or a local folder can be found (its URL, its path), with a button
- * that copies it: those destinations have no link to open, the way MEGA's "Open in MEGA" does.
+ * Where a copy sent to MEGA S4 or a local folder can be found (its URL, its path), as a button
+ * that copies it (the location itself in its tooltip): those destinations have no link to open,
+ * the way MEGA's "Open in MEGA" does.
  */
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -26,13 +27,14 @@ export function CopyLocation({ location, label }: { location: string; label: str
   };
   return (
     <span className="copy-location">
-      <span id={`loc-${location}`} className="small muted truncate copy-location__text" title={location}>
+      <span id={`loc-${location}`} className="sr-only">
         {location}
       </span>
       <button
+        title={location}
         type="button"
         className="button button--ghost button--small"
-        aria-label={t('batch.copyLocationLabel', { key: label })}
+        aria-label={t(copied ? 'batch.copiedLabel' : 'batch.copyLocationLabel', { key: label })}
         onClick={() => void copy()}
       >
         {copied ? t('batch.copied') : t('batch.copyLocation')}

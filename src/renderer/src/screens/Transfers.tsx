@@ -147,10 +147,8 @@ type TFunction = ReturnType<typeof useTranslation>['t'];
 
 /** Where a batch sends its files, for its card: the MEGA folder, or the S4 or local target named. */
 function routeTarget(t: TFunction, batch: { target?: string; destination?: string }): string {
-  const kind = batch.destination ? kindOfDestinationId(batch.destination) : 'mega';
-  const target = batch.target ?? '/';
-  if (!kind || kind === 'mega') return target;
-  return `${t(`destinations.${kind}`)} ${target}`;
+  const kind = (batch.destination ? kindOfDestinationId(batch.destination) : null) ?? 'mega';
+  return `${t(`destinations.${kind}`)} ${batch.target ?? '/'}`;
 }
 
 const FileRow = memo(function FileRow({ id, batchId }: { id: string; batchId: string }) {
