@@ -193,17 +193,20 @@ export function HistoryScreen() {
                       <a href={f.mega_link} target="_blank" rel="noreferrer">
                         {f.s4_key}
                       </a>
-                    ) : f.status === 'done' && copyLocation(f.destination, f.s4_key) ? (
-                      <CopyLocation
-                        location={copyLocation(f.destination, f.s4_key) ?? ''}
-                        label={f.remote_key}
-                      />
                     ) : (
                       f.s4_key
                     )}
                     {!f.destination.startsWith('mega:') && (
-                      <div className="small muted truncate" title={f.destination}>
-                        {destinationLabel(f.destination)}
+                      <div className="small muted history__where">
+                        <span className="truncate" title={f.destination}>
+                          {destinationLabel(f.destination)}
+                        </span>
+                        {f.status === 'done' && copyLocation(f.destination, f.s4_key) && (
+                          <CopyLocation
+                            location={copyLocation(f.destination, f.s4_key) ?? ''}
+                            label={f.remote_key}
+                          />
+                        )}
                       </div>
                     )}
                   </td>
