@@ -266,7 +266,7 @@ function buildProgram(): Command {
   program
     .name('megaferry')
     .description(
-      'Move files from S3 (or any S3-compatible store) into MEGA, with one MongoDB document per file.',
+      'Move files from S3 (or any S3-compatible store) into MEGA, MEGA S4 or a local folder, with one MongoDB document per file.',
     )
     .version(pkg.version)
     .showHelpAfterError(false)
@@ -784,8 +784,9 @@ function buildProgram(): Command {
   program
     .command('verify')
     .description(
-      "Download files done at MEGA and check their bytes against the source (SHA-256) and their MAC against MEGA's " +
-        'reference; records the result on each file. Exit 1 on any mismatch.',
+      'Download done files from their destination and check their bytes against the source (SHA-256): MEGA copies ' +
+        "decrypted, with their MAC checked against MEGA's reference; S4 and local copies as stored. Records the " +
+        'result on each file. Exit 1 on any mismatch.',
     )
     .option('--batch <batch_id>', 'the done files of this batch')
     .option('--all', 'every done file (the default)')
