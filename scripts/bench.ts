@@ -23,6 +23,7 @@
  * `-- --workers` measures one job spread over 1, 2 and 4 `megaferry worker` processes instead
  * (scripts/workers-bench.ts).
  *
+ * `-- --s4` measures only the floor and S3 → MEGA S4 (a whole `transfer --dest s4:` process).
  * `-- --quick` uses 64/128 MiB objects to try the bench itself; `-- --startup` runs only the
  * start-up figures, `-- --cost` only the floor, one big object and three at once (2 and 3); `-- --cli PATH` measures another build of the CLI (before/after figures).
  * Figures go to bench-results/.
@@ -51,6 +52,8 @@ const quick = process.argv.includes('--quick');
 const startupOnly = process.argv.includes('--startup');
 /** Only the cost figures (the floor, one big object, three at once): for before/after comparisons. */
 const costOnly = process.argv.includes('--cost');
+/** Only the floor and S3 → MEGA S4 (scripts/s4-bench.ts). */
+const s4Only = process.argv.includes('--s4');
 const SIZES = quick ? [64 * MiB, 128 * MiB] : [512 * MiB, 1024 * MiB];
 const BIG = quick ? 128 * MiB : 1024 * MiB;
 const BUCKET = 'bench';
@@ -399,15 +402,15 @@ async function main(): Promise<void> {
       return;
     }
     console.log(`filling the bucket (${quick ? 'quick' : 'full'} run)…`);
-    for (const size of costOnly ? [BIG] : SIZES)
+    for (const size of costOnly || s4Only ? [BIG] : SIZES)
       await s3.put(BUCKET, `single/${size / MiB}MiB.bin`, patterned(size), size);
-    for (let i = 0; i < 3; i++) await s3.put(BUCKET, `trio/${i}.bin`, patterned(BIG), BIG);
-    if (!costOnly) await s3.put(BUCKET, 'resume/big.bin', patterned(BIG), BIG);
+    if (!s4Only) for (let i = 0; i < 3; i++) await s3.put(BUCKET, `trio/${i}.bin`, patterned(BIG), BIG);
+    if (!costOnly && !s4Only) await s3.put(BUCKET, 'resume/big.bin', patterned(BIG), BIG);
 
     // 1. Throughput, three ways, same run; each upload in a process of its own (the peers stay
     //    here), so the uploader has a core to itself as it would next to a real bucket.
     const throughput: Record<string, unknown>[] = [];
-    for (const size of costOnly ? [] : SIZES) {
+    for (const size of costOnly || s4Only ? [] : SIZES) {
       const key = `single/${size / MiB}MiB.bin`;
       const [stock, plain, ferry] = [
         await uploadWorker('stock', key, size, peerEnv),
@@ -430,7 +433,7 @@ async function main(): Promise<void> {
           `(peak RSS ${ferry.peak} MiB)`,
       );
     }
-    if (!costOnly) results.throughput = throughput;
+    if (!costOnly && !s4Only) results.throughput = throughput;
 
     const env = { ...peerEnv, MEGAFERRY_RETRY_BASE_MS: '200' };
     // The whole-process measures run at default settings: the embedded store, not MongoDB.
@@ -439,6 +442,30 @@ async function main(): Promise<void> {
 
     // 2. Cost: the crypto floor, then one big object through the CLI as a whole process.
     const floor = await floorInChild();
+    results.floor_cpu_s_per_gib = floor.cpu_s_per_gib;
+    // S3 → MEGA S4 (issue 11): the same big object through `transfer --dest s4:` (scripts/s4-bench.ts).
+    {
+      const { s4Bench, streamSha256 } = await import('./s4-bench');
+      const key = `single/${BIG / MiB}MiB.bin`;
+      results.s4 = await s4Bench({
+        cli: CLI,
+        bucket: BUCKET,
+        key,
+        size: BIG,
+        env: { ...defaultEnv, MEGAFERRY_DATA_DIR: join(work, 's4-data') },
+        floorCpuPerGib: floor.cpu_s_per_gib,
+        measure: (args, env) => measured(work, args, env),
+        expectedSha256: async () =>
+          streamSha256(
+            (await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body as Readable,
+          ),
+      });
+    }
+
+    if (s4Only) {
+      await writeResults(results);
+      return;
+    }
     {
       const one = await measured(
         work,
@@ -556,23 +583,6 @@ async function main(): Promise<void> {
         `killed at ${Math.round(killedAt / MiB)} MiB of ${BIG / MiB} MiB; after resume: ${doc?.status}, ` +
           `sent again ${Math.round((sentAgain / MiB) * 10) / 10} MiB, downloaded and MAC-checked: ${verified.size === BIG}`,
       );
-    }
-
-    // S3 → MEGA S4: the same big object through `transfer --dest s4:` (scripts/s4-bench.ts).
-    {
-      const { s4Bench, streamSha256 } = await import('./s4-bench');
-      const key = `single/${BIG / MiB}MiB.bin`;
-      results.s4 = await s4Bench({
-        cli: CLI,
-        bucket: BUCKET,
-        key,
-        size: BIG,
-        env: { ...defaultEnv, MEGAFERRY_DATA_DIR: join(work, 's4-data') },
-        floorCpuPerGib: floor.cpu_s_per_gib,
-        measure: (args, env) => measured(work, args, env),
-        expectedSha256: async () =>
-          streamSha256((await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body as Readable),
-      });
     }
 
     await writeResults(results);
