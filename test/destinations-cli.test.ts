@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { startS3Peer, type S3Peer } from './peers/s3';
 import { startS4Peer, type S4Peer } from './peers/s4';
 import { MiB, sha256, testBytes } from './peers/fixtures';
-import { cli } from './peers/cli-process';
+import { cli, start } from './peers/cli-process';
+import { startMongo } from './peers/mongo';
 import type { BatchStatus } from '../src/shared/contract';
 import type { FileRecord } from '../src/shared/api';
 
@@ -190,5 +191,42 @@ describe('transfer --dest local:/folder', () => {
     const verified = await cli(['verify', '--json'], env());
     expect(verified.code, verified.stderr).toBe(0);
     expect((JSON.parse(verified.stdout) as { summary: { ok: number } }).summary.ok).toBe(2 * OBJECTS.length);
+  });
+});
+
+describe('S4 through the workers', () => {
+  it('a worker with S4 keys moves a `transfer --dest s4: --queue`; the bytes land in S4', async () => {
+    const mongo = await startMongo();
+    const shared = { MONGODB_URI: mongo.uri, MEGAFERRY_DATA_DIR: join(work, 'worker-data') };
+    const worker = start(['worker', '--name', 's4-worker'], env(shared));
+    try {
+      const r = await cli(
+        [
+          'transfer',
+          '--bucket',
+          BUCKET,
+          '--prefix',
+          'photos/',
+          '--dest',
+          `s4:${ARCHIVE}/workers/`,
+          '--queue',
+          '--json',
+        ],
+        env(shared),
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const status = JSON.parse(r.stdout) as BatchStatus;
+      expect(status.overall_status).toBe('completed');
+      expect(status.run).toBe('queue');
+      for (const key of ['photos/a.jpg', 'photos/b c ü.jpg']) {
+        const object = await s4.readObject(ARCHIVE, `workers/${key}`);
+        expect(sha256(object?.bytes ?? Buffer.alloc(0)), key).toBe(shas.get(key));
+      }
+      expect(worker.out().stdout).toMatch(/working the queues of s4:127\.0\.0\.1:\d+/);
+    } finally {
+      worker.child.kill('SIGTERM');
+      await worker.done;
+      await mongo.stop();
+    }
   });
 });

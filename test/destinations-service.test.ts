@@ -64,7 +64,12 @@ describe('a batch keeps its destination', () => {
     const first = await FerryService.open(configFromEnv(env(s4a, dataDir, { MEGAFERRY_BWLIMIT: '4M' })), {
       resume: false,
     });
-    const started = await first.startBatch({ bucket: BUCKET, prefix: 'slow/', destination: 's4', target: ARCHIVE });
+    const started = await first.startBatch({
+      bucket: BUCKET,
+      prefix: 'slow/',
+      destination: 's4',
+      target: ARCHIVE,
+    });
     expect(started.started).toHaveLength(3);
     const batch = await first.getBatch(started.batch_id);
     expect(batch.destination).toBe(`s4:${new URL(s4a.endpoint).host}/${ARCHIVE}`);
@@ -84,7 +89,9 @@ describe('a batch keeps its destination', () => {
       expect(waiting.files.every((f) => f.status === 'pending')).toBe(true);
       expect(s4b.count('UploadPart').requests + s4b.count('PutObject').requests).toBe(0);
       // A retry asked of it says why, changing nothing.
-      await expect(other.manager.retry(started.batch_id)).rejects.toThrow(/not the MEGA S4 access configured here/);
+      await expect(other.manager.retry(started.batch_id)).rejects.toThrow(
+        /not the MEGA S4 access configured here/,
+      );
     } finally {
       await other.close();
     }
@@ -119,7 +126,11 @@ describe('a batch keeps its destination', () => {
         target: `${ARCHIVE}/cancel/`,
         max_concurrent: 2,
       });
-      await waitFor('an open multipart upload', () => s4a.openUploads(ARCHIVE).length > 0 || undefined, 30_000);
+      await waitFor(
+        'an open multipart upload',
+        () => s4a.openUploads(ARCHIVE).length > 0 || undefined,
+        30_000,
+      );
       await service.cancelBatch(started.batch_id);
       expect((await service.getBatch(started.batch_id)).overall_status).toBe('cancelled');
       expect(s4a.openUploads(ARCHIVE).filter((u) => u.key.startsWith('cancel/'))).toEqual([]);
@@ -135,7 +146,12 @@ describe('the headless host', () => {
     const token = 'dest-token-0123456789';
     const { proc, url } = await serveProcess(env(s4a, join(work, 'host')), token);
     try {
-      const settings = await apiCall<Record<string, Record<string, unknown>>>(url, token, 'GET', '/api/settings');
+      const settings = await apiCall<Record<string, Record<string, unknown>>>(
+        url,
+        token,
+        'GET',
+        '/api/settings',
+      );
       expect(settings.body.s4).toEqual({
         endpoint: s4a.endpoint,
         region: s4a.region,
@@ -148,7 +164,10 @@ describe('the headless host', () => {
         target: 's4',
         draft: { s4: { default_target: `${ARCHIVE}/x/` } },
       });
-      expect(test.body).toMatchObject({ ok: true, message: `1 bucket visible; default bucket ${ARCHIVE} can be written` });
+      expect(test.body).toMatchObject({
+        ok: true,
+        message: `1 bucket visible; default bucket ${ARCHIVE} can be written`,
+      });
 
       const bad = await apiCall<{ error: string }>(url, token, 'POST', '/api/batches', {
         bucket: BUCKET,
