@@ -263,7 +263,7 @@ describe('first run: npm start with nothing configured', () => {
     await fill('mega.email', mega.email);
     await fill('mega.password', mega.password);
     await page.getByRole('button', { name: 'Test MEGA connection' }).click();
-    const megaSection = page.getByRole('region', { name: 'MEGA' });
+    const megaSection = page.getByRole('region', { name: 'MEGA', exact: true });
     await expect.poll(() => megaSection.innerText(), { timeout: 30_000 }).toMatch(/logged in as mock@test/);
     await page.locator('button[type="submit"]').click();
     await page.getByText('Settings saved.', { exact: true }).waitFor();

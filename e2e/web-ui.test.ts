@@ -380,7 +380,7 @@ describe('the web UI against the headless host and real peers', () => {
     const s3Section = page.getByRole('region', { name: 'S3' });
     await s3Section.getByRole('button', { name: 'Test' }).click();
     await expect.poll(() => s3Section.innerText(), { timeout: 15_000 }).toMatch(/2 buckets visible/);
-    const megaSection = page.getByRole('region', { name: 'MEGA' });
+    const megaSection = page.getByRole('region', { name: 'MEGA', exact: true });
     await megaSection.getByRole('button', { name: 'Test' }).click();
     await expect.poll(() => megaSection.innerText(), { timeout: 30_000 }).toMatch(/logged in as mock@test/);
     // Secrets are write-only: their fields are empty, the page only says they are set.

@@ -387,23 +387,16 @@ export class BatchManager {
     const batchId = newBatchId();
     const now = new Date();
     const items: BatchItemDoc[] = selection.map((item) => {
-      if (item.refused) {
-        return {
-          code: item.code,
-          remote_key: item.key,
-          s4_key: '',
-          start_result: 'failed_to_start',
-          reason: `object key ${item.refused}`,
-        };
-      }
+      // A key that cannot be a path inside the target (nor, at S4, a key under its prefix).
       const placed = destinationKey(kind, request.target, item.key);
-      if ('problem' in placed) {
+      const refused = item.refused ?? ('problem' in placed ? placed.problem : null);
+      if (refused || 'problem' in placed) {
         return {
           code: item.code,
           remote_key: item.key,
           s4_key: '',
           start_result: 'failed_to_start',
-          reason: `object key ${placed.problem}`,
+          reason: `object key ${refused}`,
         };
       }
       const s4_key = placed.key;

@@ -236,19 +236,13 @@ async function verifyOne(
       stored.ciphertext.destroy();
       return { result: 'mac_mismatch', detail: 'the node key cannot be decrypted with the account key' };
     }
-    const source = ctx.source.read(doc.bucket_name, doc.remote_key, { signal: abort.signal });
-    source.catch(() => undefined);
-    const [dest, src] = await Promise.all([
-      digestCopy(stored).catch((err: unknown) => {
-        abort.abort();
-        throw err;
-      }),
-      source.then(digestSource).catch((err: unknown) => {
-        abort.abort();
-        stored.ciphertext.destroy();
-        throw err;
-      }),
-    ]);
+    const [dest, src] = await sideBySide(
+      ctx,
+      doc,
+      abort,
+      () => digestCopy(stored),
+      () => stored.ciphertext.destroy(),
+    );
     if (dest.size !== src.size || dest.sha256 !== src.sha256) {
       return {
         result: 'bytes_mismatch',
@@ -281,19 +275,13 @@ async function verifyPlain(
   if (!copies.destination.readCopy) return { result: 'error', detail: `${where} cannot be read back` };
   const copy = await copies.destination.readCopy(handle, abort.signal);
   if (!copy) return { result: 'missing', detail: `${where} has no copy at ${doc.s4_key}` };
-  const source = ctx.source.read(doc.bucket_name, doc.remote_key, { signal: abort.signal });
-  source.catch(() => undefined);
-  const [dest, src] = await Promise.all([
-    digestSource(copy).catch((err: unknown) => {
-      abort.abort();
-      throw err;
-    }),
-    source.then(digestSource).catch((err: unknown) => {
-      abort.abort();
-      copy.destroy();
-      throw err;
-    }),
-  ]);
+  const [dest, src] = await sideBySide(
+    ctx,
+    doc,
+    abort,
+    () => digestSource(copy),
+    () => copy.destroy(),
+  );
   if (dest.size !== src.size || dest.sha256 !== src.sha256) {
     return {
       result: 'bytes_mismatch',
@@ -301,6 +289,32 @@ async function verifyPlain(
     };
   }
   return { result: 'ok', detail: null };
+}
+
+/**
+ * The copy and its source read and digested side by side (memory stays bounded whatever the size);
+ * a failure of either side stops the other.
+ */
+async function sideBySide<T>(
+  ctx: VerifyContext,
+  doc: FileDoc,
+  abort: AbortController,
+  digestOfCopy: () => Promise<T>,
+  stopCopy: () => void,
+): Promise<[T, { size: number; sha256: string }]> {
+  const source = ctx.source.read(doc.bucket_name, doc.remote_key, { signal: abort.signal });
+  source.catch(() => undefined);
+  return Promise.all([
+    digestOfCopy().catch((err: unknown) => {
+      abort.abort();
+      throw err;
+    }),
+    source.then(digestSource).catch((err: unknown) => {
+      abort.abort();
+      stopCopy();
+      throw err;
+    }),
+  ]);
 }
 
 async function digestCopy(

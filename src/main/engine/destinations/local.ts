@@ -30,6 +30,7 @@ import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { plainBytes } from '../../../shared/transfer-summary';
 import { CancelledError, FerryError, ResumeRejectedError } from '../errors';
+import { abortable } from '../retry';
 import type { Destination, DestinationNode, UploadCheckpoint, UploadRequest } from '../ports';
 import { localDestinationId } from './ids';
 
@@ -612,25 +613,6 @@ async function unlinkIfThere(file: string, context: string): Promise<void> {
   } catch (err) {
     if (errnoCode(err) !== 'ENOENT') throw classifyFsError(err, context);
   }
-}
-
-/** `promise`, or CancelledError as soon as `signal` aborts (the promise goes on unwatched). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new CancelledError());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new CancelledError());
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 function toBuffer(piece: unknown): Buffer {

@@ -27,7 +27,7 @@ import type {
   UploadCheckpoint,
   UploadRequest,
 } from '../ports';
-import { DEFAULT_RETRY, requestPolicy, type RetryPolicy } from '../retry';
+import { abortable, DEFAULT_RETRY, requestPolicy, type RetryPolicy } from '../retry';
 import { megaApiFetch } from './mega-api';
 import { logInToMega } from './mega-login';
 import { e64, encryptCbcZeroIv, nodeAesKey, packAttributes } from './mega-crypto';
@@ -563,25 +563,6 @@ function httpGet(url: string, signal: AbortSignal): Promise<Readable> {
     });
     req.on('error', (err) =>
       reject(signal.aborted ? new CancelledError() : classifyMegaError(err, 'MEGA download failed')),
-    );
-  });
-}
-
-/** `promise`, or CancelledError as soon as `signal` aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new CancelledError());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new CancelledError());
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
     );
   });
 }

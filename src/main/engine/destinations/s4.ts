@@ -53,7 +53,7 @@ import {
   ResumeRejectedError,
 } from '../errors';
 import type { Destination, DestinationNode, UploadCheckpoint, UploadRequest } from '../ports';
-import { backoffDelay, sleep, withRetry, type RetryPolicy } from '../retry';
+import { abortable, backoffDelay, sleep, withRetry, type RetryPolicy } from '../retry';
 import { raiseMallocThresholds } from '../../platform/malloc-thresholds';
 import { s4DestinationId } from './ids';
 
@@ -1002,25 +1002,6 @@ function shortSource(): FerryError {
 
 function longSource(): FerryError {
   return new FerryError('transient', 'source', 'the source gave more bytes than its announced size');
-}
-
-/** `promise`, or CancelledError as soon as `signal` aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new CancelledError());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new CancelledError());
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
