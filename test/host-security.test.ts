@@ -467,7 +467,7 @@ describe('hostile input is a 4xx naming the field, and changes nothing', () => {
       '/api/settings/test',
       { target: 'ftp' },
       400,
-      /target must be one of s3, mega, mongodb/,
+      /target must be one of s3, mega, s4, local, mongodb/,
     ],
   ];
 

@@ -1398,6 +1398,16 @@ export class BatchManager {
     return Promise.all(batches.map((b) => this.describe(b)));
   }
 
+  /**
+   * Ends the batch now when nothing of it is open any more (its last file ended a moment ago and
+   * the process that moved it has not written the end yet); true when it is still running.
+   */
+  async settle(batchId: string): Promise<boolean> {
+    if (!(await this.isRunning(batchId))) return false;
+    if ((await this.store.openBatches([batchId])).length === 0) await this.tryEnd(batchId);
+    return this.isRunning(batchId);
+  }
+
   /** True while the store says the batch runs (in any process). */
   async isRunning(batchId: string): Promise<boolean> {
     return (await this.store.getBatch(batchId))?.state === 'running';

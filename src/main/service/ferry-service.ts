@@ -545,7 +545,8 @@ export class FerryService implements FerryApi {
 
   async retryBatch(batchId: string) {
     const status = await this.getBatch(batchId);
-    if ((await this.manager.isRunning(status.batch_id)) || status.overall_status === 'in_progress') {
+    // Its last file may have ended a moment ago, before the batch's end was written.
+    if ((await this.manager.settle(status.batch_id)) || status.overall_status === 'in_progress') {
       throw new ConflictError(
         `batch ${status.batch_id} is still in progress; cancel it or wait for it to end before a retry`,
       );
