@@ -1,4 +1,5 @@
 /** The application shell: sidebar, the current screen, notices and the drop overlay. */
+import { DESTINATIONS } from '../../shared/destinations';
 import { useEffect, useLayoutEffect } from 'react';
 import { Trans, useTranslation } from 'react-i18next';
 import { client, errorText } from './api';
@@ -14,7 +15,7 @@ import { useApp } from './stores/app';
 import { useBrowse } from './stores/browse';
 import { useSettings } from './stores/settings';
 import { useTransfers } from './stores/transfers';
-import { needsSetup } from './settings-form';
+import { destinationReady, needsSetup } from './settings-form';
 import { Announcer } from './components/Announcer';
 import { OfflineBanner } from './components/OfflineBanner';
 import { HoldBanner } from './components/HoldBanner';
@@ -81,6 +82,16 @@ function useConnection() {
       if (view && needsSetup(view) && !app.screenFromAddress) app.setScreen('settings');
       const browse = useBrowse.getState();
       if (view) {
+        // The destination last used is offered; when it is not set up but another is (only S4
+        // keys, say), that one is.
+        if (!destinationReady(view, browse.destination)) {
+          const ready = DESTINATIONS.find((d) => d.required.length > 0 && destinationReady(view, d.kind));
+          if (ready)
+            browse.setDestination(
+              ready.kind,
+              view[ready.kind].default_target || (ready.kind === 'mega' ? '/' : ''),
+            );
+        }
         if (!browse.targetTouched && view[browse.destination].default_target)
           browse.setTarget(view[browse.destination].default_target, false);
         browse.setConcurrency(Math.min(view.transfers.max_concurrent, view.transfers.max_concurrent_limit));
