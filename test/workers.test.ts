@@ -349,34 +349,41 @@ describe('megaferry worker', () => {
   }, 180_000);
 
   it('two workers making the same new folder tree at once: one folder per path in MEGA', async () => {
-    mega.setChunkDelay(20);
+    // Each file (one chunk) takes longer than a worker's look at the queue (1 s): a worker holds
+    // at most 4 at once, so the other one, idle, takes the rest whatever the machine's load.
+    mega.setChunkDelay(1500);
     const workers = [worker('f1', 4), worker('f2', 4)];
-    await Promise.all(workers.map(workerReady));
-    const batchId = await queueBatch('tree/', '/Tree');
-    await waitFor(
-      'the batch to end',
-      async () => (await statusOf(batchId)).overall_status !== 'in_progress',
-      60_000,
-      250,
-    );
-    mega.setChunkDelay(0);
-    const status = await statusOf(batchId);
-    await expectOnceInMega(status);
-    expect(
-      workers.every((w) => doneBy(w).length > 0),
-      workers.map((w) => doneBy(w).length).join('/'),
-    ).toBe(true);
-    for (const [parent, name] of [
-      ['/', 'Tree'],
-      ['/Tree', 'tree'],
-      ['/Tree/tree', 'p'],
-      ['/Tree/tree/p', 'q'],
-      ['/Tree/tree/p/q', 'r'],
-    ] as const) {
-      expect(await countFolders(mega, parent, name), `${parent}/${name}`).toBe(1);
+    try {
+      await Promise.all(workers.map(workerReady));
+      const batchId = await queueBatch('tree/', '/Tree');
+      await waitFor(
+        'the batch to end',
+        async () => (await statusOf(batchId)).overall_status !== 'in_progress',
+        90_000,
+        250,
+      );
+      mega.setChunkDelay(0);
+      const status = await statusOf(batchId);
+      await expectOnceInMega(status);
+      expect(
+        workers.every((w) => doneBy(w).length > 0),
+        workers.map((w) => doneBy(w).length).join('/'),
+      ).toBe(true);
+      for (const [parent, name] of [
+        ['/', 'Tree'],
+        ['/Tree', 'tree'],
+        ['/Tree/tree', 'p'],
+        ['/Tree/tree/p', 'q'],
+        ['/Tree/tree/p/q', 'r'],
+      ] as const) {
+        expect(await countFolders(mega, parent, name), `${parent}/${name}`).toBe(1);
+      }
+    } finally {
+      // A failed check must not leave workers running into the next test.
+      mega.setChunkDelay(0);
+      await stopAll();
     }
-    await stopAll();
-  }, 120_000);
+  }, 150_000);
 
   it('REST `"run": "queue"` hands a batch to the workers; the host itself moves none of it', async () => {
     const host = await serveProcess(env(), TOKEN);
