@@ -414,6 +414,8 @@ describe('checkpoints', () => {
       body,
       onProgress: (bytes) => (progress = bytes),
       onCheckpoint: async (c) => {
+        // When it was called (the reads below take longer on a loaded machine).
+        const at = Date.now();
         const onDisk = await readFile(partial);
         const info = await stat(partial, { bigint: true });
         expect(c.state).toEqual({
@@ -423,7 +425,7 @@ describe('checkpoints', () => {
         });
         // Bytes written but not yet checkpointed may follow; never fewer than the checkpoint says.
         expect(progress).toBeGreaterThanOrEqual(c.next_offset);
-        seen.push({ at: Date.now(), next_offset: c.next_offset, onDisk, finalThere: await exists(final) });
+        seen.push({ at, next_offset: c.next_offset, onDisk, finalThere: await exists(final) });
         await sleep(50); // awaited: the upload waits for it
       },
     });
