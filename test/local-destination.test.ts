@@ -393,7 +393,8 @@ describe('checkpoints', () => {
     const partial = join(root, 'cp', 'file.bin.partial');
     const final = join(root, 'cp', 'file.bin');
     let sent = 0;
-    // 64 KiB every 5 ms: about 1.3 s for the whole file.
+    // 64 KiB every 25 ms: at least 1.2 s for the whole file (timers never fire early), so at
+    // least three checkpoints at a 300 ms interval however fast the disk is.
     const body = new Readable({
       read() {
         if (sent >= data.length) {
@@ -404,7 +405,7 @@ describe('checkpoints', () => {
           const n = Math.min(64 * 1024, data.length - sent);
           this.push(data.subarray(sent, sent + n));
           sent += n;
-        }, 5);
+        }, 25);
       },
     });
     const seen: { at: number; next_offset: number; onDisk: Buffer; finalThere: boolean }[] = [];
