@@ -3,7 +3,7 @@
  * catalog; English by default): the tray tooltip and the notification shown when a batch ends;
  * and how far files are through, which the UI's bars use too. Pure: no electron, no Node.
  */
-import { kindOfDestinationId } from './destinations';
+import { destinationRoute } from './destinations';
 import { LOCAL_BUCKET_PREFIX } from './constants';
 import type { BatchStatus, FileProgress, FileStatus } from './contract';
 import { englishT, type Translate } from './i18n';
@@ -149,7 +149,7 @@ export function batchEndNotification(
       b.bucket && b.target
         ? `\n${tr('shell.where', {
             source: sourceLabel(b.bucket, tr),
-            target: `${tr(`destinations.${(b.destination && kindOfDestinationId(b.destination)) || 'mega'}`)} ${b.target}`,
+            target: destinationRoute((kind) => tr(`destinations.${kind}`), b),
           })}`
         : '';
     return { title, body: `${outcome}${moved}${where}${failures}` };

@@ -31,6 +31,7 @@ import {
   type DestinationOption,
   type DestinationView,
   declarationOf,
+  defaultTargetOf,
   destinationTargetProblem,
   normalizeTarget,
 } from './destinations';
@@ -183,7 +184,7 @@ export function batchRequestSchema(limits: { maxConcurrent: number; maxFiles: nu
     })
     .transform((r, ctx) => {
       const kind = r.destination;
-      const target = r.target ?? (kind === 'mega' ? '/' : '');
+      const target = r.target ?? defaultTargetOf(kind);
       if (target.trim() === '') {
         ctx.addIssue({
           code: 'custom',

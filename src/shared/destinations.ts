@@ -204,6 +204,20 @@ export function destinationTargetProblem(kind: DestinationKind, target: string):
   return null;
 }
 
+/** A kind's target when neither the request nor the settings give one: its option's default ('/' for MEGA). */
+export function defaultTargetOf(kind: DestinationKind): string {
+  return declarationOf(kind).options.find((o) => o.name === 'default_target')?.default ?? '';
+}
+
+/** Where a batch goes, for people: the destination's name (translated) and its target. */
+export function destinationRoute(
+  name: (kind: DestinationKind) => string,
+  batch: { destination?: string | null; target?: string | null },
+): string {
+  const kind = (batch.destination ? kindOfDestinationId(batch.destination) : null) ?? 'mega';
+  return `${name(kind)} ${batch.target ?? defaultTargetOf(kind)}`;
+}
+
 /** The target as stored: an S4 prefix ends with "/", a local folder has no trailing separator. */
 export function normalizeTarget(kind: DestinationKind, target: string): string {
   const t = target.trim();

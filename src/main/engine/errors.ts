@@ -212,3 +212,13 @@ export function redactSecrets(text: string): string {
     )
     .replace(/(password|secret|token)(["']?\s*[:=]\s*["']?)[^"'\s,}]+/gi, '$1$2***');
 }
+
+/** Removes every occurrence of the given secrets (and their URL encodings) from a message. */
+export function scrubSecrets(message: string, secrets: (string | null | undefined)[]): string {
+  let out = message;
+  for (const secret of secrets) {
+    if (!secret || secret.length < 3) continue;
+    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join('***');
+  }
+  return out;
+}

@@ -90,7 +90,8 @@ export class DestinationDirectory implements DestinationSet {
   private describeKind(kind: DestinationKind): string {
     const v = this.values[kind] as Record<string, string>;
     if (kind === 'mega') return destinationIdOf('mega', v, '');
-    if (kind === 's4') return `s4:${destinationIdOf('s4', v, '').slice(3, -1)}`;
+    // `s4:<host>`: every bucket of the configured endpoint.
+    if (kind === 's4') return destinationIdOf('s4', v, '').slice(0, -1);
     return 'local';
   }
 

@@ -8,7 +8,7 @@
  */
 import type { ConnectionTestResult } from '../../shared/contract';
 import type { DestinationKind, DestinationValues } from '../../shared/destinations';
-import { megaFactory, scrubSecrets } from '../engine/destinations/mega-factory';
+import { megaFactory } from '../engine/destinations/mega-factory';
 import { localFactory } from '../engine/destinations/local-factory';
 import { s4Factory } from '../engine/destinations/s4-factory';
 import type {
@@ -16,7 +16,7 @@ import type {
   DestinationFactory,
   DestinationRegistry,
 } from '../engine/destinations/registry';
-import { shortReason } from '../engine/errors';
+import { scrubSecrets, shortReason } from '../engine/errors';
 import { sourceProblemOf } from '../../shared/source-problems';
 import type { Source } from '../engine/ports';
 import { LazySource } from '../engine/sources/lazy';

@@ -1,5 +1,5 @@
 /** The application shell: sidebar, the current screen, notices and the drop overlay. */
-import { DESTINATIONS } from '../../shared/destinations';
+import { DESTINATIONS, defaultTargetOf } from '../../shared/destinations';
 import { useEffect, useLayoutEffect } from 'react';
 import { Trans, useTranslation } from 'react-i18next';
 import { client, errorText } from './api';
@@ -87,10 +87,7 @@ function useConnection() {
         if (!destinationReady(view, browse.destination)) {
           const ready = DESTINATIONS.find((d) => d.required.length > 0 && destinationReady(view, d.kind));
           if (ready)
-            browse.setDestination(
-              ready.kind,
-              view[ready.kind].default_target || (ready.kind === 'mega' ? '/' : ''),
-            );
+            browse.setDestination(ready.kind, view[ready.kind].default_target || defaultTargetOf(ready.kind));
         }
         if (!browse.targetTouched && view[browse.destination].default_target)
           browse.setTarget(view[browse.destination].default_target, false);

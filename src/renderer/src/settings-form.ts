@@ -144,13 +144,11 @@ export function destinationReady(view: SettingsView, kind: DestinationKind): boo
 }
 
 /**
- * Nothing configured to send to yet: no MEGA account and no S4 keys. The UI then opens on the
- * short setup.
+ * Nothing configured to send to yet: no destination that needs an account has one (no MEGA
+ * account, no S4 keys). The UI then opens on the short setup.
  */
 export function needsSetup(view: SettingsView): boolean {
-  const mega = Boolean(view.mega.email && view.mega.has_password);
-  const s4 = Boolean(view.s4.access_key_id && view.s4.has_secret_access_key);
-  return !mega && !s4;
+  return !DESTINATIONS.some((d) => d.required.length > 0 && destinationReady(view, d.kind));
 }
 
 /** A field's problem as a catalog key and its values (`fieldError.*`, `startBar.targetProblem.*`). */

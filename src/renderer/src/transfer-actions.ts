@@ -2,6 +2,7 @@
  * Starting transfers from the UI: the Browse selection, a dropped manifest (which selects keys)
  * and local files dropped on the desktop window. Each ends by showing what happened.
  */
+import { defaultTargetOf } from '../../shared/destinations';
 import {
   DEFAULT_MAX_FILES,
   LOCAL_BUCKET_PREFIX,
@@ -95,7 +96,7 @@ export async function startSelection(run: 'here' | 'queue' = 'here'): Promise<vo
   if (!bucket || selected.size === 0) return;
   const options = {
     destination,
-    target: target.trim() || (destination === 'mega' ? '/' : ''),
+    target: target.trim() || defaultTargetOf(destination),
     max_concurrent: concurrency,
     force,
     run,
@@ -170,7 +171,7 @@ export interface SelectionPlan {
 export async function planSelection(): Promise<SelectionPlan | null> {
   const { bucket, selected, target, destination, force } = useBrowse.getState();
   if (!bucket || selected.size === 0) return null;
-  const options = { destination, target: target.trim() || (destination === 'mega' ? '/' : ''), force };
+  const options = { destination, target: target.trim() || defaultTargetOf(destination), force };
   const filters = filtersOfDraft(useSelectionFilters.getState());
   const requests: BatchRequestInput[] = [];
   const objects: { key: string; code?: string }[] = [];

@@ -1,7 +1,7 @@
 /** MEGA's cloud drive in the destination registry: created from its account, tested by a login. */
 import type { ConnectionTestResult } from '../../../shared/contract';
 import { megaDestinationId } from '../../../shared/destinations';
-import { shortReason } from '../errors';
+import { scrubSecrets, shortReason } from '../errors';
 import type { DestinationContext, DestinationFactory } from './registry';
 import type { MegaConfig } from './mega';
 import { LazyDestination } from './lazy';
@@ -55,13 +55,3 @@ export const megaFactory: DestinationFactory<'mega'> = {
     }
   },
 };
-
-/** Removes every occurrence of the given secrets (and their URL encodings) from a message. */
-export function scrubSecrets(message: string, secrets: (string | null | undefined)[]): string {
-  let out = message;
-  for (const secret of secrets) {
-    if (!secret || secret.length < 3) continue;
-    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join('***');
-  }
-  return out;
-}

@@ -4,9 +4,8 @@
  */
 import type { ConnectionTestResult } from '../../../shared/contract';
 import { s4DestinationId, splitS4Target } from '../../../shared/destinations';
-import { shortReason } from '../errors';
+import { scrubSecrets, shortReason } from '../errors';
 import { LazyDestination } from './lazy';
-import { scrubSecrets } from './mega-factory';
 import type { DestinationContext, DestinationFactory } from './registry';
 import type { S4Config } from './s4';
 

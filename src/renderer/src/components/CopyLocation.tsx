@@ -3,19 +3,20 @@
  * that copies it (the location itself in its tooltip): those destinations have no link to open,
  * the way MEGA's "Open in MEGA" does.
  */
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 
 export function CopyLocation({ location, label }: { location: string; label: string }) {
   const { t } = useTranslation();
   const [copied, setCopied] = useState(false);
+  const text = useRef<HTMLSpanElement>(null);
   const copy = async () => {
     try {
       await navigator.clipboard.writeText(location);
     } catch {
       // No clipboard (an insecure page, a denied permission): select the text for a manual copy.
       const range = document.createRange();
-      const node = document.getElementById(`loc-${location}`);
+      const node = text.current;
       if (node) {
         range.selectNodeContents(node);
         window.getSelection()?.removeAllRanges();
@@ -27,7 +28,7 @@ export function CopyLocation({ location, label }: { location: string; label: str
   };
   return (
     <span className="copy-location">
-      <span id={`loc-${location}`} className="sr-only">
+      <span ref={text} className="sr-only">
         {location}
       </span>
       <button

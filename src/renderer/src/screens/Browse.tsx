@@ -21,6 +21,7 @@ import {
   DESTINATIONS,
   type DestinationKind,
   declarationOf,
+  defaultTargetOf,
   destinationTargetProblem,
 } from '../../../shared/destinations';
 import { destinationReady } from '../settings-form';
@@ -509,7 +510,7 @@ function StartBar() {
           onChange={(e) => {
             const kind = e.target.value as DestinationKind;
             const fallback = view?.[kind].default_target ?? '';
-            setDestination(kind, fallback || (kind === 'mega' ? '/' : ''));
+            setDestination(kind, fallback || defaultTargetOf(kind));
           }}
         >
           {DESTINATIONS.map((d) => (

@@ -201,12 +201,7 @@ export function HistoryScreen() {
                         <span className="truncate" title={f.destination}>
                           {destinationLabel(f.destination)}
                         </span>
-                        {f.status === 'done' && copyLocation(f.destination, f.s4_key) && (
-                          <CopyLocation
-                            location={copyLocation(f.destination, f.s4_key) ?? ''}
-                            label={f.remote_key}
-                          />
-                        )}
+                        <DoneLocation file={f} />
                       </div>
                     )}
                   </td>
@@ -256,4 +251,10 @@ export function HistoryScreen() {
       </div>
     </section>
   );
+}
+
+/** A done copy's Copy location (S4, a local folder; MEGA's have their link instead). */
+function DoneLocation({ file }: { file: FileRecord }) {
+  const location = file.status === 'done' ? copyLocation(file.destination, file.s4_key) : null;
+  return location ? <CopyLocation location={location} label={file.remote_key} /> : null;
 }

@@ -7,7 +7,7 @@ import { Trans, useTranslation } from 'react-i18next';
 import { useShallow } from 'zustand/react/shallow';
 import { api, errorText } from '../api';
 import { CopyLocation } from '../components/CopyLocation';
-import { copyLocation, kindOfDestinationId } from '../../../shared/destinations';
+import { copyLocation, destinationRoute } from '../../../shared/destinations';
 import { ProgressBar } from '../components/ProgressBar';
 import { BatchEndSummary } from '../components/BatchEndSummary';
 import { OverallProgress } from '../components/OverallProgress';
@@ -141,14 +141,6 @@ function FileAction({
       {t('batch.pauseFile')}
     </button>
   );
-}
-
-type TFunction = ReturnType<typeof useTranslation>['t'];
-
-/** Where a batch sends its files, for its card: the MEGA folder, or the S4 or local target named. */
-function routeTarget(t: TFunction, batch: { target?: string; destination?: string }): string {
-  const kind = (batch.destination ? kindOfDestinationId(batch.destination) : null) ?? 'mega';
-  return `${t(`destinations.${kind}`)} ${batch.target ?? '/'}`;
 }
 
 const FileRow = memo(function FileRow({ id, batchId }: { id: string; batchId: string }) {
@@ -318,7 +310,7 @@ function BatchCard({ id }: { id: string }) {
             <span className="muted small">
               {t('batch.route', {
                 bucket: batch.bucket ?? t('batch.unknownBucket'),
-                target: routeTarget(t, batch),
+                target: destinationRoute((kind) => t(`destinations.${kind}`), batch),
               })}
               {batch.created_at ? ` · ${formatDate(batch.created_at)}` : ''}
             </span>
@@ -473,7 +465,7 @@ function SelectionGroup({ selection, ids }: { selection: string; ids: string[] }
             <span className="muted small">
               {t('batch.route', {
                 bucket: first.bucket ?? t('batch.unknownBucket'),
-                target: routeTarget(t, first),
+                target: destinationRoute((kind) => t(`destinations.${kind}`), first),
               })}
             </span>
           )}

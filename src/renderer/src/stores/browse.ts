@@ -10,7 +10,7 @@ import { create } from 'zustand';
 import type { S3ObjectEntry } from '../../../shared/contract';
 import { sourceProblemOf, type SourceProblem } from '../../../shared/source-problems';
 import { api, errorText } from '../api';
-import { type DestinationKind, isDestinationKind } from '../../../shared/destinations';
+import { type DestinationKind, defaultTargetOf, isDestinationKind } from '../../../shared/destinations';
 
 const REMEMBERED_KEY = 'megaferry.buckets';
 const DESTINATION_KEY = 'megaferry.destination';
@@ -201,7 +201,7 @@ export const useBrowse = create<BrowseState>()((set, get) => {
       const target = last.targets[last.kind];
       return {
         destination: last.kind,
-        target: target ?? (last.kind === 'mega' ? '/' : ''),
+        target: target ?? defaultTargetOf(last.kind),
         targetTouched: target !== undefined,
         targets: last.targets,
       };
