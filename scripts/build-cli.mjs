@@ -32,6 +32,45 @@ const commanderLazyChildProcess = {
   },
 };
 
+/**
+ * node:crypto costs a process ~7 ms of CPU to load, and `status` (or `files`, `pause`, …) calls
+ * none of it; but the modules every command loads import it (the engine, the settings, the cursor
+ * seal). Our own modules get a stand-in whose functions load node:crypto at their first call
+ * (process.getBuiltinModule), except the MEGA destination's, which uses it at once and imports
+ * more than functions. The packages keep theirs. A name the stand-in lacks fails the build.
+ */
+const LAZY_CRYPTO_FUNCTIONS = [
+  'createCipheriv',
+  'createDecipheriv',
+  'createHash',
+  'createHmac',
+  'hkdfSync',
+  'randomBytes',
+  'randomInt',
+  'randomUUID',
+  'scryptSync',
+  'timingSafeEqual',
+];
+const lazyCrypto = {
+  name: 'lazy-crypto',
+  setup(b) {
+    b.onResolve({ filter: /^node:crypto$/ }, (args) =>
+      /[\\/]src[\\/]/.test(args.importer) && !/[\\/]engine[\\/]destinations[\\/]/.test(args.importer)
+        ? { path: 'node:crypto', namespace: 'lazy-crypto' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-crypto' }, () => ({
+      contents: [
+        "const crypto = () => process.getBuiltinModule('node:crypto');",
+        ...LAZY_CRYPTO_FUNCTIONS.map(
+          (name) => `export function ${name}(...args) { return crypto().${name}(...args); }`,
+        ),
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
 await rm('out/cli', { recursive: true, force: true });
 await build({
   entryPoints: { megaferry: 'src/main/cli/main.ts' },
@@ -51,7 +90,7 @@ await build({
   banner: {
     js: "import { createRequire as __megaferryCreateRequire } from 'node:module';\nconst require = __megaferryCreateRequire(import.meta.url);",
   },
-  plugins: [commanderLazyChildProcess],
+  plugins: [commanderLazyChildProcess, lazyCrypto],
   sourcemap: true,
   logLevel: 'warning',
 });
