@@ -209,10 +209,14 @@ class SqliteAdapter implements StoreAdapter {
     } else {
       db.exec(FILES_TABLE + BATCHES_TABLE + FOLDERS_TABLE + PROCESSES_TABLE);
     }
-    db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(
-      'schema_version',
-      String(SCHEMA_VERSION),
-    );
+    // Written only when it changes: every process opens the store (`status` too), and a write here
+    // made each open a write transaction (WAL frames, four fsyncs at close).
+    if (version !== SCHEMA_VERSION) {
+      db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(
+        'schema_version',
+        String(SCHEMA_VERSION),
+      );
+    }
   }
 
   /** Writes older documents in today's model (nothing already there is replaced). */
