@@ -87,7 +87,9 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node22',
-  external: ['better-sqlite3', 'mongodb', 'fastify', '@fastify/static', 'electron'],
+  // better-sqlite3's JavaScript is bundled; its addon is loaded by path (platform/sqlite-driver.ts),
+  // never through `bindings`.
+  external: ['bindings', 'mongodb', 'fastify', '@fastify/static', 'electron'],
   // A package's ES build where it has one (tree-shaken), else its CommonJS one.
   mainFields: ['module', 'main'],
   // Bundled CommonJS code requires Node's built-ins: give each output file a `require` (taken

@@ -135,6 +135,13 @@ const requireHere = createRequire(import.meta.url);
  * app's archive).
  */
 function betterSqlite3Addon(): string | undefined {
+  if (addonPath === null) addonPath = findBetterSqlite3Addon();
+  return addonPath;
+}
+
+let addonPath: string | undefined | null = null;
+
+function findBetterSqlite3Addon(): string | undefined {
   if (typeof process.versions.electron === 'string') return undefined;
   try {
     const root = dirname(requireHere.resolve('better-sqlite3/package.json'));
@@ -145,6 +152,26 @@ function betterSqlite3Addon(): string | undefined {
   }
 }
 
+/** better-sqlite3's JavaScript as imported by `prepareSqlite`, if it was. */
+let imported: typeof BetterSqlite3 | null = null;
+
+/**
+ * Gets the engine's JavaScript ready before a first open, for code that can wait (the embedded
+ * store's init). better-sqlite3 is imported here rather than required at the open: in the CLI's
+ * bundle it is then one chunk, not a dozen CommonJS files resolved and read one by one (~8 ms of
+ * CPU of every command that opens the store on Node 20). Only with its addon where `npm ci` builds
+ * it: bundled, better-sqlite3 could not find the addon by itself. Otherwise (Electron, an addon
+ * elsewhere), and for a caller that did not prepare, the open requires it as before.
+ */
+export async function prepareSqlite(driver: SqliteDriverName = chooseSqliteDriver()): Promise<void> {
+  if (driver !== 'better-sqlite3' || imported || betterSqlite3Addon() === undefined) return;
+  try {
+    imported = (await import('better-sqlite3')).default;
+  } catch {
+    // the open requires it, and says why it cannot
+  }
+}
+
 /**
  * better-sqlite3's database; its native part loads at the first open and fails there on a Node
  * of another ABI: say what to do then.
@@ -152,7 +179,7 @@ function betterSqlite3Addon(): string | undefined {
 function openBetterSqlite3(file: string, timeout: number): BetterSqlite3.Database {
   let Database: typeof BetterSqlite3;
   try {
-    Database = requireHere('better-sqlite3') as typeof BetterSqlite3;
+    Database = imported ?? (requireHere('better-sqlite3') as typeof BetterSqlite3);
   } catch (err) {
     throw cannotLoad(err);
   }

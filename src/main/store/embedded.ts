@@ -12,7 +12,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { openSqlite, type SqliteDatabase } from '../platform/sqlite-driver';
+import { openSqlite, prepareSqlite, type SqliteDatabase } from '../platform/sqlite-driver';
 import type { BatchState } from '../../shared/contract';
 import { StoreCore } from './core';
 import { decodeFilesCursor, encodeFilesCursor, refKey, uniqueRefs } from './documents';
@@ -147,6 +147,8 @@ class SqliteAdapter implements StoreAdapter {
   async init(): Promise<void> {
     if (this.db) return;
     mkdirSync(this.dataDir, { recursive: true });
+    await prepareSqlite();
+    if (this.db) return; // another init opened it meanwhile
     const db = openSqlite(path.join(this.dataDir, EMBEDDED_DB_FILE), { timeout: BUSY_TIMEOUT_MS });
     try {
       db.pragma('journal_mode = WAL');
