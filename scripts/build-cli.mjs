@@ -5,14 +5,14 @@
 // destination, the host) goes to chunks of its own under out/cli/chunks, loaded when it runs.
 //
 // Dependencies are bundled too (their ES builds, so unused code is left out: the AWS SDK's S3
-// client without the commands MegaFerry never sends, zod without its locales), except those that
-// cannot be (better-sqlite3's native addon) or that only some commands load (mongodb with
-// MONGODB_URI, fastify for `serve`). Every process pays for what it loads: resolving and
+// client without the commands MegaFerry never sends, zod without its locales: see below), except
+// those that cannot be (better-sqlite3's native addon) or that only some commands load (mongodb
+// with MONGODB_URI, fastify for `serve`). Every process pays for what it loads: resolving and
 // translating each package's files one by one (ESM resolution, CommonJS export detection) cost a
 // 10-byte transfer about a third of its start-up.
 import { build } from 'esbuild';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /**
  * commander loads node:child_process (with node:net and node:dgram) when it loads, for the
@@ -72,6 +72,29 @@ const lazyCrypto = {
   },
 };
 
+/**
+ * zod re-exports its 64 locales (`z.locales`, `core.locales`: 360 KB of the 615 KB the contract's
+ * chunk was) whatever is used; MegaFerry words its own messages (describeZodError) and never
+ * switches zod's language. The locales' index becomes English alone, the one zod configures by
+ * default. Fails the build if zod's layout changes.
+ */
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic[\\/]external|core[\\/]index|mini[\\/]external)\.js$/.test(args.importer)
+        ? { path: join(args.resolveDir, '..', 'locales', 'index.js'), namespace: 'zod-english-only' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, async (args) => {
+      const index = await readFile(args.path, 'utf8');
+      const english = 'export { default as en } from "./en.js";';
+      if (!index.includes(english)) throw new Error(`${args.path}: no "${english}"`);
+      return { contents: english, loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+};
+
 const BANNER =
   "import { createRequire as __megaferryCreateRequire } from 'node:module';\nconst require = __megaferryCreateRequire(import.meta.url);";
 
@@ -95,7 +118,7 @@ await build({
   // Bundled CommonJS code requires Node's built-ins: give each output file a `require` (taken
   // out again below from the files that never use it).
   banner: { js: BANNER },
-  plugins: [commanderLazyChildProcess, lazyCrypto],
+  plugins: [commanderLazyChildProcess, lazyCrypto, zodEnglishOnly],
   // Whitespace and comments out (names and syntax kept): V8 scans every byte of every file a
   // command loads, and each file's text stays in memory as a string.
   minifyWhitespace: true,
