@@ -35,6 +35,7 @@ import {
   type RetryPolicy,
 } from '../retry';
 import { raiseMallocThresholds } from '../../platform/malloc-thresholds';
+import { ObjectGetHandler } from './s3-object-get';
 
 export interface S3Config {
   region?: string;
@@ -64,6 +65,11 @@ export class S3Source implements Source {
       profile: config.profile,
       maxAttempts: this.retry.attempts,
     });
+    // GetObject's answer is read from the socket into buffers handed on whole (s3-object-get.ts);
+    // every other request goes as the SDK sends it. Replaced before the first request: the client
+    // takes its handler from its config when it resolves a command's middleware.
+    const clientConfig = this.client.config as { requestHandler: unknown };
+    clientConfig.requestHandler = new ObjectGetHandler(this.client.config.requestHandler);
   }
 
   async checkBucket(bucket: string, signal?: AbortSignal): Promise<void> {
