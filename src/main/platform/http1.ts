@@ -221,23 +221,39 @@ class Connection {
       this.socket.destroy();
       return false;
     }
-    return exchange.onRead(bytes, into);
+    if (into === exchange.lent) return exchange.onRead(bytes);
+    // Read into a buffer the exchange did not lend: the spare one, which the socket took for its
+    // next read while no answer was due (the first read of an answer on a kept socket, or of one
+    // whose socket connected before its request was out). Copied into the exchange's buffers.
+    return this.copyIn(into.subarray(0, bytes));
   }
 
   /** Bytes that came as a 'data' event rather than into our buffers: copied into them. */
   private onData(data: Buffer): void {
+    if (!this.copyIn(data)) this.socket.pause();
+  }
+
+  /** Copies `data` into the current exchange's buffers, as if read there; false: pause. */
+  private copyIn(data: Uint8Array): boolean {
+    let more = true;
     let at = 0;
     while (at < data.length && !this.socket.destroyed) {
-      const into = this.exchange?.nextBuffer() ?? this.spare;
+      const exchange = this.exchange;
+      if (!exchange) {
+        this.socket.destroy();
+        return false;
+      }
+      const into = exchange.nextBuffer();
       if (into.length === 0) {
         this.socket.destroy(netError('ECONNRESET', 'an answer longer than its Content-Length'));
-        return;
+        return false;
       }
       const bytes = Math.min(into.length, data.length - at);
       into.set(data.subarray(at, at + bytes));
       at += bytes;
-      if (!this.onRead(bytes, into)) this.socket.pause();
+      more = exchange.onRead(bytes);
     }
+    return more;
   }
 
   /** The answer is complete: the socket may carry the next request, for `keepMs` at most. */
@@ -334,34 +350,23 @@ class Exchange {
     this.requestWritten = true;
   }
 
+  /** The buffer last given for a read (nextBuffer's); a read into another one is copied in. */
+  lent: Uint8Array | null = null;
+
   /** Where the next read goes: the rest of the head's buffer, then of the current piece. */
   nextBuffer(): Uint8Array {
-    if (this.head) return this.head.subarray(this.headFilled);
-    this.piece ??= Buffer.allocUnsafeSlow(Math.min(this.pieceBytes, this.remaining));
-    return this.piece.subarray(this.pieceFilled);
+    if (this.head) this.lent = this.head.subarray(this.headFilled);
+    else {
+      this.piece ??= Buffer.allocUnsafeSlow(Math.min(this.pieceBytes, this.remaining));
+      this.lent = this.piece.subarray(this.pieceFilled);
+    }
+    return this.lent;
   }
 
-  /**
-   * `bytes` were read into `into`: the buffer nextBuffer() gave, or, for the first read of an
-   * answer on a pooled socket, the connection's spare one (the socket took its next buffer when
-   * no answer was due). False pauses the socket.
-   */
-  onRead(bytes: number, into: Uint8Array): boolean {
-    if (this.head) {
-      if (into.buffer !== this.head.buffer) {
-        if (bytes > this.head.length - this.headFilled) {
-          const larger = Buffer.allocUnsafe(Math.max(this.head.length * 4, this.headFilled + bytes));
-          this.head.copy(larger, 0, 0, this.headFilled);
-          this.head = larger;
-        }
-        this.head.set(into.subarray(0, bytes), this.headFilled);
-      }
-      return this.onHeadBytes(bytes);
-    }
-    if (into.buffer !== this.piece?.buffer) {
-      this.connection.destroy(netError('ECONNRESET', 'an answer read into an unexpected buffer'));
-      return false;
-    }
+  /** `bytes` were read into the buffer nextBuffer() lent last. False pauses the socket. */
+  onRead(bytes: number): boolean {
+    this.lent = null;
+    if (this.head) return this.onHeadBytes(bytes);
     this.pieceFilled += bytes;
     this.remaining -= bytes;
     return this.pieceDone();
