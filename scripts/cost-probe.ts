@@ -8,7 +8,8 @@
  * Modes: `floor` (the crypto floor, as the bench), `crypto` (the uploader's crypto over 64 KiB
  * pieces that cost nothing to make), `get-onread` (the object over a raw socket read into one
  * reused buffer: the kernel's share of receiving), `get-http` (node:http, no SDK), `s3` (the S3
- * source), `post-http` (1 MiB POSTs of one buffer, four at once, to a sink: sending), `ferry` (the
+ * source), `post-http` (1 MiB POSTs of one buffer, four at once, to a sink: sending), `post-http1`
+ * (the same POSTs through the uploader's HTTP/1.1 client, platform/http1.ts), `ferry` (the
  * MEGA destination fed by the S3 source, after login), `cli` / `cli-before` (a whole `megaferry
  * transfer` of the object, start-up included, through /usr/bin/time; `cli-before` runs
  * out/cli-before, a copy of an earlier build). `@NAME=VALUE` adds an environment variable to that
@@ -25,6 +26,7 @@ import { S3Source } from '../src/main/engine/sources/s3';
 import { MegaDestination } from '../src/main/engine/destinations/mega';
 import { UploadEncryptor } from '../src/main/engine/destinations/mega-crypto';
 import { raiseMallocThresholds } from '../src/main/platform/malloc-thresholds';
+import { Http1Client } from '../src/main/platform/http1';
 import { startS3Peer } from '../test/peers/s3';
 import { startMegaPeer } from '../test/peers/mega';
 import { repeatingStream } from '../test/peers/fixtures';
@@ -143,6 +145,24 @@ async function child(mode: string, size: number): Promise<void> {
     await Promise.all([lane(), lane(), lane(), lane()]);
     extra.seconds = Number(process.hrtime.bigint() - t) / 1e9;
     agent.destroy();
+  } else if (mode === 'post-http1') {
+    // The same POSTs through the uploader's client (platform/http1.ts): head and body in one write.
+    const client = new Http1Client({ pieceBytes: 64 * 1024, silentMs: 120_000 });
+    const sink = new URL(process.env.PROBE_SINK ?? '');
+    const target = { secure: false, host: sink.hostname, port: Number(sink.port) };
+    const head = Buffer.from(`POST / HTTP/1.1\r\nhost: ${sink.host}\r\ncontent-length: ${MiB}\r\n\r\n`);
+    const block = randomBytes(MiB);
+    let next = 0;
+    const t = process.hrtime.bigint();
+    const lane = async () => {
+      while (next < size) {
+        next += MiB;
+        await client.collect(target, head, block);
+      }
+    };
+    await Promise.all([lane(), lane(), lane(), lane()]);
+    extra.seconds = Number(process.hrtime.bigint() - t) / 1e9;
+    client.destroy();
   } else if (mode === 's3') {
     const source = s3();
     const t = process.hrtime.bigint();

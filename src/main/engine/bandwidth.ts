@@ -15,6 +15,13 @@ const BURST_SECONDS = 0.1;
 /** Waiters look at the rate again at least this often (a new limit applies within this). */
 const RECHECK_MS = 200;
 
+/**
+ * A monotonic clock in milliseconds. Not `performance.now()`: the first use of the global
+ * `performance` loads node:perf_hooks (~2-3 ms of CPU), and every process that opens the service
+ * makes a limiter, `megaferry status` included.
+ */
+const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
 export class BandwidthLimiter {
   private schedule: BwSchedule = [];
   /** Bytes that may go now; negative: owed (a piece taken on credit is paid by waiting). */
@@ -23,7 +30,7 @@ export class BandwidthLimiter {
 
   constructor(
     schedule: BwSchedule = [],
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = monotonicMs,
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.schedule = schedule;

@@ -17,7 +17,9 @@
  * `MEGAFERRY_SQLITE_DRIVER=better-sqlite3|node:sqlite` forces one (for tests, or to work around a
  * fault of one engine).
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type * as NodeSqlite from 'node:sqlite';
 
@@ -125,18 +127,64 @@ export function openSqlite(file: string, options: SqliteOpenOptions): SqliteData
 const requireHere = createRequire(import.meta.url);
 
 /**
+ * better-sqlite3's compiled addon where `npm ci` builds it (build/Release), handed to it as
+ * `nativeBinding`; undefined leaves the finding to better-sqlite3 itself (its `bindings` helper).
+ * `bindings` probes a dozen candidate paths and reads a stack trace at the first open: ~8 ms of CPU
+ * of every process that opens the embedded store on Node 20 (`megaferry status` takes ~0.2 s in
+ * all). Electron keeps better-sqlite3's own search (electron-builder moves the addon out of the
+ * app's archive).
+ */
+function betterSqlite3Addon(): string | undefined {
+  if (addonPath === null) addonPath = findBetterSqlite3Addon();
+  return addonPath;
+}
+
+let addonPath: string | undefined | null = null;
+
+function findBetterSqlite3Addon(): string | undefined {
+  if (typeof process.versions.electron === 'string') return undefined;
+  try {
+    const root = dirname(requireHere.resolve('better-sqlite3/package.json'));
+    const addon = join(root, 'build', 'Release', 'better_sqlite3.node');
+    return existsSync(addon) ? addon : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** better-sqlite3's JavaScript as imported by `prepareSqlite`, if it was. */
+let imported: typeof BetterSqlite3 | null = null;
+
+/**
+ * Gets the engine's JavaScript ready before a first open, for code that can wait (the embedded
+ * store's init). better-sqlite3 is imported here rather than required at the open: in the CLI's
+ * bundle it is then one chunk, not a dozen CommonJS files resolved and read one by one (~8 ms of
+ * CPU of every command that opens the store on Node 20). Only with its addon where `npm ci` builds
+ * it: bundled, better-sqlite3 could not find the addon by itself. Otherwise (Electron, an addon
+ * elsewhere), and for a caller that did not prepare, the open requires it as before.
+ */
+export async function prepareSqlite(driver: SqliteDriverName = chooseSqliteDriver()): Promise<void> {
+  if (driver !== 'better-sqlite3' || imported || betterSqlite3Addon() === undefined) return;
+  try {
+    imported = (await import('better-sqlite3')).default;
+  } catch {
+    // the open requires it, and says why it cannot
+  }
+}
+
+/**
  * better-sqlite3's database; its native part loads at the first open and fails there on a Node
  * of another ABI: say what to do then.
  */
 function openBetterSqlite3(file: string, timeout: number): BetterSqlite3.Database {
   let Database: typeof BetterSqlite3;
   try {
-    Database = requireHere('better-sqlite3') as typeof BetterSqlite3;
+    Database = imported ?? (requireHere('better-sqlite3') as typeof BetterSqlite3);
   } catch (err) {
     throw cannotLoad(err);
   }
   try {
-    return new Database(file, { timeout });
+    return new Database(file, { timeout, nativeBinding: betterSqlite3Addon() });
   } catch (err) {
     if (
       /NODE_MODULE_VERSION|compiled against a different|bindings file|ELF|dlopen/i.test(

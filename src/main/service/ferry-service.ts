@@ -67,7 +67,7 @@ import {
   resolveSettings,
   settingsView,
 } from './settings';
-import { batchTotals, overallSpeed } from '../../shared/batch-summary';
+import { batchTotals, overallSpeed } from '../../shared/batch-totals';
 import pkg from '../../../package.json';
 
 export type { SecretBox } from './settings';

@@ -8,7 +8,12 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { InputError } from '../engine/errors';
 
 export class ListingCursorSeal {
-  private readonly key = randomBytes(32);
+  /** Made at the first seal or open: a process that pages nothing never loads node:crypto for it. */
+  private sealKey: Buffer | null = null;
+
+  private get key(): Buffer {
+    return (this.sealKey ??= randomBytes(32));
+  }
 
   private tag(storeCursor: string, scope: readonly (string | undefined)[]): Buffer {
     const mac = createHmac('sha256', this.key).update(storeCursor);

@@ -12,7 +12,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { openSqlite, type SqliteDatabase } from '../platform/sqlite-driver';
+import { openSqlite, prepareSqlite, type SqliteDatabase } from '../platform/sqlite-driver';
 import type { BatchState } from '../../shared/contract';
 import { StoreCore } from './core';
 import { decodeFilesCursor, encodeFilesCursor, refKey, uniqueRefs } from './documents';
@@ -147,6 +147,8 @@ class SqliteAdapter implements StoreAdapter {
   async init(): Promise<void> {
     if (this.db) return;
     mkdirSync(this.dataDir, { recursive: true });
+    await prepareSqlite();
+    if (this.db) return; // another init opened it meanwhile
     const db = openSqlite(path.join(this.dataDir, EMBEDDED_DB_FILE), { timeout: BUSY_TIMEOUT_MS });
     try {
       db.pragma('journal_mode = WAL');
@@ -209,10 +211,14 @@ class SqliteAdapter implements StoreAdapter {
     } else {
       db.exec(FILES_TABLE + BATCHES_TABLE + FOLDERS_TABLE + PROCESSES_TABLE);
     }
-    db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(
-      'schema_version',
-      String(SCHEMA_VERSION),
-    );
+    // Written only when it changes: every process opens the store (`status` too), and a write here
+    // made each open a write transaction (WAL frames, four fsyncs at close).
+    if (version !== SCHEMA_VERSION) {
+      db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(
+        'schema_version',
+        String(SCHEMA_VERSION),
+      );
+    }
   }
 
   /** Writes older documents in today's model (nothing already there is replaced). */

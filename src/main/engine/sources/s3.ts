@@ -35,6 +35,7 @@ import {
   type RetryPolicy,
 } from '../retry';
 import { raiseMallocThresholds } from '../../platform/malloc-thresholds';
+import { ObjectGetHandler } from './s3-object-get';
 
 export interface S3Config {
   region?: string;
@@ -64,6 +65,11 @@ export class S3Source implements Source {
       profile: config.profile,
       maxAttempts: this.retry.attempts,
     });
+    // GetObject's answer is read from the socket into buffers handed on whole (s3-object-get.ts);
+    // every other request goes as the SDK sends it. Replaced before the first request: the client
+    // takes its handler from its config when it resolves a command's middleware.
+    const clientConfig = this.client.config as { requestHandler: unknown };
+    clientConfig.requestHandler = new ObjectGetHandler(this.client.config.requestHandler);
   }
 
   async checkBucket(bucket: string, signal?: AbortSignal): Promise<void> {
@@ -160,7 +166,15 @@ export class S3Source implements Source {
     const start = opts.start ?? 0;
     raiseMallocThresholds(); // its pieces, freed in bursts, stay mapped for the next ones
     const first = await this.openRange(bucket, key, start, null, opts.signal);
-    return Readable.from(this.reopening(bucket, key, start, first, opts.signal), { objectMode: false });
+    return new ReopeningBody({
+      what: `${bucket}/${key}`,
+      at: start,
+      first,
+      attempts: this.retry.attempts,
+      backoff: (failures) => backoffDelay(this.retry, failures),
+      reopen: (at, etag) => this.openRange(bucket, key, at, etag, opts.signal),
+      signal: opts.signal,
+    });
   }
 
   /** One GET from `start` to the end (of the version `etag` when given). */
@@ -189,48 +203,6 @@ export class S3Source implements Source {
     }
   }
 
-  /**
-   * The bytes of `first`, and when its body fails half-way (reset, cut short) those of a new GET
-   * from the byte reached, tried `retry.attempts` times in a row without progress.
-   */
-  private async *reopening(
-    bucket: string,
-    key: string,
-    start: number,
-    first: OpenRead,
-    signal: AbortSignal,
-  ): AsyncGenerator<Buffer> {
-    const what = `${bucket}/${key}`;
-    let current: OpenRead | null = first;
-    let at = start;
-    let failures = 0;
-    try {
-      for (;;) {
-        try {
-          if (!current) current = await this.openRange(bucket, key, at, first.etag, signal);
-          for await (const piece of current.body) {
-            const bytes = piece as Buffer;
-            at += bytes.length;
-            failures = 0;
-            yield bytes;
-          }
-          if (!(at < current.end)) return;
-          throw new FerryError('transient', 'source', `S3 cut the read of ${what} at byte ${at}`);
-        } catch (err) {
-          current?.body.destroy();
-          current = null;
-          if (signal.aborted) throw new CancelledError();
-          const classified = classifyS3Error(err, what);
-          failures++;
-          if (!isRetryable(classified) || failures >= this.retry.attempts) throw classified;
-          await sleep(backoffDelay(this.retry, failures), signal);
-        }
-      }
-    } finally {
-      current?.body.destroy();
-    }
-  }
-
   close(): void {
     this.client.destroy();
   }
@@ -241,6 +213,123 @@ interface OpenRead {
   /** The byte after the last one this GET announced (NaN when it announced no length). */
   end: number;
   etag: string | null;
+}
+
+interface ReopeningOptions {
+  /** bucket/key, for messages. */
+  what: string;
+  /** The byte `first` starts at. */
+  at: number;
+  first: OpenRead;
+  /** Tries in a row without progress before the read fails. */
+  attempts: number;
+  backoff: (failures: number) => number;
+  /** A new GET from `at`, of the version `etag` (the first GET's). */
+  reopen: (at: number, etag: string | null) => Promise<OpenRead>;
+  signal: AbortSignal;
+}
+
+/**
+ * The bytes of the first GET, and when its body fails half-way (reset, cut short) those of a new
+ * GET from the byte reached, tried `attempts` times in a row without progress. The GET's pieces are
+ * handed on as they come (a 'data' listener and a push each, with the GET paused while this
+ * stream is full): no async iteration and no promise per piece.
+ */
+class ReopeningBody extends Readable {
+  private current: OpenRead | null = null;
+  private at: number;
+  private failures = 0;
+  private ended = false;
+
+  constructor(private readonly opts: ReopeningOptions) {
+    super();
+    this.at = opts.at;
+    this.attach(opts.first);
+  }
+
+  private attach(read: OpenRead): void {
+    this.current = read;
+    const body = read.body;
+    let done = false;
+    const onData = (piece: Buffer): void => {
+      this.at += piece.length;
+      this.failures = 0;
+      if (!this.push(piece)) body.pause();
+    };
+    const finish = (err: unknown): void => {
+      if (done) return;
+      done = true;
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+      if (err === null) {
+        this.current = null;
+        this.ended = true;
+        this.push(null);
+      } else {
+        void this.retry(err);
+      }
+    };
+    const onEnd = (): void =>
+      finish(
+        this.at < read.end
+          ? new FerryError('transient', 'source', `S3 cut the read of ${this.opts.what} at byte ${this.at}`)
+          : null,
+      );
+    const onError = (err: unknown): void => finish(err);
+    // Destroyed before its end without an error: cut short.
+    const onClose = (): void =>
+      finish(
+        new FerryError('transient', 'source', `S3 cut the read of ${this.opts.what} at byte ${this.at}`),
+      );
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    body.on('close', onClose);
+  }
+
+  /** After a failed GET: a new one from the byte reached, or the read fails. */
+  private async retry(err: unknown): Promise<void> {
+    for (;;) {
+      this.current?.body.destroy();
+      this.current = null;
+      if (this.destroyed) return;
+      if (this.opts.signal.aborted) {
+        this.destroy(new CancelledError());
+        return;
+      }
+      const classified = classifyS3Error(err, this.opts.what);
+      this.failures++;
+      if (!isRetryable(classified) || this.failures >= this.opts.attempts) {
+        this.destroy(classified);
+        return;
+      }
+      try {
+        await sleep(this.opts.backoff(this.failures), this.opts.signal);
+        if (this.destroyed) return;
+        const read = await this.opts.reopen(this.at, this.opts.first.etag);
+        if (this.destroyed) {
+          read.body.destroy();
+          return;
+        }
+        this.attach(read);
+        return;
+      } catch (next) {
+        err = next;
+      }
+    }
+  }
+
+  override _read(): void {
+    this.current?.body.resume();
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.ended) this.current?.body.destroy();
+    this.current = null;
+    callback(err);
+  }
 }
 
 /** Classifies an SDK or network error once; messages name the object, never credentials. */
