@@ -148,7 +148,9 @@ describe('control of transfers', () => {
     const e = env('all');
     const host = await serveProcess(e, TOKEN);
     try {
-      mega.setChunkDelay(250);
+      // Each chunk held 2.5 s: every file (7 chunks, 4 in flight) outlasts the `status` and `pause`
+      // processes below even on a loaded machine, so both batches are still running when paused.
+      mega.setChunkDelay(2500);
       const ids: string[] = [];
       for (const prefix of ['all-a/', 'all-b/']) {
         const r = await apiCall<BatchStarted>(host.url, TOKEN, 'POST', '/api/batches', {
@@ -188,7 +190,7 @@ describe('control of transfers', () => {
           const files = mine.flatMap((b) => b.files);
           return files.every((f) => f.status === 'paused' || f.status === 'done') ? mine : undefined;
         },
-        10_000,
+        20_000,
         200,
       );
       expect(still.every((b) => b.overall_status === 'in_progress')).toBe(true);

@@ -89,6 +89,7 @@ if (order.job === 'drain') {
   }
 }
 out({ done: true });
-if (order.job === 'hold') await new Promise(() => undefined); // until killed
+// Until killed: a timer keeps the event loop alive (an empty loop would end the process, code 13).
+if (order.job === 'hold') await new Promise(() => setInterval(() => undefined, 60_000));
 await store.close();
 process.exit(0);
