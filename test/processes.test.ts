@@ -240,7 +240,9 @@ describe('several processes on one store', () => {
     'pause, resume and cancel asked by another process reach the transfers the first one holds (%s store)',
     async (store) => {
       const e = env(join(work, `stop-${store}`), store);
-      mega.setChunkDelay(600); // a slow link: the files are still moving when the others ask
+      // A slow link: each chunk held 2 s, so each 6 MiB file (10 chunks, 4 in flight) takes 6 s or
+      // more and the batch is still moving when the other processes ask, however loaded the machine.
+      mega.setChunkDelay(2000);
       try {
         const transfer = start(
           [
