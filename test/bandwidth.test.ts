@@ -82,7 +82,7 @@ describe('the limit against the real peers', () => {
       resume: false,
     });
 
-  it('MEGAFERRY_BWLIMIT=2M moves 32 MiB in 16 s, within 10 %, and the speeds shown follow it', async () => {
+  it('MEGAFERRY_BWLIMIT=2M moves 32 MiB in 16 s (at most 10 % faster, 20 % slower), and the speeds shown follow it', async () => {
     const service = await open({ MEGAFERRY_BWLIMIT: '2M' });
     const speeds: { at: number; speed: number }[] = [];
     let doneAt = 0;
@@ -102,7 +102,10 @@ describe('the limit against the real peers', () => {
       console.log(
         `bandwidth limit 2 MiB/s: 32 MiB in ${seconds.toFixed(2)} s = ${(rate / MiB).toFixed(3)} MiB/s (${(error * 100).toFixed(1)} %)`,
       );
-      expect(Math.abs(error)).toBeLessThan(0.1);
+      // Never more than 10 % over the limit. Under it by up to 20 %: a loaded machine (CI beside
+      // other work, load 10) can move less than the limit allows, which is no fault of the limiter.
+      expect(error).toBeLessThan(0.1);
+      expect(error).toBeGreaterThan(-0.2);
       // The speeds reported while it moved (after the first seconds) say the limit too.
       const steady = speeds.filter((s) => s.at > t0 + 3000 && s.at < doneAt - 1000).map((s) => s.speed);
       steady.sort((a, b) => a - b);

@@ -210,10 +210,13 @@ describe('S4Destination', () => {
     const running = dest.upload(first.req);
     running.catch(() => undefined);
     body.write(data.subarray(0, 3 * PART));
-    // Parts 1-3 confirmed, then a checkpoint (about once a second) says so.
+    // Parts 1-3 confirmed, then a checkpoint (about once a second) says so. S4 holds all three
+    // before the abort: a part still in flight then could land after the resume listed the parts,
+    // and S4 refuses a part number sent twice (the file would start over, rightly, but not here).
     await until(
-      'a checkpoint past two parts',
-      () => (first.checkpoints.at(-1)?.next_offset ?? 0) >= 2 * PART,
+      'a checkpoint past two parts, and S4 holding three',
+      () =>
+        (first.checkpoints.at(-1)?.next_offset ?? 0) >= 2 * PART && peer.openUploads()[0]?.parts.length === 3,
     );
     const saved = first.checkpoints.at(-1) as UploadCheckpoint;
     expect(first.checkpoints[0]).toMatchObject({ next_offset: 0, state: { part_size: PART, key } });
