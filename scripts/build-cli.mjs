@@ -36,9 +36,10 @@ const commanderLazyChildProcess = {
 /**
  * node:crypto costs a process ~7 ms of CPU to load, and `status` (or `files`, `pause`, …) calls
  * none of it; but the modules every command loads import it (the engine, the settings, the cursor
- * seal). Our own modules get a stand-in whose functions load node:crypto at their first call
- * (process.getBuiltinModule), except the MEGA destination's, which uses it at once and imports
- * more than functions. The packages keep theirs. A name the stand-in lacks fails the build.
+ * seal, the local destination's folder check). Our own modules get a stand-in whose functions load
+ * node:crypto at their first call (process.getBuiltinModule), except the MEGA and S4 destinations',
+ * which use it at once (MEGA's imports more than functions). The packages keep theirs. A name the
+ * stand-in lacks fails the build.
  */
 const LAZY_CRYPTO_FUNCTIONS = [
   'createCipheriv',
@@ -56,7 +57,8 @@ const lazyCrypto = {
   name: 'lazy-crypto',
   setup(b) {
     b.onResolve({ filter: /^node:crypto$/ }, (args) =>
-      /[\\/]src[\\/]/.test(args.importer) && !/[\\/]engine[\\/]destinations[\\/]/.test(args.importer)
+      /[\\/]src[\\/]/.test(args.importer) &&
+      !/[\\/]engine[\\/]destinations[\\/](mega|s4)[^\\/]*$/.test(args.importer)
         ? { path: 'node:crypto', namespace: 'lazy-crypto' }
         : undefined,
     );

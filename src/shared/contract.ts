@@ -4,14 +4,10 @@
  */
 import { LANGUAGE_CHOICES, type LanguageChoice } from './i18n/languages';
 import type { SourceProblem } from './source-problems';
-import { z } from 'zod';
-import {
-  DEFAULT_MAX_CONCURRENT,
-  DEFAULT_MAX_FILES,
-  FILE_STATUSES,
-  LOCAL_BUCKET_PREFIX,
-  MAX_CONCURRENT_LIMIT,
-} from './constants';
+// A namespace import: the bundlers keep only the parts of zod used here (`import { z }` keeps all of
+// it, half of the contract's chunk in the CLI bundle).
+import * as z from 'zod';
+import { DEFAULT_MAX_CONCURRENT, FILE_STATUSES, LOCAL_BUCKET_PREFIX } from './constants';
 import {
   BUCKET_NAME,
   BUCKET_NAME_RULE,
@@ -46,12 +42,23 @@ export {
   MAX_CONCURRENT_LIMIT,
   newSelectionId,
 } from './constants';
-export const FileStatusSchema = z.enum(FILE_STATUSES);
-export type FileStatus = z.infer<typeof FileStatusSchema>;
 
-export const BatchIdSchema = z
-  .string()
-  .regex(/^batch_[a-z0-9]+$/, 'batch_id must be "batch_" followed by lowercase letters or digits');
+/**
+ * A schema built at its first use, then kept. zod does much of its work when a schema is made, and
+ * a process pays for every schema built when this module loads: a CLI transfer checks one request,
+ * `status` none. Schemas that only name a shape (responses, events) are never built at run time.
+ */
+function lazySchema<T>(make: () => T): () => T {
+  let made: T | undefined;
+  return () => (made ??= make());
+}
+
+export const fileStatusSchema = lazySchema(() => z.enum(FILE_STATUSES));
+export type FileStatus = z.infer<ReturnType<typeof fileStatusSchema>>;
+
+export const batchIdSchema = lazySchema(() =>
+  z.string().regex(/^batch_[a-z0-9]+$/, 'batch_id must be "batch_" followed by lowercase letters or digits'),
+);
 
 /** A destination folder path; `field` names it in the message. */
 export const targetSchema = (field: string) =>
@@ -76,30 +83,36 @@ const plainText = (field: string, max: number) =>
     .refine((s) => !hasControlCharacters(s), { message: `${field} must not contain control characters` });
 
 /** An S3 bucket name, or (desktop only, checked by the service) `local:` + an absolute folder. */
-export const BucketSchema = z
-  .string({ error: `bucket is required (${BUCKET_NAME_RULE})` })
-  .min(1, `bucket is required (${BUCKET_NAME_RULE})`)
-  .refine(
-    (b) =>
-      BUCKET_NAME.test(b) ||
-      (b.startsWith(LOCAL_BUCKET_PREFIX) && b.length <= 4096 && !hasControlCharacters(b)),
-    { message: `bucket must be ${BUCKET_NAME_RULE}` },
-  );
+export const bucketSchema = lazySchema(() =>
+  z
+    .string({ error: `bucket is required (${BUCKET_NAME_RULE})` })
+    .min(1, `bucket is required (${BUCKET_NAME_RULE})`)
+    .refine(
+      (b) =>
+        BUCKET_NAME.test(b) ||
+        (b.startsWith(LOCAL_BUCKET_PREFIX) && b.length <= 4096 && !hasControlCharacters(b)),
+      { message: `bucket must be ${BUCKET_NAME_RULE}` },
+    ),
+);
 
-const PrefixSchema = z
-  .string({ error: 'prefix must be a string (an object key prefix such as "photos/")' })
-  .superRefine((prefix, ctx) => {
-    const problem = prefixProblem(prefix);
-    if (problem) ctx.addIssue({ code: 'custom', message: `prefix ${problem}` });
-  });
+const prefixSchema = lazySchema(() =>
+  z
+    .string({ error: 'prefix must be a string (an object key prefix such as "photos/")' })
+    .superRefine((prefix, ctx) => {
+      const problem = prefixProblem(prefix);
+      if (problem) ctx.addIssue({ code: 'custom', message: `prefix ${problem}` });
+    }),
+);
 
-export const BatchItemSchema = z.strictObject({
-  key: objectKeySchema('items[].key'),
-  code: plainText('items[].code', MAX_KEY_BYTES)
-    .pipe(z.string().min(1, 'items[].code must not be empty'))
-    .optional(),
-});
-export type BatchItem = z.infer<typeof BatchItemSchema>;
+export const batchItemSchema = lazySchema(() =>
+  z.strictObject({
+    key: objectKeySchema('items[].key'),
+    code: plainText('items[].code', MAX_KEY_BYTES)
+      .pipe(z.string().min(1, 'items[].code must not be empty'))
+      .optional(),
+  }),
+);
+export type BatchItem = z.infer<ReturnType<typeof batchItemSchema>>;
 
 /** Who moves a batch's files: `here` the starting process (and peers), `queue` only workers. */
 export const BATCH_RUN_MODES = ['here', 'queue'] as const;
@@ -110,22 +123,24 @@ export const BATCH_ORDERS = ['listed', 'small_first'] as const;
 export type BatchOrder = (typeof BATCH_ORDERS)[number];
 
 /** Filters of a folder or prefix selection (./filters.ts), resolved: sizes in bytes, dates absolute. */
-export const FiltersSchema = z
-  .strictObject({
-    include: z.array(z.string({ error: 'filters.include must be a list of glob patterns' })).optional(),
-    exclude: z.array(z.string({ error: 'filters.exclude must be a list of glob patterns' })).optional(),
-    min_size: z.union([z.number(), z.string()], { error: 'filters.min_size must be a size' }).optional(),
-    max_size: z.union([z.number(), z.string()], { error: 'filters.max_size must be a size' }).optional(),
-    newer_than: z.string({ error: 'filters.newer_than must be a date or an age' }).optional(),
-  })
-  .transform((input, ctx): TransferFilters => {
-    const r = resolveFilters(input);
-    if ('problem' in r) {
-      ctx.addIssue({ code: 'custom', message: r.problem });
-      return z.NEVER;
-    }
-    return r.filters;
-  });
+export const filtersSchema = lazySchema(() =>
+  z
+    .strictObject({
+      include: z.array(z.string({ error: 'filters.include must be a list of glob patterns' })).optional(),
+      exclude: z.array(z.string({ error: 'filters.exclude must be a list of glob patterns' })).optional(),
+      min_size: z.union([z.number(), z.string()], { error: 'filters.min_size must be a size' }).optional(),
+      max_size: z.union([z.number(), z.string()], { error: 'filters.max_size must be a size' }).optional(),
+      newer_than: z.string({ error: 'filters.newer_than must be a date or an age' }).optional(),
+    })
+    .transform((input, ctx): TransferFilters => {
+      const r = resolveFilters(input);
+      if ('problem' in r) {
+        ctx.addIssue({ code: 'custom', message: r.problem });
+        return z.NEVER;
+      }
+      return r.filters;
+    }),
+);
 
 const SELECTION_RULE = 'selection must be "sel_" and 6 to 32 lowercase letters or digits';
 
@@ -133,10 +148,10 @@ const SELECTION_RULE = 'selection must be "sel_" and 6 to 32 lowercase letters o
 export function batchRequestSchema(limits: { maxConcurrent: number; maxFiles: number }) {
   return z
     .strictObject({
-      bucket: BucketSchema,
+      bucket: bucketSchema(),
       keys: z.array(objectKeySchema('keys[]'), { error: 'keys must be a list of object keys' }).optional(),
-      prefix: PrefixSchema.optional(),
-      items: z.array(BatchItemSchema, { error: 'items must be a list of { key, code? }' }).optional(),
+      prefix: prefixSchema().optional(),
+      items: z.array(batchItemSchema(), { error: 'items must be a list of { key, code? }' }).optional(),
       /** Where the files go (SPEC.md "Destinations"); the target's form depends on it. */
       destination: z
         .enum(DESTINATION_KINDS, { error: `destination must be one of ${DESTINATION_KINDS.join(', ')}` })
@@ -166,7 +181,7 @@ export function batchRequestSchema(limits: { maxConcurrent: number; maxFiles: nu
         .enum(BATCH_ORDERS, { error: `order must be one of ${BATCH_ORDERS.join(', ')}` })
         .default('listed'),
       /** Which of a prefix's objects the batch takes (folder and prefix selections). */
-      filters: FiltersSchema.optional(),
+      filters: filtersSchema().optional(),
       /** Plan only: what would happen, nothing changed (REST answers 200 with a TransferPlan). */
       dry_run: z.boolean({ error: 'dry_run must be true or false' }).optional(),
     })
@@ -208,32 +223,32 @@ export function batchRequestSchema(limits: { maxConcurrent: number; maxFiles: nu
 
 /** What a target is for each destination, in one line. */
 const TARGET_RULES = `target must be ${DESTINATIONS.map((d) => `${d.targetRule} for ${d.kind}`).join('; ')}`;
-export const BatchRequestSchema = batchRequestSchema({
-  maxConcurrent: MAX_CONCURRENT_LIMIT,
-  maxFiles: DEFAULT_MAX_FILES,
-});
-export type BatchRequestInput = z.input<typeof BatchRequestSchema>;
-export type BatchRequest = z.output<typeof BatchRequestSchema>;
+export type BatchRequestInput = z.input<ReturnType<typeof batchRequestSchema>>;
+export type BatchRequest = z.output<ReturnType<typeof batchRequestSchema>>;
 
-export const FailedToStartSchema = z.object({
-  code: z.string(),
-  remote_key: z.string(),
-  reason: z.string(),
-});
-export type FailedToStart = z.infer<typeof FailedToStartSchema>;
+export const failedToStartSchema = () =>
+  z.object({
+    code: z.string(),
+    remote_key: z.string(),
+    reason: z.string(),
+  });
+export type FailedToStart = z.infer<ReturnType<typeof failedToStartSchema>>;
 
-export const BatchStartedSchema = z.object({
-  batch_id: z.string(),
-  status: z.literal('started'),
-  message: z.string(),
-  total_files: z.number().int(),
-  started: z.array(z.string()),
-  already_done: z.array(z.string()),
-  /** Transfers another batch is moving (or holds paused): listed with that batch, not started twice. */
-  already_in_progress: z.array(z.object({ code: z.string(), remote_key: z.string(), batch_id: z.string() })),
-  failed_to_start: z.array(FailedToStartSchema),
-});
-export type BatchStarted = z.infer<typeof BatchStartedSchema>;
+export const batchStartedSchema = () =>
+  z.object({
+    batch_id: z.string(),
+    status: z.literal('started'),
+    message: z.string(),
+    total_files: z.number().int(),
+    started: z.array(z.string()),
+    already_done: z.array(z.string()),
+    /** Transfers another batch is moving (or holds paused): listed with that batch, not started twice. */
+    already_in_progress: z.array(
+      z.object({ code: z.string(), remote_key: z.string(), batch_id: z.string() }),
+    ),
+    failed_to_start: z.array(failedToStartSchema()),
+  });
+export type BatchStarted = z.infer<ReturnType<typeof batchStartedSchema>>;
 
 /** What a plan (dry run) finds for one object of the selection. */
 export const PLAN_OUTCOMES = ['transfer', 'already_done', 'in_progress', 'missing', 'refused'] as const;
@@ -281,100 +296,109 @@ export interface TransferPlan {
 export const OVERALL_STATUSES = ['in_progress', 'completed', 'failed', 'partial', 'cancelled'] as const;
 export type OverallStatus = (typeof OVERALL_STATUSES)[number];
 
-export const FileProgressSchema = z.object({
-  code: z.string(),
-  bucket_name: z.string(),
-  remote_key: z.string(),
-  s4_key: z.string(),
-  status: FileStatusSchema,
-  progress: z.number(),
-  transferred_bytes: z.number(),
-  total_bytes: z.number().nullable(),
-  speed: z.number(),
-  eta_seconds: z.number().nullable(),
-  retry_count: z.number().int(),
-  error_message: z.string().nullable(),
-  mega_link: z.string().nullable().optional(),
-  /** An item another batch is moving: that batch's id (this batch shows it, counts it apart). */
-  in_batch: z.string().nullable().optional(),
-  /** The name of the process moving the file now (a worker's `--name`, or host and pid). */
-  worker: z.string().nullable().optional(),
-  /** Already done at this destination path when the batch started: not sent again. */
-  skipped: z.boolean().optional(),
-});
-export type FileProgress = z.infer<typeof FileProgressSchema>;
+export const fileProgressSchema = () =>
+  z.object({
+    code: z.string(),
+    bucket_name: z.string(),
+    remote_key: z.string(),
+    s4_key: z.string(),
+    status: fileStatusSchema(),
+    progress: z.number(),
+    transferred_bytes: z.number(),
+    total_bytes: z.number().nullable(),
+    speed: z.number(),
+    eta_seconds: z.number().nullable(),
+    retry_count: z.number().int(),
+    error_message: z.string().nullable(),
+    mega_link: z.string().nullable().optional(),
+    /** An item another batch is moving: that batch's id (this batch shows it, counts it apart). */
+    in_batch: z.string().nullable().optional(),
+    /** The name of the process moving the file now (a worker's `--name`, or host and pid). */
+    worker: z.string().nullable().optional(),
+    /** Already done at this destination path when the batch started: not sent again. */
+    skipped: z.boolean().optional(),
+  });
+export type FileProgress = z.infer<ReturnType<typeof fileProgressSchema>>;
 
-export const BatchStatusSchema = z.object({
-  batch_id: z.string(),
-  total_files: z.number().int(),
-  completed: z.number().int(),
-  transferring: z.number().int(),
-  pending: z.number().int(),
-  failed: z.number().int(),
-  cancelled: z.number().int(),
-  overall_status: z.enum(OVERALL_STATUSES),
-  created_at: z.string().optional(),
-  /** When the batch ended (ISO date); null while it runs. */
-  finished_at: z.string().nullable().optional(),
-  target: z.string().optional(),
-  /** Where the batch sends its files (`mega:<e-mail>`, `s4:<host>/<bucket>`, `local:<folder>`). */
-  destination: z.string().optional(),
-  bucket: z.string().optional(),
-  /** The selection this batch is part of, when one selection was split into several batches. */
-  selection: z.string().nullable().optional(),
-  /** `queue`: the batch was handed to the workers. */
-  run: z.enum(BATCH_RUN_MODES).optional(),
-  /** Cleared from Transfers (it has ended; its files stay in History). */
-  cleared: z.boolean().optional(),
-  /** Done / failed / skipped, bytes, elapsed, average speed, failures (GET /api/batches/{id}). */
-  summary: z.custom<TransferSummary>(() => true).optional(),
-  files: z.array(FileProgressSchema),
-});
-export type BatchStatus = z.infer<typeof BatchStatusSchema>;
+export const batchStatusSchema = () =>
+  z.object({
+    batch_id: z.string(),
+    total_files: z.number().int(),
+    completed: z.number().int(),
+    transferring: z.number().int(),
+    pending: z.number().int(),
+    failed: z.number().int(),
+    cancelled: z.number().int(),
+    overall_status: z.enum(OVERALL_STATUSES),
+    created_at: z.string().optional(),
+    /** When the batch ended (ISO date); null while it runs. */
+    finished_at: z.string().nullable().optional(),
+    target: z.string().optional(),
+    /** Where the batch sends its files (`mega:<e-mail>`, `s4:<host>/<bucket>`, `local:<folder>`). */
+    destination: z.string().optional(),
+    bucket: z.string().optional(),
+    /** The selection this batch is part of, when one selection was split into several batches. */
+    selection: z.string().nullable().optional(),
+    /** `queue`: the batch was handed to the workers. */
+    run: z.enum(BATCH_RUN_MODES).optional(),
+    /** Cleared from Transfers (it has ended; its files stay in History). */
+    cleared: z.boolean().optional(),
+    /** Done / failed / skipped, bytes, elapsed, average speed, failures (GET /api/batches/{id}). */
+    summary: z.custom<TransferSummary>(() => true).optional(),
+    files: z.array(fileProgressSchema()),
+  });
+export type BatchStatus = z.infer<ReturnType<typeof batchStatusSchema>>;
 
-export const BatchCancelledSchema = z.object({
-  status: z.literal('cancelled'),
-  message: z.string(),
-  batch_id: z.string(),
-  cancelled_transfers: z.number().int(),
-  total_files: z.number().int(),
-});
-export type BatchCancelled = z.infer<typeof BatchCancelledSchema>;
+export const batchCancelledSchema = () =>
+  z.object({
+    status: z.literal('cancelled'),
+    message: z.string(),
+    batch_id: z.string(),
+    cancelled_transfers: z.number().int(),
+    total_files: z.number().int(),
+  });
+export type BatchCancelled = z.infer<ReturnType<typeof batchCancelledSchema>>;
 
 /** Some files of a batch, by their codes (pause or resume them). */
-export const FilesControlSchema = z.strictObject({
-  batch_id: z.string({ error: 'batch_id is required ("batch_" and lowercase letters or digits)' }),
-  codes: z
-    .array(plainText('codes[]', MAX_KEY_BYTES), { error: 'codes must be a list of file codes' })
-    .min(1, 'codes: give at least one file code')
-    .max(10_000, 'codes: at most 10000 file codes at once'),
-});
+export const filesControlSchema = lazySchema(() =>
+  z.strictObject({
+    batch_id: z.string({ error: 'batch_id is required ("batch_" and lowercase letters or digits)' }),
+    codes: z
+      .array(plainText('codes[]', MAX_KEY_BYTES), { error: 'codes must be a list of file codes' })
+      .min(1, 'codes: give at least one file code')
+      .max(10_000, 'codes: at most 10000 file codes at once'),
+  }),
+);
 
-export const FilesQuerySchema = z.strictObject({
-  status: z.enum(FILE_STATUSES, { error: `status must be one of ${FILE_STATUSES.join(', ')}` }).optional(),
-  q: plainText('q', 1024).optional(),
-  limit: z.coerce
-    .number({ error: 'limit must be an integer from 1 to 1000' })
-    .int('limit must be an integer from 1 to 1000')
-    .min(1, 'limit must be an integer from 1 to 1000')
-    .max(1000, 'limit must be an integer from 1 to 1000')
-    .default(100),
-  cursor: plainText('cursor', 2048).optional(),
-});
-export type FilesQuery = z.output<typeof FilesQuerySchema>;
+export const filesQuerySchema = lazySchema(() =>
+  z.strictObject({
+    status: z.enum(FILE_STATUSES, { error: `status must be one of ${FILE_STATUSES.join(', ')}` }).optional(),
+    q: plainText('q', 1024).optional(),
+    limit: z.coerce
+      .number({ error: 'limit must be an integer from 1 to 1000' })
+      .int('limit must be an integer from 1 to 1000')
+      .min(1, 'limit must be an integer from 1 to 1000')
+      .max(1000, 'limit must be an integer from 1 to 1000')
+      .default(100),
+    cursor: plainText('cursor', 2048).optional(),
+  }),
+);
+export type FilesQuery = z.output<ReturnType<typeof filesQuerySchema>>;
 
-export const S3ObjectsQuerySchema = z.strictObject({
-  bucket: BucketSchema,
-  prefix: PrefixSchema.default(''),
-  token: plainText('token', 4096).optional(),
-  limit: z.coerce
-    .number({ error: 'limit must be an integer from 1 to 1000' })
-    .int('limit must be an integer from 1 to 1000')
-    .min(1, 'limit must be an integer from 1 to 1000')
-    .max(1000, 'limit must be an integer from 1 to 1000')
-    .default(1000),
-});
-export type S3ObjectsQuery = z.output<typeof S3ObjectsQuerySchema>;
+export const s3ObjectsQuerySchema = lazySchema(() =>
+  z.strictObject({
+    bucket: bucketSchema(),
+    prefix: prefixSchema().default(''),
+    token: plainText('token', 4096).optional(),
+    limit: z.coerce
+      .number({ error: 'limit must be an integer from 1 to 1000' })
+      .int('limit must be an integer from 1 to 1000')
+      .min(1, 'limit must be an integer from 1 to 1000')
+      .max(1000, 'limit must be an integer from 1 to 1000')
+      .default(1000),
+  }),
+);
+export type S3ObjectsQuery = z.output<ReturnType<typeof s3ObjectsQuerySchema>>;
 
 export interface S3ObjectEntry {
   key: string;
@@ -517,7 +541,6 @@ export function settingsPatchSchema(limits: { maxConcurrent: number }) {
       .optional(),
   });
 }
-export const SettingsPatchSchema = settingsPatchSchema({ maxConcurrent: MAX_CONCURRENT_LIMIT });
 
 /** One option of a destination in a settings patch, checked by its declared input (shared/destinations.ts). */
 function optionSchema(kind: DestinationKind, option: DestinationOption): z.ZodType<string | undefined> {
@@ -562,7 +585,7 @@ function destinationPatchSchemas(): Record<
     ]),
   ) as unknown as Record<DestinationKind, z.ZodOptional<z.ZodType<Record<string, string | undefined>>>>;
 }
-export type SettingsPatch = z.infer<typeof SettingsPatchSchema>;
+export type SettingsPatch = z.infer<ReturnType<typeof settingsPatchSchema>>;
 
 /**
  * What getSettings returns: every setting but the secrets, which are only said to be set. Each
@@ -612,8 +635,7 @@ export function connectionTestSchema(limits: { maxConcurrent: number }) {
     draft: settingsPatchSchema(limits).optional(),
   });
 }
-export const ConnectionTestSchema = connectionTestSchema({ maxConcurrent: MAX_CONCURRENT_LIMIT });
-export type ConnectionTest = z.infer<typeof ConnectionTestSchema>;
+export type ConnectionTest = z.infer<ReturnType<typeof connectionTestSchema>>;
 
 export interface ConnectionTestResult {
   target: (typeof CONNECTION_TARGETS)[number];

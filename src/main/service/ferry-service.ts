@@ -452,8 +452,8 @@ export class FerryService implements FerryApi {
 
   /** The batch of a files request, running (checked), and the codes it names that it holds. */
   private async filesOf(request: unknown, verb: string): Promise<{ batchId: string; codes: string[] }> {
-    const { FilesControlSchema, describeZodError } = await schemas();
-    const parsed = FilesControlSchema.safeParse(request ?? {});
+    const { filesControlSchema, describeZodError } = await schemas();
+    const parsed = filesControlSchema().safeParse(request ?? {});
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
     const status = await this.runningBatch(parsed.data.batch_id, verb);
     const known = new Set(status.files.map((f) => f.code));
@@ -562,8 +562,8 @@ export class FerryService implements FerryApi {
   }
 
   async listFiles(query: unknown): Promise<{ files: FileRecord[]; next_cursor: string | null }> {
-    const { FilesQuerySchema, describeZodError } = await schemas();
-    const parsed = FilesQuerySchema.safeParse(query ?? {});
+    const { filesQuerySchema, describeZodError } = await schemas();
+    const parsed = filesQuerySchema().safeParse(query ?? {});
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
     const scope = [parsed.data.status, parsed.data.q];
     const cursor = parsed.data.cursor ? this.cursors.open(parsed.data.cursor, scope, 'cursor') : undefined;
@@ -576,8 +576,8 @@ export class FerryService implements FerryApi {
   }
 
   async listObjects(query: unknown): Promise<S3ObjectsPage> {
-    const { S3ObjectsQuerySchema, describeZodError } = await schemas();
-    const parsed = S3ObjectsQuerySchema.safeParse(query ?? {});
+    const { s3ObjectsQuerySchema, describeZodError } = await schemas();
+    const parsed = s3ObjectsQuerySchema().safeParse(query ?? {});
     if (!parsed.success) throw new InputError(describeZodError(parsed.error));
     const { bucket, prefix, limit } = parsed.data;
     this.checkBucketKind(bucket);
@@ -633,8 +633,8 @@ function noInput(value: unknown, method: string): void {
 
 /** The batch id, or NotFoundError: ids arrive from IPC and HTTP as anything at all. */
 async function checkBatchId(batchId: unknown): Promise<string> {
-  const { BatchIdSchema } = await schemas();
-  const parsed = BatchIdSchema.safeParse(batchId);
+  const { batchIdSchema } = await schemas();
+  const parsed = batchIdSchema().safeParse(batchId);
   if (!parsed.success) {
     const shown = typeof batchId === 'string' ? JSON.stringify(batchId.slice(0, 100)) : `a ${typeof batchId}`;
     throw new NotFoundError(
