@@ -443,8 +443,9 @@ async function main(): Promise<void> {
     // 2. Cost: the crypto floor, then one big object through the CLI as a whole process.
     const floor = await floorInChild();
     results.floor_cpu_s_per_gib = floor.cpu_s_per_gib;
-    // S3 → MEGA S4 (issue 11): the same big object through `transfer --dest s4:` (scripts/s4-bench.ts).
-    {
+    // S3 → MEGA S4 (issue 11): the same big object through `transfer --dest s4:` (scripts/s4-bench.ts);
+    // not with `--cost`, which measures the MEGA path alone.
+    if (!costOnly) {
       const { s4Bench, streamSha256 } = await import('./s4-bench');
       const key = `single/${BIG / MiB}MiB.bin`;
       results.s4 = await s4Bench({
