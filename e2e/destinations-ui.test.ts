@@ -185,11 +185,14 @@ describe('destinations in the UI', () => {
     expect(await page.getByRole('textbox', { name: 'Folder on this machine' }).inputValue()).toBe(folder);
     await page.getByRole('button', { name: 'Start transfer' }).click();
     await page.getByRole('heading', { name: 'Transfers', level: 1 }).waitFor();
+    // The local batch's card, not the S4 batch's (already Completed, and the only card until the new
+    // one is drawn: polling the first card could end before the file was written).
     await expect
       .poll(
         () =>
           page
             .getByRole('listitem', { name: /^Batch batch_/ })
+            .filter({ hasNotText: 'MEGA S4' })
             .first()
             .innerText(),
         { timeout: 60_000 },
