@@ -1,8 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { FileProgress } from '../../../shared/contract';
 
-vi.mock('../api', () => ({ api: () => null, errorText: String }));
-const { batchPercent } = await import('./transfers');
+const apiMock = vi.hoisted(() => ({ getBatch: vi.fn() }));
+vi.mock('../api', () => ({ api: () => apiMock, errorText: String }));
+const { batchPercent, useTransfers } = await import('./transfers');
 
 const file = (status: FileProgress['status'], moved: number, total: number | null): FileProgress => ({
   code: 'c',
@@ -43,5 +44,29 @@ describe('batchPercent', () => {
   it('falls back to files when a size is unknown', () => {
     const files = { a: file('done', 5, null), b: file('pending', 0, 10) };
     expect(batchPercent(summary(['a', 'b']), files)).toBe(50);
+  });
+});
+
+describe('the end of a batch', () => {
+  it('is announced also when the batch ended before the page knew of it', async () => {
+    const done = { ...file('done', 10, 10), code: 'only' };
+    apiMock.getBatch.mockResolvedValue({
+      ...summary([]),
+      batch_id: 'batch_fast',
+      total_files: 1,
+      completed: 1,
+      overall_status: 'completed',
+      files: [done],
+    });
+    expect(useTransfers.getState().batches.batch_fast).toBeUndefined();
+    useTransfers.getState().applyEvent({
+      type: 'batch',
+      batch_id: 'batch_fast',
+      overall_status: 'completed',
+      state: 'finished',
+    } as Parameters<ReturnType<typeof useTransfers.getState>['applyEvent']>[0]);
+    await vi.waitFor(() => expect(useTransfers.getState().ended?.id).toBe('batch_fast'));
+    expect(useTransfers.getState().batches.batch_fast?.overall_status).toBe('completed');
+    expect(apiMock.getBatch).toHaveBeenCalledWith('batch_fast');
   });
 });

@@ -144,19 +144,20 @@ export const useTransfers = create<TransfersState>()((set, get) => ({
     }
     const st = get();
     const batch = st.batches[event.batch_id];
+    // The ending of a batch settles every file: take the service's final word, then announce it —
+    // also for a batch that ended before this page knew of it (a small batch on a fast machine).
+    const ending = event.type === 'batch' && event.state !== 'running';
+    const announce = () => set((s) => ({ ended: { id: event.batch_id, n: (s.ended?.n ?? 0) + 1 } }));
     if (!batch) {
-      void st.refreshBatch(event.batch_id);
+      const refreshed = st.refreshBatch(event.batch_id);
+      void (ending ? refreshed.then(announce) : refreshed);
       return;
     }
     if (event.type === 'batch') {
       set({
         batches: { ...st.batches, [event.batch_id]: { ...batch, overall_status: event.overall_status } },
       });
-      // The ending of a batch settles every file: take the service's final word, then announce it.
-      if (event.state !== 'running')
-        void st
-          .refreshBatch(event.batch_id)
-          .then(() => set((s) => ({ ended: { id: event.batch_id, n: (s.ended?.n ?? 0) + 1 } })));
+      if (ending) void st.refreshBatch(event.batch_id).then(announce);
       return;
     }
     const id = fileId(event.batch_id, event.file);
